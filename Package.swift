@@ -1,0 +1,45 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("InternalImportsByDefault"),
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "agentic",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "agentic", targets: ["AgenticCLI"]),
+        .library(name: "Transport", targets: ["Transport"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // Debian's libnng-dev ships no nng.pc, so the module map links `nng` directly.
+        .systemLibrary(name: "CNNG", path: "Sources/CNNG"),
+        .target(name: "Transport", dependencies: ["CNNG"], swiftSettings: strict),
+        .executableTarget(
+            name: "AgenticCLI",
+            dependencies: [
+                "Transport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+        // The raw-C baseline that `agentic bench transport` measures Swift against.
+        .executableTarget(
+            name: "agentic-nng-baseline",
+            dependencies: ["CNNG"],
+            path: "Sources/agentic-nng-baseline",
+            linkerSettings: [.linkedLibrary("nng")]
+        ),
+        .testTarget(
+            name: "TransportTests",
+            dependencies: ["Transport"],
+            swiftSettings: strict
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)
