@@ -1,0 +1,21 @@
+/// # agentic
+///
+/// The command line of agentic: benchmarks today; the cluster (up, status, down, swap),
+/// evaluation and the demo as they land.
+import ArgumentParser
+
+@main
+struct Agentic: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "agentic",
+        abstract: "An agentic recommender system: agents in their own processes, talking over NNG.",
+        subcommands: [Bench.self, Peer.self]
+    )
+}
+
+struct Bench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure agentic against a baseline run in the same invocation.",
+        subcommands: [BenchTransport.self]
+    )
+}

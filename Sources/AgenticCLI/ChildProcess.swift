@@ -1,0 +1,102 @@
+import Foundation
+import Synchronization
+
+/// A child process whose stdout is read line by line and whose stdin can be written;
+/// it is terminated when stopped or dropped, so a failed benchmark leaves nothing behind.
+final class ChildProcess: Sendable {
+    private let process: Process
+    private let input: Pipe
+    let lines: AsyncStream<String>
+    let name: String
+
+    init(executable: URL, arguments: [String]) throws {
+        name = executable.lastPathComponent
+        process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        input = Pipe()
+        let output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = FileHandle.standardError
+        let (stream, continuation) = AsyncStream.makeStream(of: String.self)
+        lines = stream
+        try process.run()
+        // A thread of its own: blocking reads must not hold one of Swift's few pool threads.
+        let reader = output.fileHandleForReading
+        Thread.detachNewThread {
+            var buffer: [UInt8] = []
+            while true {
+                let chunk = reader.availableData
+                if chunk.isEmpty { break }
+                for byte in chunk {
+                    if byte == UInt8(ascii: "\n") {
+                        continuation.yield(String(decoding: buffer, as: UTF8.self))
+                        buffer.removeAll(keepingCapacity: true)
+                    } else {
+                        buffer.append(byte)
+                    }
+                }
+            }
+            continuation.finish()
+        }
+    }
+
+    deinit { stop() }
+
+    /// The next line of output, or an error if the process ends or `timeout` passes first.
+    func nextLine(timeout: Duration = .seconds(60)) async throws -> String {
+        try await withThrowingTaskGroup(of: String?.self) { group in
+            group.addTask { [lines] in
+                for await line in lines { return line }
+                return nil
+            }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let line = try await group.next() ?? nil else {
+                throw CLIError("\(name) ended or said nothing within \(timeout)")
+            }
+            return line
+        }
+    }
+
+    func writeLine(_ line: String) {
+        try? input.fileHandleForWriting.write(contentsOf: Data((line + "\n").utf8))
+    }
+
+    /// Closes stdin (the children serve until it closes), then terminates if needed.
+    func stop() {
+        try? input.fileHandleForWriting.close()
+        // Ask politely (stdin closed), then SIGTERM, then SIGKILL: never wait forever.
+        for (grace, signal) in [(2.0, SIGTERM), (2.0, SIGKILL), (5.0, 0)] {
+            let deadline = Date().addingTimeInterval(grace)
+            while process.isRunning && Date() < deadline { usleep(2_000) }
+            guard process.isRunning, signal != 0 else { return }
+            kill(process.processIdentifier, signal)
+        }
+    }
+}
+
+struct CLIError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+enum Executables {
+    /// The directory holding this executable, where SwiftPM also puts its siblings.
+    static var directory: URL {
+        let path = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        return URL(fileURLWithPath: path).deletingLastPathComponent()
+    }
+
+    static func sibling(_ name: String) throws -> URL {
+        let url = directory.appendingPathComponent(name)
+        guard FileManager.default.isExecutableFile(atPath: url.path) else {
+            throw CLIError("\(name) is not next to agentic at \(directory.path); build the package with `swift build`")
+        }
+        return url
+    }
+}
