@@ -12,18 +12,22 @@ let package = Package(
     products: [
         .executable(name: "agentic", targets: ["AgenticCLI"]),
         .library(name: "Transport", targets: ["Transport"]),
+        .library(name: "Topology", targets: ["Topology"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
         // Debian's libnng-dev ships no nng.pc, so the module map links `nng` directly.
         .systemLibrary(name: "CNNG", path: "Sources/CNNG"),
         .target(name: "Transport", dependencies: ["CNNG"], swiftSettings: strict),
+        .target(name: "Topology", dependencies: [.product(name: "Yams", package: "Yams")], swiftSettings: strict),
         .executableTarget(
             name: "AgenticCLI",
             dependencies: [
                 "Transport",
+                "Topology",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -38,6 +42,12 @@ let package = Package(
         .testTarget(
             name: "TransportTests",
             dependencies: ["Transport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "TopologyTests",
+            dependencies: ["Topology"],
+            exclude: ["Fixtures"],
             swiftSettings: strict
         ),
     ],
