@@ -22,6 +22,7 @@ let package = Package(
         // Debian's libnng-dev ships no nng.pc, so the module map links `nng` directly.
         .systemLibrary(name: "CNNG", path: "Sources/CNNG"),
         .target(name: "Transport", dependencies: ["CNNG"], swiftSettings: strict),
+        .target(name: "AgentProtocol", swiftSettings: strict),
         .target(name: "Topology", dependencies: [.product(name: "Yams", package: "Yams")], swiftSettings: strict),
         .executableTarget(
             name: "AgenticCLI",

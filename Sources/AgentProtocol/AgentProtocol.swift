@@ -1,0 +1,205 @@
+/// # AgentProtocol
+///
+/// The contract between agentic's processes: what travels inside a transport `Envelope`
+/// between the gateway, the agents and the coordinator, and where each process listens.
+/// Payloads are encoded by `WireCodec`, so the encoding can change in one place.
+///
+/// - Decisions (req/rep, `MessageType.request` → `.reply` or `.error`): `DecisionRequest`
+///   → `DecisionResponse`.
+/// - Control (req/rep on the agent's control socket, `MessageType.control`):
+///   `ControlRequest` → `ControlResponse`.
+/// - Facts (pub/sub): the coordinator publishes `EpochAnnouncement` on topic `epoch`;
+///   agents publish `Heartbeat` on topic `heartbeat`; stored feedback travels on `feedback`.
+import Foundation
+
+/// One scored item in a list.
+public struct ScoredItem: Codable, Sendable, Equatable {
+    public var item: String
+    public var score: Double
+    public init(item: String, score: Double) {
+        self.item = item
+        self.score = score
+    }
+}
+
+/// What one agent answered, as its successors receive it.
+public struct AgentOutput: Codable, Sendable, Equatable {
+    /// The agent's name in the topology.
+    public var agent: String
+    public var version: String
+    public var items: [ScoredItem]
+    /// A router's choice of segment ("cold", "light", "heavy"); nil for other agents.
+    public var segment: String?
+    public init(agent: String, version: String, items: [ScoredItem], segment: String? = nil) {
+        self.agent = agent
+        self.version = version
+        self.items = items
+        self.segment = segment
+    }
+}
+
+/// A decision asked of one agent. Idempotent: NNG may deliver it twice.
+public struct DecisionRequest: Codable, Sendable, Equatable {
+    public var requestID: String
+    public var user: String
+    /// How many items the client wants at the end of the graph.
+    public var k: Int
+    /// The topology epoch the gateway executes.
+    public var epoch: Int
+    /// The outputs of this agent's predecessors in the graph (empty for the entry).
+    public var inputs: [AgentOutput]
+    public init(requestID: String, user: String, k: Int, epoch: Int, inputs: [AgentOutput] = []) {
+        self.requestID = requestID
+        self.user = user
+        self.k = k
+        self.epoch = epoch
+        self.inputs = inputs
+    }
+}
+
+/// An agent's answer to a `DecisionRequest`.
+public typealias DecisionResponse = AgentOutput
+
+/// Sent with `MessageType.error` instead of a reply: what went wrong, for the caller's log.
+public struct ErrorReply: Codable, Sendable, Equatable {
+    public var code: String
+    public var message: String
+    public init(code: String, message: String) {
+        self.code = code
+        self.message = message
+    }
+}
+
+/// A control request on an agent's control socket.
+public struct ControlRequest: Codable, Sendable, Equatable {
+    public struct Command: RawRepresentable, Codable, Hashable, Sendable {
+        public var rawValue: String
+        public init(rawValue: String) { self.rawValue = rawValue }
+        /// Answer with `ControlResponse.health`.
+        public static let health = Command(rawValue: "health")
+        /// Answer with `ControlResponse.stats`.
+        public static let stats = Command(rawValue: "stats")
+        /// Answer with the current parameters (and, with `parameters` set, apply them first).
+        public static let parameters = Command(rawValue: "parameters")
+        /// Stop taking decisions, finish those in flight, then answer.
+        public static let drain = Command(rawValue: "drain")
+        /// Drain, answer, then exit.
+        public static let stop = Command(rawValue: "stop")
+    }
+    public var command: Command
+    /// New parameter values for `.parameters` (name → value as text, validated by the agent).
+    public var parameters: [String: String]?
+    public init(command: Command, parameters: [String: String]? = nil) {
+        self.command = command
+        self.parameters = parameters
+    }
+}
+
+/// The state of one agent instance.
+public struct AgentState: RawRepresentable, Codable, Hashable, Sendable {
+    public var rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public static let starting = AgentState(rawValue: "starting")
+    public static let serving = AgentState(rawValue: "serving")
+    public static let draining = AgentState(rawValue: "draining")
+    public static let stopped = AgentState(rawValue: "stopped")
+    public static let failed = AgentState(rawValue: "failed")
+}
+
+/// Counters an agent keeps about itself.
+public struct AgentStats: Codable, Sendable, Equatable {
+    public var served: Int
+    public var failed: Int
+    public var inFlight: Int
+    public var latencyP50Microseconds: Double
+    public var latencyP99Microseconds: Double
+    public init(served: Int = 0, failed: Int = 0, inFlight: Int = 0, latencyP50Microseconds: Double = 0, latencyP99Microseconds: Double = 0) {
+        self.served = served
+        self.failed = failed
+        self.inFlight = inFlight
+        self.latencyP50Microseconds = latencyP50Microseconds
+        self.latencyP99Microseconds = latencyP99Microseconds
+    }
+}
+
+/// The answer to a `ControlRequest`.
+public struct ControlResponse: Codable, Sendable, Equatable {
+    public var agent: String
+    public var instance: Int
+    public var kind: String
+    public var version: String
+    public var pid: Int32
+    public var state: AgentState
+    public var epoch: Int
+    public var stats: AgentStats
+    public var parameters: [String: String]
+    public init(agent: String, instance: Int, kind: String, version: String, pid: Int32, state: AgentState, epoch: Int, stats: AgentStats, parameters: [String: String]) {
+        self.agent = agent
+        self.instance = instance
+        self.kind = kind
+        self.version = version
+        self.pid = pid
+        self.state = state
+        self.epoch = epoch
+        self.stats = stats
+        self.parameters = parameters
+    }
+}
+
+/// Published by every agent instance once a second on topic `heartbeat`.
+public struct Heartbeat: Codable, Sendable, Equatable {
+    public var sequence: UInt64
+    public var status: ControlResponse
+    public init(sequence: UInt64, status: ControlResponse) {
+        self.sequence = sequence
+        self.status = status
+    }
+}
+
+/// Published by the coordinator on topic `epoch` whenever the topology changes.
+public struct EpochAnnouncement: Codable, Sendable, Equatable {
+    public var epoch: Int
+    /// The topology file of this epoch.
+    public var topologyPath: String
+    public init(epoch: Int, topologyPath: String) {
+        self.epoch = epoch
+        self.topologyPath = topologyPath
+    }
+}
+
+/// Pub/sub topic names.
+public enum Topics {
+    public static let epoch = "epoch"
+    public static let heartbeat = "heartbeat"
+    public static let feedback = "feedback"
+}
+
+/// Where each process of a run listens. ipc paths stay short: a Unix socket path is
+/// limited to 107 bytes, so the run directory itself should be short (e.g. under /tmp).
+public struct RunLayout: Sendable, Equatable {
+    public var runDirectory: String
+    public init(runDirectory: String) { self.runDirectory = runDirectory }
+
+    /// Decision socket of one instance (`replica` from 0).
+    public func decisionAddress(agent: String, replica: Int) -> String { "ipc://\(runDirectory)/s/\(agent).\(replica).d" }
+    /// Control socket of one instance.
+    public func controlAddress(agent: String, replica: Int) -> String { "ipc://\(runDirectory)/s/\(agent).\(replica).c" }
+    /// The coordinator's publisher (epochs); agents and the gateway dial it.
+    public var coordinatorEvents: String { "ipc://\(runDirectory)/s/coordinator.pub" }
+    /// The coordinator's subscriber (heartbeats); agents dial it with a publisher.
+    public var heartbeats: String { "ipc://\(runDirectory)/s/heartbeats.sub" }
+    /// The directory holding the socket files.
+    public var socketDirectory: String { "\(runDirectory)/s" }
+}
+
+/// Encodes and decodes the payloads above. JSON today: readable in a capture and
+/// plenty for the sizes involved; the one place to change for a binary encoding.
+public enum WireCodec {
+    public static func encode(_ value: some Encodable) throws -> [UInt8] {
+        Array(try JSONEncoder().encode(value))
+    }
+
+    public static func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8]) throws -> T {
+        try JSONDecoder().decode(type, from: Data(bytes))
+    }
+}
