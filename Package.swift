@@ -23,12 +23,18 @@ let package = Package(
         .systemLibrary(name: "CNNG", path: "Sources/CNNG"),
         .target(name: "Transport", dependencies: ["CNNG"], swiftSettings: strict),
         .target(name: "AgentProtocol", swiftSettings: strict),
+        // Debian's OpenBLAS and LAPACKE for the dense solves (EASE, ALS).
+        .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS", providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]),
+        .target(name: "Dataset", swiftSettings: strict),
+        .target(name: "Recommender", dependencies: ["Dataset", "COpenBLAS"], swiftSettings: strict),
+        .target(name: "Evaluation", dependencies: ["Dataset", "Recommender"], swiftSettings: strict),
         .target(name: "Topology", dependencies: [.product(name: "Yams", package: "Yams")], swiftSettings: strict),
         .executableTarget(
             name: "AgenticCLI",
             dependencies: [
                 "Transport",
                 "Topology",
+                "Evaluation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -51,6 +57,9 @@ let package = Package(
             exclude: ["Fixtures"],
             swiftSettings: strict
         ),
+        .testTarget(name: "DatasetTests", dependencies: ["Dataset"], swiftSettings: strict),
+        .testTarget(name: "RecommenderTests", dependencies: ["Recommender", "Dataset"], swiftSettings: strict),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Recommender", "Dataset"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

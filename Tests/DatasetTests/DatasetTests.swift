@@ -1,0 +1,104 @@
+import Foundation
+import Testing
+@testable import Dataset
+
+/// Paths relative to the package root, found from this file's location.
+enum Fixtures {
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+    static let sharedEval = packageRoot.appendingPathComponent("../shared/eval").standardizedFileURL.path
+    static let data = packageRoot.appendingPathComponent("data/ml-100k").path
+    static var haveReferenceSplit: Bool {
+        FileManager.default.fileExists(atPath: sharedEval + "/p1_train.tsv")
+            && FileManager.default.fileExists(atPath: data + "/ml-100k.inter")
+    }
+}
+
+@Test func splitMix64KnownValues() {
+    #expect(SplitMix64.hash(0) == 16_294_208_416_658_607_535)
+    #expect(SplitMix64.hash(1) == 10_451_216_379_200_822_465)
+    #expect(P1Split.key(user: 1, item: 168) == 1_464_603_291_728_088_767)
+}
+
+@Test func loaderReadsColumnsByHeaderName() throws {
+    let text = "timestamp:float\titem_id:token\tuser_id:token\trating:float\n10\t7\t3\t4\n11\t8\t3\t5\n"
+    let rows = try MovieLens.loadInteractions(text: text, file: "t.inter")
+    #expect(rows == [Interaction(user: 3, item: 7, rating: 4, timestamp: 10),
+                     Interaction(user: 3, item: 8, rating: 5, timestamp: 11)])
+}
+
+@Test func loaderNamesFileAndLineOfMalformedRows() {
+    let badNumber = "user_id:token\titem_id:token\trating:float\ttimestamp:float\n1\t2\t3\t4\n1\tx\t3\t4\n"
+    #expect {
+        try MovieLens.loadInteractions(text: badNumber, file: "bad.inter")
+    } throws: { error in
+        guard let e = error as? DatasetError else { return false }
+        return e.code == .malformedRow && e.line == 3 && e.file == "bad.inter" && e.description.contains("bad.inter:3")
+    }
+    let shortRow = "user_id:token\titem_id:token\trating:float\ttimestamp:float\n1\t2\t3\n"
+    #expect(throws: DatasetError.self) { try MovieLens.loadInteractions(text: shortRow, file: "s.inter") }
+    do {
+        _ = try MovieLens.loadInteractions(text: shortRow, file: "s.inter")
+    } catch {
+        #expect(error.code == .malformedRow)
+        #expect(error.line == 2)
+    }
+    do {
+        _ = try MovieLens.loadItems(text: "movie_title:token_seq\nToy Story\n", file: "i.item")
+        Issue.record("expected a missing-column error")
+    } catch {
+        #expect(error.code == .missingColumn)
+    }
+    do {
+        _ = try SplitFile.parse(text: "user\titem\trating\ttimestamp\n1\t2\t3\t4\n5\t6\tbad\t7\n", file: "x.tsv")
+        Issue.record("expected a malformed-row error")
+    } catch {
+        #expect(error.code == .malformedRow && error.line == 3)
+    }
+}
+
+@Test func missingFileIsATypedError() {
+    do {
+        _ = try MovieLens.load(directory: "/nonexistent/ml-100k")
+        Issue.record("expected an error")
+    } catch {
+        #expect(error.code == .fileNotReadable)
+    }
+}
+
+@Test func splitIsEightOneOnePerUser() {
+    let rows = (1...20).map { Interaction(user: 7, item: $0, rating: 1, timestamp: $0) }
+        + (1...5).map { Interaction(user: 9, item: $0, rating: 1, timestamp: $0) }
+    let s = P1Split.split(rows)
+    #expect(s.train.filter { $0.user == 7 }.count == 16)
+    #expect(s.valid.filter { $0.user == 7 }.count == 2)
+    #expect(s.test.filter { $0.user == 7 }.count == 2)
+    #expect(s.train.filter { $0.user == 9 }.count == 4)
+    #expect(s.valid.filter { $0.user == 9 }.isEmpty)
+    #expect(s.test.filter { $0.user == 9 }.count == 1)
+}
+
+@Test func csrMatrixIndexing() {
+    let m = InteractionMatrix(rowCount: 2, columnCount: 3, entries: [(1, 2, 5), (0, 1, 3), (1, 0, 4), (1, 2, 9)])
+    #expect(Array(m.row(0)) == [1])
+    #expect(Array(m.row(1)) == [0, 2])
+    #expect(Array(m.rowTimestamps(1)) == [4, 5])
+    #expect(m.contains(row: 1, column: 2) && !m.contains(row: 0, column: 2))
+    #expect(m.columnCounts() == [1, 1, 1])
+    #expect(Array(m.transposed().row(2)) == [1])
+}
+
+@Test(.enabled(if: Fixtures.haveReferenceSplit,
+               "needs ../shared/eval/p1_*.tsv and data/ml-100k (run deploy/fetch-data.sh)"))
+func p1SplitMatchesReferenceFiles() throws {
+    let data = try MovieLens.load(directory: Fixtures.data)
+    #expect(data.interactions.count == 100_000)
+    #expect(data.items.count == 1682)
+    let split = P1Split.split(data.interactions)
+    for (name, rows) in [("train", split.train), ("valid", split.valid), ("test", split.test)] {
+        let path = Fixtures.sharedEval + "/p1_\(name).tsv"
+        let reference = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(SplitFile.render(rows) == reference, "p1_\(name).tsv differs")
+        #expect(try SplitFile.read(path: path) == rows)
+    }
+}
