@@ -1,0 +1,67 @@
+import ArgumentParser
+import Evaluation
+import Foundation
+import Topology
+
+/// `agentic eval FILE`: the offline protocol P1 (or a given split) on a topology.
+struct Eval: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Tune on valid, refit on train+valid, report on test: overall, per router segment, per recall route.",
+        discussion: """
+            The recall routes, fusion, ranker and re-ranker are fitted and tuned on the split; \
+            the topology's router thresholds set the segments. Fetch the data first with \
+            deploy/fetch-data.sh (the README's main command does).
+            """
+    )
+
+    @Argument(help: "Topology file (its router parameters set the segments).") var file: String
+    @Option(help: "Folder with ml-100k.inter, ml-100k.item, ml-100k.user.") var data = "data/ml-100k"
+    @Option(help: "Split: p1 (computed from the data by the protocol's hash).") var split = "p1"
+    @Option(help: "Train split file (user item rating timestamp, header line).") var train: String?
+    @Option(help: "Valid split file.") var valid: String?
+    @Option(help: "Test split file.") var test: String?
+    @Option(help: "Write the test top-20 per user (user item rank) here, for shared/eval/score.py.") var out: String?
+    @Flag(help: "Print the report as JSON.") var json = false
+    @Flag(help: "Print tuning progress to standard error.") var verbose = false
+
+    func validate() throws {
+        let files = [train, valid, test].compactMap { $0 }
+        guard files.isEmpty || files.count == 3 else { throw ValidationError("--train, --valid and --test go together") }
+        guard !files.isEmpty || split == "p1" else { throw ValidationError("unknown split '\(split)': p1, or give --train, --valid and --test") }
+    }
+
+    func run() async throws {
+        let spec: TopologySpec
+        do {
+            spec = try TopologyValidator.load(contentsOf: file)
+        } catch {
+            (error.issues.isEmpty ? [error.message] : error.issues.map(\.description)).forEach { printError($0) }
+            throw ExitCode(1)
+        }
+        var configuration = OfflineEvaluation.Configuration(dataDirectory: data, recommendationsPath: out)
+        if let train, let valid, let test { configuration.split = .files(train: train, valid: valid, test: test) }
+        if verbose { configuration.log = { printError($0) } }
+        if let router = spec.agents.first(where: { $0.kind == "router" }) {
+            if case .int(let cold)? = router.parameters["cold_max_history"] { configuration.router.coldMaximum = cold }
+            if case .int(let light)? = router.parameters["light_max_history"] { configuration.router.heavyMinimum = light + 1 }
+        }
+        let report: EvaluationReport
+        do {
+            report = try OfflineEvaluation.run(configuration: configuration)
+        } catch {
+            printError("agentic eval: \(error)")
+            throw ExitCode(1)
+        }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+        } else {
+            print(EvaluationReportFormatter.text(report))
+        }
+    }
+}
+
+func printError(_ line: String) {
+    FileHandle.standardError.write(Data((line + "\n").utf8))
+}
