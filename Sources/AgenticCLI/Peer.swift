@@ -81,8 +81,9 @@ struct PeerSubscribe: AsyncParsableCommand {
             subscriber.close()
         }
         defer { watchdog.cancel() }
-        let result = try await PubSubCount.count(subscriber.messages) {
-            emitLine("ready")
+        // The counting loop resumes on the NNG thread that delivered the message (no hop).
+        let result = try await withTaskExecutorPreference(CallbackExecutor.shared) {
+            try await PubSubCount.count(subscriber.messages) { emitLine("ready") }
         }
         subscriber.close()
         emitLine(#"{"received": \#(result.received), "seconds": \#(result.seconds), "rate": \#(result.rate)}"#)
@@ -96,7 +97,8 @@ enum PubSubCount {
         _ publisher: Publisher, count: Int, body: @escaping (UInt8) -> [UInt8],
         go: @escaping @Sendable () async throws -> Void, stop: @escaping @Sendable () async throws -> Void
     ) async throws {
-        func send(_ kind: Character) throws { try publisher.publish(Message(bytes: body(kind.asciiValue!))) }
+        let bodies = Dictionary(uniqueKeysWithValues: "hde".utf8.map { ($0, body($0)) })
+        func send(_ kind: Character) throws { try publisher.publish(Message(bytes: bodies[kind.asciiValue!]!)) }
         let going = AtomicFlag()
         let goWaiter = Task { try? await go(); going.set() }
         defer { goWaiter.cancel() }

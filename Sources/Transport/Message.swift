@@ -22,11 +22,14 @@ public final class Message: @unchecked Sendable {
         handle = msg
     }
 
-    /// A message whose body is a copy of `bytes`.
-    public convenience init(bytes: some Sequence<UInt8>) throws {
-        let array = Array(bytes)
-        try self.init(capacity: array.count)
-        try array.withUnsafeBytes { try append($0) }
+    /// A message whose body is a copy of `bytes` (one copy, straight into NNG's buffer).
+    public convenience init(bytes: some Collection<UInt8>) throws {
+        try self.init(capacity: bytes.count)
+        let copied: Bool? = try bytes.withContiguousStorageIfAvailable {
+            try append(UnsafeRawBufferPointer($0))
+            return true
+        }
+        if copied == nil { try Array(bytes).withUnsafeBytes { try append($0) } }
     }
 
     /// Takes ownership of a body NNG handed over.
