@@ -25,6 +25,8 @@ struct PeerServe: AsyncParsableCommand {
     func run() async throws {
         var configuration = Replier.Configuration()
         configuration.concurrency = contexts
+        // Echo and envelope checks answer at once: no reason to leave NNG's thread.
+        configuration.runsHandlersOnCallbackThread = true
         let replier = try Replier(configuration: configuration)
         let bound = try replier.listen(url)
         let delay = Duration.milliseconds(delayMs)

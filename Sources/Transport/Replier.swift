@@ -11,6 +11,11 @@ public final class Replier: Sendable {
         public var socket = SocketConfiguration()
         /// Requests served at once; each waits on its own NNG context.
         public var concurrency: Int = 64
+        /// Start each handler on the NNG thread that received its request (through
+        /// `CallbackExecutor`) instead of Swift's thread pool. It saves a thread hop per
+        /// request, but the handler holds one of NNG's few I/O threads until it first
+        /// suspends, so only handlers that answer quickly or hop off at once should use it.
+        public var runsHandlersOnCallbackThread = false
         public init() {}
     }
 
@@ -35,7 +40,7 @@ public final class Replier: Sendable {
         var started: [ReplySlot] = []
         do {
             for _ in 0..<max(1, configuration.concurrency) {
-                started.append(try ReplySlot(socket: socket.raw, handler: handler))
+                started.append(try ReplySlot(socket: socket.raw, inline: configuration.runsHandlersOnCallbackThread, handler: handler))
             }
         } catch {
             started.forEach { $0.stop() }
@@ -98,9 +103,11 @@ final class ReplySlot: @unchecked Sendable {
     private var aio: OpaquePointer?
     private var phase = Phase.receiving
     private let handler: Replier.Handler
+    private let executor: (any TaskExecutor)?
 
-    init(socket: nng_socket, handler: @escaping Replier.Handler) throws {
+    init(socket: nng_socket, inline: Bool, handler: @escaping Replier.Handler) throws {
         self.handler = handler
+        self.executor = inline ? CallbackExecutor.shared : nil
         try check(nng_ctx_open(&context, socket), "opening a reply context")
         let rv = nng_aio_alloc(&aio, replySlotCallback, Unmanaged.passUnretained(self).toOpaque())
         if rv != 0 {
@@ -134,9 +141,9 @@ final class ReplySlot: @unchecked Sendable {
             }
             let request = Message(taking: nng_aio_get_msg(aio)!)
             phase = .handling
-            // Runs on this NNG thread until the handler first suspends (see CallbackExecutor):
-            // an echo or an error reply costs no thread hop; an actor call hops as usual.
-            Task(executorPreference: CallbackExecutor.shared) { [self] in
+            // With the callback executor this runs on this NNG thread until the handler
+            // first suspends: an echo or an error reply costs no thread hop.
+            Task(executorPreference: executor) { [self] in
                 let reply = await handler(request)
                 respond(reply)
             }
