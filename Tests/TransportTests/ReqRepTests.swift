@@ -162,6 +162,27 @@ struct ReqRepTests {
         #expect(replier.socket.closed)
     }
 
+    @Test("with a short resend time NNG repeats an unanswered request, so a dropped one still gets its reply")
+    func resendTime() async throws {
+        let directory = try TestDirectory()
+        let replier = try Replier()
+        defer { replier.close() }
+        try replier.listen(directory.url("rep"))
+        let seen = ConcurrencyGauge()
+        try replier.start { request in
+            seen.enter()  // counts deliveries: the first is dropped, the resend is answered
+            return seen.peak == 1 ? nil : request
+        }
+        var configuration = Requester.Configuration()
+        configuration.socket.resendTime = .milliseconds(100)
+        let requester = try Requester(configuration: configuration)
+        defer { requester.close() }
+        try requester.dial(directory.url("rep"))
+        let reply = try await requester.request(Message(bytes: [42]), timeout: .seconds(10))
+        #expect(reply.bytes == [42])
+        #expect(seen.peak >= 2)
+    }
+
     @Test("cancelling the calling task cancels its request")
     func cancellation() async throws {
         let directory = try TestDirectory()
