@@ -13,10 +13,12 @@ let package = Package(
         .executable(name: "agentic", targets: ["AgenticCLI"]),
         .library(name: "Transport", targets: ["Transport"]),
         .library(name: "Topology", targets: ["Topology"]),
+        .library(name: "AgentRuntime", targets: ["AgentRuntime"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
     ],
     targets: [
         // Debian's libnng-dev ships no nng.pc, so the module map links `nng` directly.
@@ -24,6 +26,11 @@ let package = Package(
         .target(name: "Transport", dependencies: ["CNNG"], swiftSettings: strict),
         .target(name: "AgentProtocol", swiftSettings: strict),
         .target(name: "Topology", dependencies: [.product(name: "Yams", package: "Yams")], swiftSettings: strict),
+        .target(
+            name: "AgentRuntime",
+            dependencies: ["Transport", "AgentProtocol", "Topology", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "AgenticCLI",
             dependencies: [
@@ -43,6 +50,11 @@ let package = Package(
         .testTarget(
             name: "TransportTests",
             dependencies: ["Transport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "AgentRuntimeTests",
+            dependencies: ["AgentRuntime", "AgentProtocol", "Topology"],
             swiftSettings: strict
         ),
         .testTarget(
