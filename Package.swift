@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "Transport", targets: ["Transport"]),
         .library(name: "Topology", targets: ["Topology"]),
         .library(name: "AgentRuntime", targets: ["AgentRuntime"]),
+        .library(name: "Coordinator", targets: ["Coordinator"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -31,11 +32,23 @@ let package = Package(
             dependencies: ["Transport", "AgentProtocol", "Topology", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
+        .target(
+            name: "Coordinator",
+            dependencies: [
+                "Transport", "AgentProtocol", "Topology", "AgentRuntime",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "AgenticCLI",
             dependencies: [
                 "Transport",
                 "Topology",
+                "AgentProtocol",
+                "AgentRuntime",
+                "Coordinator",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -55,6 +68,11 @@ let package = Package(
         .testTarget(
             name: "AgentRuntimeTests",
             dependencies: ["AgentRuntime", "AgentProtocol", "Topology"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "CoordinatorTests",
+            dependencies: ["Coordinator", "AgentProtocol", "Topology", "Transport"],
             swiftSettings: strict
         ),
         .testTarget(
