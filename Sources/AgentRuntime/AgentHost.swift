@@ -10,7 +10,8 @@ import Transport
 ///   `concurrency` requests at once (one NNG context each). Anything that is not a decodable
 ///   `DecisionRequest` in a `.request` envelope gets an `.error` envelope with an `ErrorReply`.
 /// - Control: a replier at `RunLayout.controlAddress(agent:replica:)` answering `ControlRequest`s.
-/// - Facts: hears `EpochAnnouncement`s on the coordinator's events; publishes a `Heartbeat`
+/// - Facts: hears `EpochAnnouncement`s (and stored feedback, handed to ``Agent/feedback(_:)``)
+///   on the coordinator's events; publishes a `Heartbeat`
 ///   every `heartbeatInterval` to the coordinator's heartbeat subscriber.
 /// - Shutdown: on SIGTERM/SIGINT, a `stop` control request, or the parent's death, the host
 ///   stops taking new decisions (they get a `draining` error), finishes those in flight
@@ -105,6 +106,7 @@ public actor AgentHost {
         try control.listen(layout.controlAddress(agent: context.name, replica: context.replica))
         try heartbeats.dial(layout.heartbeats)
         try events.subscribe(topic: Topics.epoch)
+        try events.subscribe(topic: Topics.feedback)
         try events.dial(layout.coordinatorEvents)
         try decisions.start { [self] message in await self.answerDecision(message) }
         try control.start { [self] message in await self.answerControl(message) }
@@ -114,7 +116,7 @@ public actor AgentHost {
         let background = Task { [self] in
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { await self.publishHeartbeats(heartbeats) }
-                group.addTask { await self.followEpochs(events) }
+                group.addTask { await self.followEvents(events) }
                 if let signals {
                     group.addTask {
                         for await number in signals { await self.stop(reason: number == SIGINT ? "SIGINT" : "SIGTERM") }
@@ -295,10 +297,15 @@ public actor AgentHost {
         }
     }
 
-    private func followEpochs(_ subscriber: Subscriber) async {
+    /// Epoch announcements update the epoch the host reports; stored feedback goes to the agent.
+    private func followEvents(_ subscriber: Subscriber) async {
         for await message in subscriber.messages {
-            guard let (topic, envelope) = try? message.topicEnvelope(), topic == Topics.epoch,
-                let announcement = try? WireCodec.decode(EpochAnnouncement.self, from: envelope.payload)
+            guard let (topic, envelope) = try? message.topicEnvelope() else { continue }
+            if topic == Topics.feedback {
+                await agent.feedback(envelope.payload)
+                continue
+            }
+            guard topic == Topics.epoch, let announcement = try? WireCodec.decode(EpochAnnouncement.self, from: envelope.payload)
             else { continue }
             if announcement.epoch != epoch {
                 epoch = announcement.epoch

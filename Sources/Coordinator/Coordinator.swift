@@ -235,7 +235,8 @@ public actor Coordinator {
     private func gate(_ key: Key, generation: Int) async {
         let deadline = ContinuousClock.now + configuration.readinessTimeout
         guard let requester = try? Requester() else { return }
-        defer { requester.close() }
+        // Closing waits for NNG (up to 2 s if NNG 1.5.2 hangs): never on one of the two pool threads.
+        defer { Thread.detachNewThread { requester.close() } }
         try? requester.dial(layout.decisionAddress(agent: key.name, replica: key.replica))
         var attempt: UInt64 = 0
         while ContinuousClock.now < deadline {
@@ -274,13 +275,7 @@ public actor Coordinator {
             instances[key] = instance
             return
         }
-        let restarts: Bool =
-            switch instance.policy.strategy {
-            case .permanent: true
-            case .transient: abnormal
-            default: false
-            }
-        guard restarts else {
+        guard RestartIntensity<ContinuousClock>.restarts(instance.policy.strategy, abnormalExit: abnormal) else {
             instance.state = abnormal ? .failed : .stopped
             instances[key] = instance
             log.warning("exited; not restarted (policy \(instance.policy.strategy))", metadata: ["agent": "\(key)", "exit": "\(how)"])
@@ -343,7 +338,10 @@ public actor Coordinator {
 
     private func startGateway() async {
         // `agentic gateway` lands in a parallel issue; a build without it runs agents only.
-        guard await Child.status(of: configuration.executable, ["gateway", "--help"]) == 0 else {
+        // ArgumentParser answers `--help` after an unknown subcommand with the root's usage and
+        // status 0, so the usage line is what tells whether the subcommand exists.
+        let probe = await Child.run(configuration.executable, ["gateway", "--help"])
+        guard probe.status == 0, probe.output.contains("agentic gateway") else {
             log.notice("this build has no gateway; serving agents only")
             return
         }

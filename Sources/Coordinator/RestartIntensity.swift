@@ -25,6 +25,16 @@ public struct RestartIntensity<C: Clock>: Sendable where C.Duration == Duration,
         self.clock = clock
     }
 
+    /// Whether an exit is restarted at all (Erlang's restart types): `permanent` always,
+    /// `transient` only after an abnormal exit (non-zero status or a signal), `temporary` never.
+    public static func restarts(_ strategy: RestartStrategy, abnormalExit: Bool) -> Bool {
+        switch strategy {
+        case .permanent: true
+        case .transient: abnormalExit
+        default: false
+        }
+    }
+
     /// Restarts counted in the current window.
     public var recentRestarts: Int { restarts.count }
 

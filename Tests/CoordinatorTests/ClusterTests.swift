@@ -238,6 +238,35 @@ struct ClusterTests {
         #expect(try await agent.process.waitForExit() == 0)
     }
 
+    @Test("control requests: health and stats report the instance; parameters are validated, then applied")
+    func controlRequests() async throws {
+        let agent = try await LoneAgent(delayMs: 0)
+        let control = try Self.requester(agent.layout.controlAddress(agent: "slow", replica: 0))
+        defer { control.close() }
+        let requester = try Self.requester(agent.layout.decisionAddress(agent: "slow", replica: 0))
+        defer { requester.close() }
+        for i in 0..<5 {
+            #expect(try await Self.decide(requester, DecisionRequest(requestID: "c\(i)", user: "u", k: 3, epoch: 0)).type == .reply)
+        }
+        let stats = try await LoneAgent.control(control, .stats)
+        #expect(stats.agent == "slow" && stats.kind == "test.probe" && stats.pid == agent.process.pid && stats.state == .serving)
+        #expect(stats.stats.served == 5 && stats.stats.failed == 0 && stats.stats.latencyP99Microseconds > 0)
+        #expect(stats.parameters["k"] == "10")
+
+        func setParameters(_ parameters: [String: String]) async throws -> Envelope {
+            let payload = try WireCodec.encode(ControlRequest(command: .parameters, parameters: parameters))
+            return try await control.request(Message(envelope: Envelope(type: .control, requestID: 2, payload: payload)), timeout: .seconds(5)).envelope()
+        }
+        let refused = try await setParameters(["k": "0"])
+        #expect(refused.type == .error)
+        #expect(try WireCodec.decode(ErrorReply.self, from: refused.payload).code == "invalid_parameter")
+        let applied = try await setParameters(["k": "4"])
+        #expect(applied.type == .reply)
+        #expect(try WireCodec.decode(ControlResponse.self, from: applied.payload).parameters["k"] == "4")
+        let reply = try await Self.decide(requester, DecisionRequest(requestID: "after", user: "u", k: 3, epoch: 0))
+        #expect(try WireCodec.decode(AgentOutput.self, from: reply.payload).items.count == 4)
+    }
+
     @Test("malformed frames, wrong types and undecodable payloads get an ErrorReply, and the agent keeps serving")
     func badInputGetsErrors() async throws {
         let agent = try await LoneAgent(delayMs: 0)

@@ -64,4 +64,12 @@ struct RestartIntensityTests {
         var intensity = RestartIntensity(policy: RestartPolicy(intensity: 0), clock: ManualClock())
         #expect(intensity.recordCrash() == .escalate)
     }
+
+    @Test("permanent restarts always, transient only after an abnormal exit, temporary never")
+    func strategies() {
+        typealias Rule = RestartIntensity<ManualClock>
+        #expect(Rule.restarts(.permanent, abnormalExit: false) && Rule.restarts(.permanent, abnormalExit: true))
+        #expect(!Rule.restarts(.transient, abnormalExit: false) && Rule.restarts(.transient, abnormalExit: true))
+        #expect(!Rule.restarts(.temporary, abnormalExit: false) && !Rule.restarts(.temporary, abnormalExit: true))
+    }
 }
