@@ -83,7 +83,8 @@ public struct AgentContext: Sendable {
             throw AgentRuntimeError(.unknownAgent, "the topology has no agent named \(agent)")
         }
         guard (0..<agentSpec.replicas).contains(replica) else {
-            throw AgentRuntimeError(.unknownAgent, "\(agent) has \(agentSpec.replicas) replicas; there is no replica \(replica)")
+            throw AgentRuntimeError(
+                .unknownAgent, "\(agent) has \(agentSpec.replicas) replicas; there is no replica \(replica)")
         }
         guard let kind = catalogue[agentSpec.kind] else {
             throw AgentRuntimeError(.unknownKind, "\(agent): kind \(agentSpec.kind) is not in the catalogue")
@@ -151,7 +152,9 @@ public struct ParameterSet: Sendable, Equatable {
         let value: ParameterValue
         switch spec.type {
         case .int:
-            guard let number = Int(trimmed) else { throw AgentRuntimeError(.invalidParameter, "\(name): \(text) is not an integer") }
+            guard let number = Int(trimmed) else {
+                throw AgentRuntimeError(.invalidParameter, "\(name): \(text) is not an integer")
+            }
             value = .int(number)
         case .double:
             guard let number = Double(trimmed), number.isFinite else {
@@ -159,7 +162,9 @@ public struct ParameterSet: Sendable, Equatable {
             }
             value = .double(number)
         case .bool:
-            guard let flag = Bool(trimmed) else { throw AgentRuntimeError(.invalidParameter, "\(name): \(text) is not true or false") }
+            guard let flag = Bool(trimmed) else {
+                throw AgentRuntimeError(.invalidParameter, "\(name): \(text) is not true or false")
+            }
             value = .bool(flag)
         case .choice:
             guard spec.values?.contains(trimmed) ?? false else {
@@ -171,8 +176,12 @@ public struct ParameterSet: Sendable, Equatable {
             value = .string(text)
         }
         if let number = value.number {
-            if let min = spec.min, number < min { throw AgentRuntimeError(.invalidParameter, "\(name): \(text) is below \(min)") }
-            if let max = spec.max, number > max { throw AgentRuntimeError(.invalidParameter, "\(name): \(text) is above \(max)") }
+            if let min = spec.min, number < min {
+                throw AgentRuntimeError(.invalidParameter, "\(name): \(text) is below \(min)")
+            }
+            if let max = spec.max, number > max {
+                throw AgentRuntimeError(.invalidParameter, "\(name): \(text) is above \(max)")
+            }
         }
         return value
     }

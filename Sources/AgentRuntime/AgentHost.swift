@@ -69,8 +69,11 @@ public actor AgentHost {
     /// - Throws: `TopologyError` for a topology that does not load, ``AgentRuntimeError`` for an
     ///   agent it does not name or a kind the factory cannot make.
     public init(configuration: Configuration) throws {
-        let spec = try TopologyValidator.load(contentsOf: configuration.topologyPath, catalogue: configuration.factory.catalogue)
-        let context = try AgentContext(spec: spec, agent: configuration.agent, replica: configuration.replica, catalogue: configuration.factory.catalogue)
+        let spec = try TopologyValidator.load(
+            contentsOf: configuration.topologyPath, catalogue: configuration.factory.catalogue)
+        let context = try AgentContext(
+            spec: spec, agent: configuration.agent, replica: configuration.replica,
+            catalogue: configuration.factory.catalogue)
         self.configuration = configuration
         self.context = context
         self.agent = try configuration.factory.make(context)
@@ -158,7 +161,9 @@ public actor AgentHost {
         return ControlResponse(
             agent: context.name, instance: context.replica, kind: context.kind.name, version: context.version,
             pid: getpid(), state: state, epoch: epoch,
-            stats: AgentStats(served: served, failed: failed, inFlight: inFlight, latencyP50Microseconds: p50, latencyP99Microseconds: p99),
+            stats: AgentStats(
+                served: served, failed: failed, inFlight: inFlight, latencyP50Microseconds: p50,
+                latencyP99Microseconds: p99),
             parameters: parameters)
     }
 
@@ -178,11 +183,13 @@ public actor AgentHost {
         guard envelope.type == .request else {
             failed += 1
             log.warning("unexpected message type", metadata: ["type": "\(envelope.type)"])
-            return Self.errorReply(to: envelope, code: "unexpected_type", "decision sockets take request envelopes, not \(envelope.type)")
+            return Self.errorReply(
+                to: envelope, code: "unexpected_type", "decision sockets take request envelopes, not \(envelope.type)")
         }
         guard state == .serving else {
             failed += 1
-            return Self.errorReply(to: envelope, code: "draining", "\(context.name) is \(state.rawValue) and takes no new requests")
+            return Self.errorReply(
+                to: envelope, code: "draining", "\(context.name) is \(state.rawValue) and takes no new requests")
         }
         let request: DecisionRequest
         do {
@@ -232,7 +239,8 @@ public actor AgentHost {
             return Self.errorReply(to: nil, code: "malformed_frame", "\(error)")
         }
         guard envelope.type == .control else {
-            return Self.errorReply(to: envelope, code: "unexpected_type", "control sockets take control envelopes, not \(envelope.type)")
+            return Self.errorReply(
+                to: envelope, code: "unexpected_type", "control sockets take control envelopes, not \(envelope.type)")
         }
         do {
             request = try WireCodec.decode(ControlRequest.self, from: envelope.payload)
@@ -246,7 +254,8 @@ public actor AgentHost {
             if let changes = request.parameters {
                 do {
                     try await agent.setParameters(changes)
-                    log.info("parameters changed", metadata: ["names": "\(changes.keys.sorted().joined(separator: ","))"])
+                    log.info(
+                        "parameters changed", metadata: ["names": "\(changes.keys.sorted().joined(separator: ","))"])
                 } catch {
                     return Self.errorReply(to: envelope, code: error.code.description, error.message)
                 }
@@ -257,10 +266,13 @@ public actor AgentHost {
             stop(reason: "stop requested")
             await drain()
         default:
-            return Self.errorReply(to: envelope, code: "unknown_command", "unknown control command \(request.command.rawValue)")
+            return Self.errorReply(
+                to: envelope, code: "unknown_command", "unknown control command \(request.command.rawValue)")
         }
         let payload = (try? WireCodec.encode(await status())) ?? []
-        return try? Message(envelope: Envelope(type: .reply, requestID: envelope.requestID, traceID: envelope.traceID, payload: payload))
+        return try? Message(
+            envelope: Envelope(type: .reply, requestID: envelope.requestID, traceID: envelope.traceID, payload: payload)
+        )
     }
 
     // MARK: lifecycle
@@ -289,7 +301,9 @@ public actor AgentHost {
             sequence += 1
             let heartbeat = Heartbeat(sequence: sequence, status: await status())
             if let payload = try? WireCodec.encode(heartbeat),
-                let message = try? Message(topic: Topics.heartbeat, envelope: Envelope(type: .heartbeat, requestID: sequence, payload: payload))
+                let message = try? Message(
+                    topic: Topics.heartbeat, envelope: Envelope(type: .heartbeat, requestID: sequence, payload: payload)
+                )
             {
                 try? publisher.publish(message)
             }
@@ -305,7 +319,8 @@ public actor AgentHost {
                 await agent.feedback(envelope.payload)
                 continue
             }
-            guard topic == Topics.epoch, let announcement = try? WireCodec.decode(EpochAnnouncement.self, from: envelope.payload)
+            guard topic == Topics.epoch,
+                let announcement = try? WireCodec.decode(EpochAnnouncement.self, from: envelope.payload)
             else { continue }
             if announcement.epoch != epoch {
                 epoch = announcement.epoch

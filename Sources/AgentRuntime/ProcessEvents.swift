@@ -35,9 +35,12 @@ public enum ProcessEvents {
     ///   - parent: the pid the parent had when it started us.
     ///   - watchStandardInput: also treat end of file on stdin as the parent's death.
     ///   - interval: how often the parent pid is checked.
-    public static func parentDeath(parent: Int32, watchStandardInput: Bool, interval: Duration = .milliseconds(200)) async {
+    public static func parentDeath(parent: Int32, watchStandardInput: Bool, interval: Duration = .milliseconds(200))
+        async
+    {
         let once = ResumeOnce()
-        let microseconds = UInt32(clamping: interval.components.seconds * 1_000_000 + interval.components.attoseconds / 1_000_000_000_000)
+        let microseconds = UInt32(
+            clamping: interval.components.seconds * 1_000_000 + interval.components.attoseconds / 1_000_000_000_000)
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             once.set(continuation)
             // Threads of their own: a blocking read (or a polling loop) must not hold one of

@@ -25,7 +25,8 @@ struct Up: AsyncParsableCommand {
         let runDirectory = absolute(runDir ?? RunDirectory.defaultPath)
         let topology = absolute(file)
         var configuration = Coordinator.Configuration(
-            runDirectory: runDirectory, topologyPath: topology, executable: Executables.directory.appendingPathComponent("agentic").path)
+            runDirectory: runDirectory, topologyPath: topology,
+            executable: Executables.directory.appendingPathComponent("agentic").path)
         configuration.startsGateway = !noGateway
         let coordinator: Coordinator
         do {
@@ -38,7 +39,9 @@ struct Up: AsyncParsableCommand {
             throw ExitCode(1)
         }
         if let running = try? await CoordinatorClient(runDirectory: runDirectory).status(timeout: .seconds(1)) {
-            printError("a cluster is already running in \(runDirectory) (coordinator pid \(running.coordinatorPID)); stop it with `agentic down`")
+            printError(
+                "a cluster is already running in \(runDirectory) (coordinator pid \(running.coordinatorPID)); stop it with `agentic down`"
+            )
             throw ExitCode(1)
         }
         do {
@@ -86,27 +89,33 @@ struct Status: AsyncParsableCommand {
             print(String(decoding: try encoder.encode(status), as: UTF8.self))
             return
         }
-        print("run \(status.runDirectory)  coordinator pid \(status.coordinatorPID)  epoch \(status.epoch)  \(status.state)")
+        print(
+            "run \(status.runDirectory)  coordinator pid \(status.coordinatorPID)  epoch \(status.epoch)  \(status.state)"
+        )
         if let gateway = status.gateway { print("gateway \(gateway)") }
         let header = ["NAME", "KIND", "VERSION", "PID", "STATE", "UPTIME", "RESTARTS", "SERVED", "P99", "ADDRESS"]
         var rows = [header]
         for agent in status.agents {
             rows.append([
                 "\(agent.name)#\(agent.replica)", agent.kind, agent.version, agent.pid == 0 ? "-" : "\(agent.pid)",
-                agent.state.rawValue, String(format: "%.0fs", agent.uptimeSeconds), "\(agent.restarts)", "\(agent.served)",
+                agent.state.rawValue, String(format: "%.0fs", agent.uptimeSeconds), "\(agent.restarts)",
+                "\(agent.served)",
                 String(format: "%.0fµs", agent.latencyP99Microseconds), agent.address,
             ])
         }
         let widths = header.indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
         for row in rows {
-            print(row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  "))
+            print(
+                row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(
+                    separator: "  "))
         }
     }
 }
 
 /// `agentic down`: stop a run gracefully.
 struct Down: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Stop a running cluster gracefully (drain, stop, remove sockets).")
+    static let configuration = CommandConfiguration(
+        abstract: "Stop a running cluster gracefully (drain, stop, remove sockets).")
 
     @Option(help: "The run directory (default: /tmp/agentic-UID/default).") var runDir: String?
 
@@ -138,7 +147,8 @@ struct AgentCommand: AsyncParsableCommand {
 
     func run() async throws {
         Logs.bootstrap()
-        var configuration = AgentHost.Configuration(runDirectory: runDir, topologyPath: topology, agent: agent, replica: replica)
+        var configuration = AgentHost.Configuration(
+            runDirectory: runDir, topologyPath: topology, agent: agent, replica: replica)
         // The parent may have died before we got here: check once now, then keep watching.
         if let parentPid, getppid() != parentPid {
             printError("agent \(agent).\(replica): parent \(parentPid) is gone")
@@ -169,7 +179,8 @@ struct AgentCommand: AsyncParsableCommand {
 /// from `AGENTIC_LOG_LEVEL` (default `info`).
 enum Logs {
     static func bootstrap() {
-        let level = ProcessInfo.processInfo.environment["AGENTIC_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+        let level =
+            ProcessInfo.processInfo.environment["AGENTIC_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level

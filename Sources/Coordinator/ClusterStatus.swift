@@ -112,20 +112,23 @@ public enum RunDirectory {
         let layout = RunLayout(runDirectory: path)
         guard layout.socketDirectory.utf8.count + 1 + longestSocketName <= 107 else {
             throw CoordinatorError(
-                .runDirectory, "\(path) is too long for Unix socket paths (107 bytes); use a shorter --run-dir, e.g. under /tmp")
+                .runDirectory,
+                "\(path) is too long for Unix socket paths (107 bytes); use a shorter --run-dir, e.g. under /tmp")
         }
         let manager = FileManager.default
         let parent = (path as NSString).deletingLastPathComponent
         do {
             if !parent.isEmpty, !manager.fileExists(atPath: parent) {
-                try manager.createDirectory(atPath: parent, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+                try manager.createDirectory(
+                    atPath: parent, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
             }
             for directory in [path, layout.socketDirectory] {
                 if !manager.fileExists(atPath: directory) {
                     try manager.createDirectory(atPath: directory, withIntermediateDirectories: true)
                 }
                 guard chmod(directory, 0o700) == 0 else {
-                    throw CoordinatorError(.runDirectory, "cannot make \(directory) private: \(String(cString: strerror(errno)))")
+                    throw CoordinatorError(
+                        .runDirectory, "cannot make \(directory) private: \(String(cString: strerror(errno)))")
                 }
             }
             removeSockets(path)

@@ -14,7 +14,7 @@ import AgentProtocol
 public import AgentRuntime
 import Foundation
 import Logging
-import Topology
+public import Topology
 import Transport
 
 /// The supervisor of one run: agents, gateway, epoch announcements, control socket.
@@ -39,6 +39,11 @@ public actor Coordinator {
         public var announceInterval: Duration = .seconds(1)
         /// Kind → agent; the topology is validated against its catalogue.
         public var factory: AgentFactory = .builtin
+        /// A serving instance silent for this long is taken for hung and killed (then restarted
+        /// per its policy); nil: never.
+        public var heartbeatTimeout: Duration? = .seconds(10)
+        /// How the gateway process is restarted when it dies.
+        public var gatewayRestart = RestartPolicy()
 
         public init(runDirectory: String, topologyPath: String, executable: String) {
             self.runDirectory = runDirectory
@@ -75,6 +80,7 @@ public actor Coordinator {
         var restarts = 0
         var intensity: RestartIntensity<ContinuousClock>
         var stats = AgentStats()
+        var lastHeartbeat: ContinuousClock.Instant?
     }
 
     private let configuration: Configuration
@@ -85,6 +91,7 @@ public actor Coordinator {
     private var instances: [Key: Instance] = [:]
     private var gateway: Child?
     private var gatewayURL: String?
+    private var gatewayIntensity: RestartIntensity<ContinuousClock>
     private var phase = "starting"
     private var shutdownRequested = false
     private var shutdownWaiters: [CheckedContinuation<Void, Never>] = []
@@ -93,7 +100,8 @@ public actor Coordinator {
     /// - Throws: `TopologyError` when it does not validate; ``CoordinatorError/Code/invalidTopology``
     ///   when it names a kind this build cannot run.
     public init(configuration: Configuration) throws {
-        let spec = try TopologyValidator.load(contentsOf: configuration.topologyPath, catalogue: configuration.factory.catalogue)
+        let spec = try TopologyValidator.load(
+            contentsOf: configuration.topologyPath, catalogue: configuration.factory.catalogue)
         let runnable = Set(configuration.factory.kinds)
         let missing = spec.agents.filter { !runnable.contains($0.kind) }
         guard missing.isEmpty else {
@@ -105,6 +113,7 @@ public actor Coordinator {
         self.configuration = configuration
         self.spec = spec
         self.layout = RunLayout(runDirectory: configuration.runDirectory)
+        self.gatewayIntensity = RestartIntensity(policy: configuration.gatewayRestart, clock: ContinuousClock())
         for agent in spec.agents {
             for replica in 0..<agent.replicas {
                 let key = Key(name: agent.name, replica: replica)
@@ -138,6 +147,7 @@ public actor Coordinator {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { await self.announceEpochs(events) }
                 group.addTask { await self.followHeartbeats(heartbeats) }
+                group.addTask { await self.watchHeartbeats() }
             }
         }
         log.info("starting", metadata: ["instances": "\(order.count)", "run_dir": "\(configuration.runDirectory)"])
@@ -190,7 +200,8 @@ public actor Coordinator {
                 let uptime = instance.startedAt.map { now - $0 } ?? .zero
                 return InstanceStatus(
                     name: key.name, replica: key.replica, kind: instance.kind, version: instance.version,
-                    pid: instance.child?.pid ?? 0, address: layout.decisionAddress(agent: key.name, replica: key.replica),
+                    pid: instance.child?.pid ?? 0,
+                    address: layout.decisionAddress(agent: key.name, replica: key.replica),
                     state: instance.state,
                     uptimeSeconds: Double(uptime.components.seconds) + Double(uptime.components.attoseconds) / 1e18,
                     restarts: instance.restarts, served: instance.stats.served, failed: instance.stats.failed,
@@ -203,7 +214,10 @@ public actor Coordinator {
     private func start(_ key: Key) {
         guard !shutdownRequested, var instance = instances[key], instance.child == nil else { return }
         // A SIGKILLed predecessor leaves its socket files; the new process must be able to listen.
-        for address in [layout.decisionAddress(agent: key.name, replica: key.replica), layout.controlAddress(agent: key.name, replica: key.replica)] {
+        for address in [
+            layout.decisionAddress(agent: key.name, replica: key.replica),
+            layout.controlAddress(agent: key.name, replica: key.replica),
+        ] {
             unlink(String(address.dropFirst("ipc://".count)))
         }
         instance.generation += 1
@@ -213,7 +227,8 @@ public actor Coordinator {
             "--agent", key.name, "--replica", String(key.replica), "--parent-pid", String(getpid()), "--watch-stdin",
         ]
         do {
-            instance.child = try Child(executable: configuration.executable, arguments: arguments) { [self] status, signalled in
+            instance.child = try Child(executable: configuration.executable, arguments: arguments) {
+                [self] status, signalled in
                 Task { await self.exited(key, generation: generation, status: status, signalled: signalled) }
             }
         } catch {
@@ -244,22 +259,28 @@ public actor Coordinator {
                 !shutdownRequested
             else { return }
             attempt += 1
-            let request = DecisionRequest(requestID: "gate-\(key)-\(generation)-\(attempt)", user: "gate", k: 10, epoch: spec.epoch)
+            let request = DecisionRequest(
+                requestID: "gate-\(key)-\(generation)-\(attempt)", user: "gate", k: 10, epoch: spec.epoch)
             if let payload = try? WireCodec.encode(request),
                 let message = try? Message(envelope: Envelope(type: .request, requestID: attempt, payload: payload)),
                 let reply = try? await requester.request(message, timeout: .milliseconds(500)),
                 let envelope = try? reply.envelope(), envelope.type == .reply,
                 (try? WireCodec.decode(DecisionResponse.self, from: envelope.payload)) != nil
             {
-                guard var current = instances[key], current.generation == generation, current.state == .starting else { return }
+                guard var current = instances[key], current.generation == generation, current.state == .starting else {
+                    return
+                }
                 current.state = .serving
+                current.lastHeartbeat = .now
                 instances[key] = current
                 log.info("serving", metadata: ["agent": "\(key)"])
                 return
             }
             try? await Task.sleep(for: .milliseconds(20))
         }
-        guard let instance = instances[key], instance.generation == generation, instance.state == .starting else { return }
+        guard let instance = instances[key], instance.generation == generation, instance.state == .starting else {
+            return
+        }
         log.error("not ready in time; killing it", metadata: ["agent": "\(key)"])
         instance.child?.signal(SIGKILL)
     }
@@ -278,7 +299,9 @@ public actor Coordinator {
         guard RestartIntensity<ContinuousClock>.restarts(instance.policy.strategy, abnormalExit: abnormal) else {
             instance.state = abnormal ? .failed : .stopped
             instances[key] = instance
-            log.warning("exited; not restarted (policy \(instance.policy.strategy))", metadata: ["agent": "\(key)", "exit": "\(how)"])
+            log.warning(
+                "exited; not restarted (policy \(instance.policy.strategy))",
+                metadata: ["agent": "\(key)", "exit": "\(how)"])
             return
         }
         switch instance.intensity.recordCrash() {
@@ -301,7 +324,9 @@ public actor Coordinator {
 
     /// Waits until every instance serves or has failed (or shutdown is asked for).
     private func waitUntilSettled() async {
-        while !shutdownRequested, instances.values.contains(where: { $0.state != .serving && $0.state != .failed && $0.state != .stopped }) {
+        while !shutdownRequested,
+            instances.values.contains(where: { $0.state != .serving && $0.state != .failed && $0.state != .stopped })
+        {
             try? await Task.sleep(for: .milliseconds(20))
         }
     }
@@ -349,7 +374,9 @@ public actor Coordinator {
         do {
             child = try Child(
                 executable: configuration.executable,
-                arguments: ["gateway", "--run-dir", configuration.runDirectory, "--topology", configuration.topologyPath],
+                arguments: [
+                    "gateway", "--run-dir", configuration.runDirectory, "--topology", configuration.topologyPath,
+                ],
                 capturesOutput: true
             ) { [self] status, signalled in
                 Task { await self.gatewayExited(status: status, signalled: signalled) }
@@ -388,11 +415,39 @@ public actor Coordinator {
         }
     }
 
+    /// The gateway is supervised like an agent: restarted with back-off until it crash-loops.
+    /// With port 0 a restarted gateway may listen on a new port; `status` shows the new URL.
     private func gatewayExited(status: Int32, signalled: Bool) {
         gateway = nil
-        if !shutdownRequested {
-            log.error("the gateway exited", metadata: ["exit": "\(signalled ? "signal" : "status") \(status)"])
-            gatewayURL = nil
+        guard !shutdownRequested else { return }
+        gatewayURL = nil
+        let exit = "\(signalled ? "signal" : "status") \(status)"
+        switch gatewayIntensity.recordCrash() {
+        case .escalate:
+            log.error("the gateway crash-loops; not restarting it", metadata: ["exit": "\(exit)"])
+        case .restart(let delay):
+            log.error("the gateway exited; restarting", metadata: ["exit": "\(exit)", "backoff": "\(delay)"])
+            Task {
+                try? await Task.sleep(for: delay)
+                if !shutdownRequested, gateway == nil { await startGateway() }
+            }
+        }
+    }
+
+    /// Kills serving instances whose heartbeats stopped: alive to the kernel, dead to us.
+    private func watchHeartbeats() async {
+        guard let timeout = configuration.heartbeatTimeout else { return }
+        while !Task.isCancelled {
+            let now = ContinuousClock.now
+            for key in order {
+                guard let instance = instances[key], instance.state == .serving, let last = instance.lastHeartbeat,
+                    now - last > timeout
+                else { continue }
+                log.error("no heartbeat for \(timeout); killing it", metadata: ["agent": "\(key)"])
+                instance.child?.signal(SIGKILL)
+                instances[key]?.lastHeartbeat = nil
+            }
+            do { try await Task.sleep(for: .seconds(1)) } catch { return }
         }
     }
 
@@ -402,7 +457,10 @@ public actor Coordinator {
         guard let envelope = try? message.envelope(), envelope.type == .control,
             let request = try? WireCodec.decode(CoordinatorRequest.self, from: envelope.payload)
         else {
-            let payload = (try? WireCodec.encode(ErrorReply(code: "bad_request", message: "expected a CoordinatorRequest in a control envelope"))) ?? []
+            let payload =
+                (try? WireCodec.encode(
+                    ErrorReply(code: "bad_request", message: "expected a CoordinatorRequest in a control envelope")))
+                ?? []
             return try? Message(envelope: Envelope(type: .error, requestID: 0, payload: payload))
         }
         switch request.command {
@@ -411,7 +469,8 @@ public actor Coordinator {
         case .down:
             shutdown()
         default:
-            let payload = (try? WireCodec.encode(ErrorReply(code: "unknown_command", message: request.command.rawValue))) ?? []
+            let payload =
+                (try? WireCodec.encode(ErrorReply(code: "unknown_command", message: request.command.rawValue))) ?? []
             return try? Message(envelope: Envelope(type: .error, requestID: envelope.requestID, payload: payload))
         }
         var answer = status()
@@ -426,7 +485,8 @@ public actor Coordinator {
             sequence += 1
             let announcement = EpochAnnouncement(epoch: spec.epoch, topologyPath: configuration.topologyPath)
             if let payload = try? WireCodec.encode(announcement),
-                let message = try? Message(topic: Topics.epoch, envelope: Envelope(type: .epoch, requestID: sequence, payload: payload))
+                let message = try? Message(
+                    topic: Topics.epoch, envelope: Envelope(type: .epoch, requestID: sequence, payload: payload))
             {
                 try? publisher.publish(message)
             }
@@ -443,6 +503,7 @@ public actor Coordinator {
             // Only the current process of the instance speaks for it.
             guard var instance = instances[key], instance.child?.pid == heartbeat.status.pid else { continue }
             instance.stats = heartbeat.status.stats
+            instance.lastHeartbeat = .now
             instances[key] = instance
         }
     }

@@ -24,14 +24,17 @@ public struct CoordinatorClient: Sendable {
         let deadline = ContinuousClock.now + timeout
         while ProcessProbe.isAlive(status.coordinatorPID) {
             guard ContinuousClock.now < deadline else {
-                throw CoordinatorError(.notRunning, "the coordinator (pid \(status.coordinatorPID)) did not stop within \(timeout)")
+                throw CoordinatorError(
+                    .notRunning, "the coordinator (pid \(status.coordinatorPID)) did not stop within \(timeout)")
             }
             try? await Task.sleep(for: .milliseconds(20))
         }
         return status
     }
 
-    private func ask(_ command: CoordinatorRequest.Command, timeout: Duration) async throws(CoordinatorError) -> ClusterStatus {
+    private func ask(_ command: CoordinatorRequest.Command, timeout: Duration) async throws(CoordinatorError)
+        -> ClusterStatus
+    {
         let layout = RunLayout(runDirectory: runDirectory)
         let socketPath = String(layout.coordinatorControl.dropFirst("ipc://".count))
         guard FileManager.default.fileExists(atPath: socketPath) else {
@@ -43,13 +46,17 @@ public struct CoordinatorClient: Sendable {
             defer { requester.close() }
             try requester.dial(layout.coordinatorControl)
             let payload = try WireCodec.encode(CoordinatorRequest(command: command))
-            reply = try await requester.request(Message(envelope: Envelope(type: .control, requestID: 1, payload: payload)), timeout: timeout)
-                .envelope()
+            reply = try await requester.request(
+                Message(envelope: Envelope(type: .control, requestID: 1, payload: payload)), timeout: timeout
+            )
+            .envelope()
         } catch {
             throw CoordinatorError(.notRunning, "no coordinator answers in \(runDirectory) (\(error))")
         }
         guard reply.type == .reply, let status = try? WireCodec.decode(ClusterStatus.self, from: reply.payload) else {
-            let detail = (try? WireCodec.decode(ErrorReply.self, from: reply.payload)).map { "\($0.code): \($0.message)" } ?? "undecodable"
+            let detail =
+                (try? WireCodec.decode(ErrorReply.self, from: reply.payload)).map { "\($0.code): \($0.message)" }
+                ?? "undecodable"
             throw CoordinatorError(.protocolError, "the coordinator answered \(reply.type): \(detail)")
         }
         return status

@@ -9,7 +9,9 @@ import Topology
 struct AgentTests {
     static let factory = AgentFactory.builtin(includingTestKinds: false)
 
-    static func context(_ kind: String, _ parameters: [String: ParameterValue] = [:], predecessors: [String] = []) -> AgentContext {
+    static func context(_ kind: String, _ parameters: [String: ParameterValue] = [:], predecessors: [String] = [])
+        -> AgentContext
+    {
         AgentContext(name: "a", kind: factory.catalogue[kind]!, parameters: parameters, predecessors: predecessors)
     }
 
@@ -33,7 +35,8 @@ struct AgentTests {
         #expect(await known.segment(historyCount: 2) == "cold")
         #expect(await known.segment(historyCount: 10) == "light")
         #expect(await known.segment(historyCount: 300) == "heavy")
-        #expect(try await known.decide(DecisionRequest(requestID: "r", user: "lots", k: 5, epoch: 0)).segment == "heavy")
+        #expect(
+            try await known.decide(DecisionRequest(requestID: "r", user: "lots", k: 5, epoch: 0)).segment == "heavy")
     }
 
     @Test("recall.static scores its items by position and keeps the first k")
@@ -92,7 +95,9 @@ struct AgentTests {
         }
         #expect(await agent.parameters["weight.a"] == .double(2.5))
         let router = RouterAgent(Self.context("router"))
-        await #expect(throws: AgentRuntimeError(.invalidParameter, "")) { try await router.setParameters(["cold_max_history": "1.5"]) }
+        await #expect(throws: AgentRuntimeError(.invalidParameter, "")) {
+            try await router.setParameters(["cold_max_history": "1.5"])
+        }
         try await router.setParameters(["cold_max_history": "7"])
         #expect(await router.parameters["cold_max_history"] == .int(7))
     }
@@ -122,10 +127,15 @@ struct AgentTests {
                 gateway: { entry: s, exit: f }
                 """, file: "t.yaml")
         let s = try AgentContext(spec: spec, agent: "s", replica: 1, catalogue: Self.factory.catalogue)
-        #expect(s.version == "7" && s.replica == 1 && s.parameters["k"] == .int(5) && s.parameters["items"] == .string(""))
+        #expect(
+            s.version == "7" && s.replica == 1 && s.parameters["k"] == .int(5) && s.parameters["items"] == .string(""))
         let f = try AgentContext(spec: spec, agent: "f", replica: 0, catalogue: Self.factory.catalogue)
         #expect(f.predecessors == ["s"] && f.innerRewardMetric == "ndcg@10" && f.decisionSpace["weight.s"] != nil)
-        #expect(throws: AgentRuntimeError(.unknownAgent, "")) { try AgentContext(spec: spec, agent: "s", replica: 2, catalogue: Self.factory.catalogue) }
-        #expect(throws: AgentRuntimeError(.unknownAgent, "")) { try AgentContext(spec: spec, agent: "x", replica: 0, catalogue: Self.factory.catalogue) }
+        #expect(throws: AgentRuntimeError(.unknownAgent, "")) {
+            try AgentContext(spec: spec, agent: "s", replica: 2, catalogue: Self.factory.catalogue)
+        }
+        #expect(throws: AgentRuntimeError(.unknownAgent, "")) {
+            try AgentContext(spec: spec, agent: "x", replica: 0, catalogue: Self.factory.catalogue)
+        }
     }
 }

@@ -1,7 +1,7 @@
 import AgentProtocol
 import Foundation
-import Testing
 import Synchronization
+import Testing
 import Transport
 
 @testable import Coordinator
@@ -22,14 +22,17 @@ struct ClusterTests {
             let file = try directory.write("t.yaml", text)
             runDirectory = "\(directory.path)/r"
             layout = RunLayout(runDirectory: runDirectory)
-            up = try TestProcess.agentic(["up", file, "--run-dir", runDirectory, "--no-gateway"], environment: environment)
+            up = try TestProcess.agentic(
+                ["up", file, "--run-dir", runDirectory, "--no-gateway"], environment: environment)
             _ = try await up.waitForLine(timeout: .seconds(60)) { $0.hasPrefix("up ") }
         }
 
         func status() async throws -> ClusterStatus {
             let process = try TestProcess.agentic(["status", "--run-dir", runDirectory, "--json"])
+            // The exit can be seen before the reader thread has the output: wait for the line itself.
+            let line = try await process.waitForLine { $0.hasPrefix("{") }
             #expect(try await process.waitForExit() == 0)
-            return try JSONDecoder().decode(ClusterStatus.self, from: Data(process.output().joined().utf8))
+            return try JSONDecoder().decode(ClusterStatus.self, from: Data(line.utf8))
         }
 
         func down() async throws {
@@ -41,8 +44,11 @@ struct ClusterTests {
         deinit { up.stop() }
     }
 
-    static func decide(_ requester: Requester, _ request: DecisionRequest, timeout: Duration = .seconds(5)) async throws -> Envelope {
-        let message = try Message(envelope: Envelope(type: .request, requestID: 1, traceID: .random(), payload: WireCodec.encode(request)))
+    static func decide(_ requester: Requester, _ request: DecisionRequest, timeout: Duration = .seconds(5)) async throws
+        -> Envelope
+    {
+        let message = try Message(
+            envelope: Envelope(type: .request, requestID: 1, traceID: .random(), payload: WireCodec.encode(request)))
         return try await requester.request(message, timeout: timeout).envelope()
     }
 
@@ -52,12 +58,19 @@ struct ClusterTests {
         return requester
     }
 
-    @Test("up starts every instance; each answers decisions at its RunLayout address; status lists them; down cleans up")
+    @Test(
+        "up starts every instance; each answers decisions at its RunLayout address; status lists them; down cleans up")
     func upStatusDown() async throws {
         let cluster = try await Cluster()
         let status = try await cluster.status()
-        #expect(status.agents.map { "\($0.name)#\($0.replica)" } == ["router#0", "static.a#0", "static.a#1", "static.b#0", "fusion#0", "rank#0"])
-        #expect(status.agents.allSatisfy { $0.state == .serving && $0.pid > 0 && ProcessProbe.isAlive($0.pid) && $0.version == "1" })
+        #expect(
+            status.agents.map { "\($0.name)#\($0.replica)" } == [
+                "router#0", "static.a#0", "static.a#1", "static.b#0", "fusion#0", "rank#0",
+            ])
+        #expect(
+            status.agents.allSatisfy {
+                $0.state == .serving && $0.pid > 0 && ProcessProbe.isAlive($0.pid) && $0.version == "1"
+            })
         #expect(Set(status.agents.map(\.pid)).count == 6)
         #expect(status.agents.first { $0.name == "fusion" }?.kind == "fusion")
 
@@ -65,7 +78,8 @@ struct ClusterTests {
         func ask(_ agent: String, replica: Int = 0, _ inputs: [AgentOutput]) async throws -> AgentOutput {
             let requester = try Self.requester(cluster.layout.decisionAddress(agent: agent, replica: replica))
             defer { requester.close() }
-            let reply = try await Self.decide(requester, DecisionRequest(requestID: "q-\(agent)", user: "u1", k: 10, epoch: 0, inputs: inputs))
+            let reply = try await Self.decide(
+                requester, DecisionRequest(requestID: "q-\(agent)", user: "u1", k: 10, epoch: 0, inputs: inputs))
             #expect(reply.type == .reply)
             let output = try WireCodec.decode(AgentOutput.self, from: reply.payload)
             #expect(output.agent == agent)
@@ -99,21 +113,38 @@ struct ClusterTests {
         let stream = Task {
             var (answered, failed) = (0, 0)
             while !stop.isSet {
-                let reply = try? await Self.decide(requester, DecisionRequest(requestID: "s\(answered)", user: "u", k: 10, epoch: 0))
+                let reply = try? await Self.decide(
+                    requester, DecisionRequest(requestID: "s\(answered)", user: "u", k: 10, epoch: 0))
                 if reply?.type == .reply { answered += 1 } else { failed += 1 }
             }
             return (answered, failed)
         }
-        try await waitUntil("the stream is flowing") { (try await cluster.status().agents.first { $0.name == "static.a" && $0.replica == 1 }?.served ?? 0) > 5 }
+        try await waitUntil("the stream is flowing") {
+            (try await cluster.status().agents.first { $0.name == "static.a" && $0.replica == 1 }?.served ?? 0) > 5
+        }
         kill(victim.pid, SIGKILL)
         try await waitUntil("static.a#0 is restarted") {
-            guard let now = try await cluster.status().agents.first(where: { $0.name == "static.a" && $0.replica == 0 }) else { return false }
+            guard let now = try await cluster.status().agents.first(where: { $0.name == "static.a" && $0.replica == 0 })
+            else { return false }
             return now.pid != victim.pid && now.pid > 0 && now.state == .serving && now.restarts == 1
         }
         stop.set()
         let (answered, failed) = await stream.value
         #expect(failed == 0)
         #expect(answered > 0)
+        try await cluster.down()
+    }
+
+    @Test("a hung agent (SIGSTOP: alive, but no heartbeats) is killed and restarted")
+    func hungAgentIsRestarted() async throws {
+        let cluster = try await Cluster()
+        let victim = try #require(try await cluster.status().agents.first { $0.name == "static.b" })
+        kill(victim.pid, SIGSTOP)
+        try await waitUntil("static.b is restarted", timeout: .seconds(40)) {
+            guard let now = try await cluster.status().agents.first(where: { $0.name == "static.b" }) else { return false }
+            return now.pid != victim.pid && now.pid > 0 && now.state == .serving && now.restarts == 1
+        }
+        #expect(!ProcessProbe.isAlive(victim.pid))
         try await cluster.down()
     }
 
@@ -193,7 +224,10 @@ struct ClusterTests {
             layout = RunLayout(runDirectory: "\(directory.path)/r")
             try FileManager.default.createDirectory(atPath: layout.socketDirectory, withIntermediateDirectories: true)
             process = try TestProcess.agentic(
-                ["agent", "--run-dir", layout.runDirectory, "--topology", file, "--agent", "slow", "--replica", "0", "--watch-stdin"],
+                [
+                    "agent", "--run-dir", layout.runDirectory, "--topology", file, "--agent", "slow", "--replica", "0",
+                    "--watch-stdin",
+                ],
                 environment: ["AGENTIC_TEST_KINDS": "1"])
             let control = try ClusterTests.requester(layout.controlAddress(agent: "slow", replica: 0))
             defer { control.close() }
@@ -202,14 +236,17 @@ struct ClusterTests {
 
         static func control(_ requester: Requester, _ command: ControlRequest.Command) async throws -> ControlResponse {
             let payload = try WireCodec.encode(ControlRequest(command: command))
-            let reply = try await requester.request(Message(envelope: Envelope(type: .control, requestID: 1, payload: payload)), timeout: .seconds(2)).envelope()
+            let reply = try await requester.request(
+                Message(envelope: Envelope(type: .control, requestID: 1, payload: payload)), timeout: .seconds(2)
+            ).envelope()
             return try WireCodec.decode(ControlResponse.self, from: reply.payload)
         }
 
         deinit { process.stop() }
     }
 
-    @Test("SIGTERM with requests in flight: they all finish, new ones are refused while draining, and the agent exits 0")
+    @Test(
+        "SIGTERM with requests in flight: they all finish, new ones are refused while draining, and the agent exits 0")
     func sigtermDrains() async throws {
         let agent = try await LoneAgent(delayMs: 1500)
         let requester = try Self.requester(agent.layout.decisionAddress(agent: "slow", replica: 0))
@@ -220,13 +257,18 @@ struct ClusterTests {
             try await withThrowingTaskGroup(of: MessageType.self) { group in
                 for i in 0..<8 {
                     group.addTask {
-                        try await Self.decide(requester, DecisionRequest(requestID: "f\(i)", user: "u", k: 3, epoch: 0), timeout: .seconds(30)).type
+                        try await Self.decide(
+                            requester, DecisionRequest(requestID: "f\(i)", user: "u", k: 3, epoch: 0),
+                            timeout: .seconds(30)
+                        ).type
                     }
                 }
                 return try await group.reduce(into: [MessageType]()) { $0.append($1) }
             }
         }
-        try await waitUntil("8 requests are in flight") { try await LoneAgent.control(control, .stats).stats.inFlight == 8 }
+        try await waitUntil("8 requests are in flight") {
+            try await LoneAgent.control(control, .stats).stats.inFlight == 8
+        }
         kill(agent.process.pid, SIGTERM)
         try await waitUntil("the agent drains") { try await LoneAgent.control(control, .health).state == .draining }
         let refused = try await Self.decide(requester, DecisionRequest(requestID: "late", user: "u", k: 3, epoch: 0))
@@ -246,16 +288,22 @@ struct ClusterTests {
         let requester = try Self.requester(agent.layout.decisionAddress(agent: "slow", replica: 0))
         defer { requester.close() }
         for i in 0..<5 {
-            #expect(try await Self.decide(requester, DecisionRequest(requestID: "c\(i)", user: "u", k: 3, epoch: 0)).type == .reply)
+            #expect(
+                try await Self.decide(requester, DecisionRequest(requestID: "c\(i)", user: "u", k: 3, epoch: 0)).type
+                    == .reply)
         }
         let stats = try await LoneAgent.control(control, .stats)
-        #expect(stats.agent == "slow" && stats.kind == "test.probe" && stats.pid == agent.process.pid && stats.state == .serving)
+        #expect(
+            stats.agent == "slow" && stats.kind == "test.probe" && stats.pid == agent.process.pid
+                && stats.state == .serving)
         #expect(stats.stats.served == 5 && stats.stats.failed == 0 && stats.stats.latencyP99Microseconds > 0)
         #expect(stats.parameters["k"] == "10")
 
         func setParameters(_ parameters: [String: String]) async throws -> Envelope {
             let payload = try WireCodec.encode(ControlRequest(command: .parameters, parameters: parameters))
-            return try await control.request(Message(envelope: Envelope(type: .control, requestID: 2, payload: payload)), timeout: .seconds(5)).envelope()
+            return try await control.request(
+                Message(envelope: Envelope(type: .control, requestID: 2, payload: payload)), timeout: .seconds(5)
+            ).envelope()
         }
         let refused = try await setParameters(["k": "0"])
         #expect(refused.type == .error)

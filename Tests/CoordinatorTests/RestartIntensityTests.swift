@@ -21,7 +21,8 @@ final class ManualClock: Clock, Sendable {
 
 @Suite("Restart intensity", .timeLimit(.minutes(2)))
 struct RestartIntensityTests {
-    static let policy = RestartPolicy(strategy: .permanent, intensity: 3, periodSeconds: 10, backoffMilliseconds: 100, maxBackoffMilliseconds: 300)
+    static let policy = RestartPolicy(
+        strategy: .permanent, intensity: 3, periodSeconds: 10, backoffMilliseconds: 100, maxBackoffMilliseconds: 300)
 
     @Test("back-off doubles with each restart in the window, up to the maximum")
     func backoffDoubles() {
@@ -37,7 +38,10 @@ struct RestartIntensityTests {
         let clock = ManualClock()
         var intensity = RestartIntensity(policy: Self.policy, clock: clock)
         for _ in 0..<3 {
-            guard case .restart = intensity.recordCrash() else { Issue.record("escalated too early"); return }
+            guard case .restart = intensity.recordCrash() else {
+                Issue.record("escalated too early")
+                return
+            }
             clock.advance(by: .seconds(1))
         }
         #expect(intensity.recordCrash() == .escalate)

@@ -56,12 +56,16 @@ final class TestProcess: @unchecked Sendable {
     }
 
     /// Waits (polling, up to `timeout`) for a line of output that satisfies `match`.
-    func waitForLine(timeout: Duration = .seconds(20), where match: (String) -> Bool = { _ in true }) async throws -> String {
+    func waitForLine(timeout: Duration = .seconds(20), where match: (String) -> Bool = { _ in true }) async throws
+        -> String
+    {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             if let line = buffer.lines.withLock({ $0.first(where: match) }) { return line }
             if buffer.finished.load(ordering: .acquiring), !process.isRunning {
-                throw TestFailure("process exited (status \(process.terminationStatus)) before the expected line; output: \(output())")
+                throw TestFailure(
+                    "process exited (status \(process.terminationStatus)) before the expected line; output: \(output())"
+                )
             }
             try await Task.sleep(for: .milliseconds(10))
         }

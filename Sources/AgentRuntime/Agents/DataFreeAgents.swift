@@ -127,7 +127,8 @@ public actor PassthroughRankAgent: Agent {
 
     public func decide(_ request: DecisionRequest) async throws -> DecisionResponse {
         let k = max(0, parameterSet.int("k") ?? 50)
-        return AgentOutput(agent: context.name, version: context.version, items: Array(Merge.firstSeen(request.inputs).prefix(k)))
+        return AgentOutput(
+            agent: context.name, version: context.version, items: Array(Merge.firstSeen(request.inputs).prefix(k)))
     }
 }
 
@@ -145,7 +146,8 @@ public actor MMRRerankAgent: Agent {
     public func decide(_ request: DecisionRequest) async throws -> DecisionResponse {
         var k = max(0, parameterSet.int("k") ?? 10)
         if request.k > 0 { k = min(k, request.k) }
-        return AgentOutput(agent: context.name, version: context.version, items: Array(Merge.firstSeen(request.inputs).prefix(k)))
+        return AgentOutput(
+            agent: context.name, version: context.version, items: Array(Merge.firstSeen(request.inputs).prefix(k)))
     }
 }
 
