@@ -192,6 +192,21 @@ struct ClusterTests {
         #expect(try await up.waitForExit() == 1)
     }
 
+    @Test("Ctrl-C on up stops everything as down does; then status says nothing runs and down has nothing to do")
+    func interruptStopsEverything() async throws {
+        let cluster = try await Cluster()
+        let pids = try await cluster.status().agents.map(\.pid)
+        kill(cluster.up.pid, SIGINT)
+        #expect(try await cluster.up.waitForExit(timeout: .seconds(30)) == 0)
+        #expect(!pids.contains(where: ProcessProbe.isAlive))
+        #expect(RunDirectory.socketFiles(cluster.runDirectory) == [])
+        let status = try TestProcess.agentic(["status", "--run-dir", cluster.runDirectory])
+        #expect(try await status.waitForExit() == 1)
+        let down = try TestProcess.agentic(["down", "--run-dir", cluster.runDirectory])
+        #expect(try await down.waitForLine { $0.hasPrefix("no cluster is running") }.isEmpty == false)
+        #expect(try await down.waitForExit() == 0)
+    }
+
     @Test("SIGKILL of the coordinator leaves no agent process behind")
     func coordinatorKilled() async throws {
         let cluster = try await Cluster()
