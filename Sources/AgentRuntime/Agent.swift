@@ -54,7 +54,7 @@ public struct AgentContext: Sendable {
     public var kind: KindDescriptor
     /// The parameters from the topology, with the kind's defaults filled in.
     public var parameters: [String: ParameterValue]
-    /// The declared decision space.
+    /// The declared decision space; the kind's catalogue ranges when the topology declares none.
     public var decisionSpace: [String: DecisionDimension]
     /// The inner reward metric, if the topology names one.
     public var innerRewardMetric: String?
@@ -71,9 +71,29 @@ public struct AgentContext: Sendable {
         self.version = version
         self.kind = kind
         self.parameters = kind.resolvedParameters(parameters)
-        self.decisionSpace = decisionSpace
+        self.decisionSpace = decisionSpace.isEmpty ? Self.catalogueSpace(kind) : decisionSpace
         self.innerRewardMetric = innerRewardMetric
         self.predecessors = predecessors
+    }
+
+    /// The space a tuner may search when the topology declares none: every int, double or
+    /// choice parameter of the kind over its catalogue range (wildcards excluded, since their
+    /// names depend on the wiring).
+    static func catalogueSpace(_ kind: KindDescriptor) -> [String: DecisionDimension] {
+        var space: [String: DecisionDimension] = [:]
+        for parameter in kind.parameters where !parameter.name.hasSuffix(".*") {
+            switch parameter.type {
+            case .int, .double:
+                guard let min = parameter.min, let max = parameter.max else { continue }
+                space[parameter.name] = DecisionDimension(type: parameter.type, min: min, max: max)
+            case .choice:
+                guard let values = parameter.values else { continue }
+                space[parameter.name] = .choice(values)
+            default:
+                continue
+            }
+        }
+        return space
     }
 
     /// The context of `agent`'s instance `replica` in `spec`.

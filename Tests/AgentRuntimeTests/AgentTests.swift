@@ -131,6 +131,9 @@ struct AgentTests {
             s.version == "7" && s.replica == 1 && s.parameters["k"] == .int(5) && s.parameters["items"] == .string(""))
         let f = try AgentContext(spec: spec, agent: "f", replica: 0, catalogue: Self.factory.catalogue)
         #expect(f.predecessors == ["s"] && f.innerRewardMetric == "ndcg@10" && f.decisionSpace["weight.s"] != nil)
+        // No declared space: the kind's own ranges.
+        #expect(s.decisionSpace["k"] == DecisionDimension.int(1...1000) && s.decisionSpace["items"] == nil)
+        #expect(f.decisionSpace.count == 1)
         #expect(throws: AgentRuntimeError(.unknownAgent, "")) {
             try AgentContext(spec: spec, agent: "s", replica: 2, catalogue: Self.factory.catalogue)
         }
