@@ -13,10 +13,13 @@ let package = Package(
         .executable(name: "agentic", targets: ["AgenticCLI"]),
         .library(name: "Transport", targets: ["Transport"]),
         .library(name: "Topology", targets: ["Topology"]),
+        .library(name: "AgentRuntime", targets: ["AgentRuntime"]),
+        .library(name: "Coordinator", targets: ["Coordinator"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
     ],
     targets: [
         // Debian's libnng-dev ships no nng.pc, so the module map links `nng` directly.
@@ -29,12 +32,29 @@ let package = Package(
         .target(name: "Recommender", dependencies: ["Dataset", "COpenBLAS"], swiftSettings: strict),
         .target(name: "Evaluation", dependencies: ["Dataset", "Recommender"], swiftSettings: strict),
         .target(name: "Topology", dependencies: [.product(name: "Yams", package: "Yams")], swiftSettings: strict),
+        .target(
+            name: "AgentRuntime",
+            dependencies: ["Transport", "AgentProtocol", "Topology", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "Coordinator",
+            dependencies: [
+                "Transport", "AgentProtocol", "Topology", "AgentRuntime",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "AgenticCLI",
             dependencies: [
                 "Transport",
                 "Topology",
                 "Evaluation",
+                "AgentProtocol",
+                "AgentRuntime",
+                "Coordinator",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -49,6 +69,16 @@ let package = Package(
         .testTarget(
             name: "TransportTests",
             dependencies: ["Transport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "AgentRuntimeTests",
+            dependencies: ["AgentRuntime", "AgentProtocol", "Topology"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "CoordinatorTests",
+            dependencies: ["Coordinator", "AgentProtocol", "Topology", "Transport"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -1,6 +1,6 @@
 /// # agentic
 ///
-/// The command line of agentic: benchmarks today; the cluster (up, status, down, swap),
+/// The command line of agentic: validate, the cluster (up, status, down; swap later), benchmarks,
 /// evaluation and the demo as they land.
 import ArgumentParser
 
@@ -9,7 +9,7 @@ struct Agentic: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "agentic",
         abstract: "An agentic recommender system: agents in their own processes, talking over NNG.",
-        subcommands: [Validate.self, Eval.self, Bench.self, Peer.self]
+        subcommands: [Validate.self, Eval.self, Up.self, Status.self, Down.self, Bench.self, Peer.self, AgentCommand.self]
     )
 }
 

@@ -61,7 +61,3 @@ struct Eval: AsyncParsableCommand {
         }
     }
 }
-
-func printError(_ line: String) {
-    FileHandle.standardError.write(Data((line + "\n").utf8))
-}

@@ -1,0 +1,358 @@
+public import AgentProtocol
+import Foundation
+import Logging
+import Topology
+import Transport
+
+/// Runs one agent in this process: the sockets, the counters, heartbeats and graceful shutdown.
+///
+/// - Decisions: a replier at `RunLayout.decisionAddress(agent:replica:)` serving up to
+///   `concurrency` requests at once (one NNG context each). Anything that is not a decodable
+///   `DecisionRequest` in a `.request` envelope gets an `.error` envelope with an `ErrorReply`.
+/// - Control: a replier at `RunLayout.controlAddress(agent:replica:)` answering `ControlRequest`s.
+/// - Facts: hears `EpochAnnouncement`s (and stored feedback, handed to ``Agent/feedback(_:)``)
+///   on the coordinator's events; publishes a `Heartbeat`
+///   every `heartbeatInterval` to the coordinator's heartbeat subscriber.
+/// - Shutdown: on SIGTERM/SIGINT, a `stop` control request, or the parent's death, the host
+///   stops taking new decisions (they get a `draining` error), finishes those in flight
+///   (up to `drainTimeout`), closes its sockets and ``run()`` returns.
+public actor AgentHost {
+    /// How to run the host.
+    public struct Configuration: Sendable {
+        /// The run directory; its `RunLayout` gives every address.
+        public var runDirectory: String
+        /// The topology file the agent is configured from.
+        public var topologyPath: String
+        /// The agent's name in the topology.
+        public var agent: String
+        /// Which replica this process is (from 0).
+        public var replica: Int
+        /// Decisions served at once.
+        public var concurrency: Int = 64
+        /// Time between heartbeats.
+        public var heartbeatInterval: Duration = .seconds(1)
+        /// How long a drain waits for decisions in flight.
+        public var drainTimeout: Duration = .seconds(10)
+        /// Kind → agent.
+        public var factory: AgentFactory = .builtin
+        /// The parent to outlive by no more than a moment (nil: do not watch).
+        public var parentPID: Int32? = nil
+        /// Also treat end of file on stdin as the parent's death (the coordinator gives each
+        /// child a stdin pipe).
+        public var watchStandardInput: Bool = false
+        /// Turn SIGTERM and SIGINT into a graceful stop.
+        public var handlesSignals: Bool = true
+
+        public init(runDirectory: String, topologyPath: String, agent: String, replica: Int = 0) {
+            self.runDirectory = runDirectory
+            self.topologyPath = topologyPath
+            self.agent = agent
+            self.replica = replica
+        }
+    }
+
+    private let configuration: Configuration
+    private let agent: any Agent
+    private let context: AgentContext
+    private let layout: RunLayout
+    private var log: Logger
+    private var state = AgentState.starting
+    private var epoch: Int
+    private var served = 0
+    private var failed = 0
+    private var inFlight = 0
+    private var latencies = LatencyWindow(capacity: 1024)
+    private var stopReason: String?
+    private var stopWaiters: [CheckedContinuation<Void, Never>] = []
+
+    /// Loads the topology and makes the agent; sockets open in ``run()``.
+    /// - Throws: `TopologyError` for a topology that does not load, ``AgentRuntimeError`` for an
+    ///   agent it does not name or a kind the factory cannot make.
+    public init(configuration: Configuration) throws {
+        let spec = try TopologyValidator.load(
+            contentsOf: configuration.topologyPath, catalogue: configuration.factory.catalogue)
+        let context = try AgentContext(
+            spec: spec, agent: configuration.agent, replica: configuration.replica,
+            catalogue: configuration.factory.catalogue)
+        self.configuration = configuration
+        self.context = context
+        self.agent = try configuration.factory.make(context)
+        self.layout = RunLayout(runDirectory: configuration.runDirectory)
+        self.epoch = spec.epoch
+        var log = Logger(label: "agentic.agent")
+        log[metadataKey: "agent"] = "\(context.name)"
+        log[metadataKey: "replica"] = "\(context.replica)"
+        self.log = log
+    }
+
+    /// Serves until asked to stop, then drains and closes.
+    /// - Throws: `TransportError` when a socket cannot be opened (e.g. the address is in use).
+    public func run() async throws {
+        // Signals first: a SIGTERM that arrives while the sockets open must not kill us.
+        let signals = configuration.handlesSignals ? ProcessEvents.signals([SIGTERM, SIGINT]) : nil
+        var replierConfiguration = Replier.Configuration()
+        replierConfiguration.concurrency = max(1, configuration.concurrency)
+        let decisions = try Replier(configuration: replierConfiguration)
+        var controlConfiguration = Replier.Configuration()
+        controlConfiguration.concurrency = 4
+        let control = try Replier(configuration: controlConfiguration)
+        let heartbeats = try Publisher()
+        let events = try Subscriber()
+        defer {
+            // Blocks briefly (Socket.close waits for NNG); only ever at the end of the process.
+            decisions.close()
+            control.close()
+            heartbeats.close()
+            events.close()
+        }
+        try decisions.listen(layout.decisionAddress(agent: context.name, replica: context.replica))
+        try control.listen(layout.controlAddress(agent: context.name, replica: context.replica))
+        try heartbeats.dial(layout.heartbeats)
+        try events.subscribe(topic: Topics.epoch)
+        try events.subscribe(topic: Topics.feedback)
+        try events.dial(layout.coordinatorEvents)
+        try decisions.start { [self] message in await self.answerDecision(message) }
+        try control.start { [self] message in await self.answerControl(message) }
+        state = .serving
+        log.info("serving", metadata: ["kind": "\(context.kind.name)", "version": "\(context.version)"])
+
+        let background = Task { [self] in
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await self.publishHeartbeats(heartbeats) }
+                group.addTask { await self.followEvents(events) }
+                if let signals {
+                    group.addTask {
+                        for await number in signals { await self.stop(reason: number == SIGINT ? "SIGINT" : "SIGTERM") }
+                    }
+                }
+            }
+        }
+        if let parent = configuration.parentPID {
+            let watchStandardInput = configuration.watchStandardInput
+            // Not awaited: it returns only when the parent is gone, possibly never.
+            Task { [self] in
+                await ProcessEvents.parentDeath(parent: parent, watchStandardInput: watchStandardInput)
+                self.stop(reason: "parent gone")
+            }
+        }
+        await waitForStop()
+        log.info("stopping", metadata: ["reason": "\(stopReason ?? "")"])
+        await drain()
+        background.cancel()
+        await background.value
+        // Let a `stop` control reply, already handed to NNG, leave before the socket closes.
+        try? await Task.sleep(for: .milliseconds(100))
+        state = .stopped
+        log.info("stopped", metadata: ["served": "\(served)", "failed": "\(failed)"])
+    }
+
+    /// Asks the host to drain and stop; ``run()`` returns once it has.
+    public func stop(reason: String = "requested") {
+        if stopReason == nil { stopReason = reason }
+        let waiters = stopWaiters
+        stopWaiters.removeAll()
+        waiters.forEach { $0.resume() }
+    }
+
+    /// The host's state and counters, as a control request or a heartbeat reports them.
+    public func status() async -> ControlResponse {
+        let parameters = await agent.parameters.mapValues(\.description)
+        let (p50, p99) = latencies.percentiles()
+        return ControlResponse(
+            agent: context.name, instance: context.replica, kind: context.kind.name, version: context.version,
+            pid: getpid(), state: state, epoch: epoch,
+            stats: AgentStats(
+                served: served, failed: failed, inFlight: inFlight, latencyP50Microseconds: p50,
+                latencyP99Microseconds: p99),
+            parameters: parameters)
+    }
+
+    // MARK: decisions
+
+    private func answerDecision(_ message: Message) async -> Message? {
+        let envelope: Envelope
+        do {
+            envelope = try message.envelope()
+        } catch {
+            failed += 1
+            log.warning("malformed frame", metadata: ["error": "\(error)"])
+            return Self.errorReply(to: nil, code: "malformed_frame", "\(error)")
+        }
+        var log = self.log
+        log[metadataKey: "request_id"] = "\(envelope.requestID)"
+        guard envelope.type == .request else {
+            failed += 1
+            log.warning("unexpected message type", metadata: ["type": "\(envelope.type)"])
+            return Self.errorReply(
+                to: envelope, code: "unexpected_type", "decision sockets take request envelopes, not \(envelope.type)")
+        }
+        guard state == .serving else {
+            failed += 1
+            return Self.errorReply(
+                to: envelope, code: "draining", "\(context.name) is \(state.rawValue) and takes no new requests")
+        }
+        let request: DecisionRequest
+        do {
+            request = try WireCodec.decode(DecisionRequest.self, from: envelope.payload)
+        } catch {
+            failed += 1
+            log.warning("undecodable decision request", metadata: ["error": "\(error)"])
+            return Self.errorReply(to: envelope, code: "bad_payload", "the payload is not a DecisionRequest: \(error)")
+        }
+        log[metadataKey: "request_id"] = "\(request.requestID)"
+        let start = ContinuousClock.now
+        inFlight += 1
+        do {
+            let response = try await agent.decide(request)
+            let payload = try WireCodec.encode(response)
+            inFlight -= 1
+            served += 1
+            latencies.record(ContinuousClock.now - start)
+            return try Message(
+                envelope: Envelope(
+                    type: .reply, requestID: envelope.requestID, deadline: envelope.deadline, traceID: envelope.traceID,
+                    payload: payload))
+        } catch {
+            inFlight -= 1
+            failed += 1
+            log.warning("decision failed", metadata: ["error": "\(error)"])
+            return Self.errorReply(to: envelope, code: "decision_failed", "\(error)")
+        }
+    }
+
+    static func errorReply(to request: Envelope?, code: String, _ message: String) -> Message? {
+        let payload = (try? WireCodec.encode(ErrorReply(code: code, message: message))) ?? []
+        return try? Message(
+            envelope: Envelope(
+                type: .error, requestID: request?.requestID ?? 0, deadline: request?.deadline ?? 0,
+                traceID: request?.traceID ?? .none, payload: payload))
+    }
+
+    // MARK: control
+
+    private func answerControl(_ message: Message) async -> Message? {
+        let envelope: Envelope
+        let request: ControlRequest
+        do {
+            envelope = try message.envelope()
+        } catch {
+            return Self.errorReply(to: nil, code: "malformed_frame", "\(error)")
+        }
+        guard envelope.type == .control else {
+            return Self.errorReply(
+                to: envelope, code: "unexpected_type", "control sockets take control envelopes, not \(envelope.type)")
+        }
+        do {
+            request = try WireCodec.decode(ControlRequest.self, from: envelope.payload)
+        } catch {
+            return Self.errorReply(to: envelope, code: "bad_payload", "the payload is not a ControlRequest: \(error)")
+        }
+        switch request.command {
+        case .health, .stats:
+            break
+        case .parameters:
+            if let changes = request.parameters {
+                do {
+                    try await agent.setParameters(changes)
+                    log.info(
+                        "parameters changed", metadata: ["names": "\(changes.keys.sorted().joined(separator: ","))"])
+                } catch {
+                    return Self.errorReply(to: envelope, code: error.code.description, error.message)
+                }
+            }
+        case .drain:
+            await drain()
+        case .stop:
+            stop(reason: "stop requested")
+            await drain()
+        default:
+            return Self.errorReply(
+                to: envelope, code: "unknown_command", "unknown control command \(request.command.rawValue)")
+        }
+        let payload = (try? WireCodec.encode(await status())) ?? []
+        return try? Message(
+            envelope: Envelope(type: .reply, requestID: envelope.requestID, traceID: envelope.traceID, payload: payload)
+        )
+    }
+
+    // MARK: lifecycle
+
+    private func waitForStop() async {
+        if stopReason != nil { return }
+        await withCheckedContinuation { stopWaiters.append($0) }
+    }
+
+    /// Refuses new decisions, then waits (up to `drainTimeout`) for those in flight.
+    private func drain() async {
+        if state == .serving || state == .starting {
+            state = .draining
+            log.info("draining", metadata: ["in_flight": "\(inFlight)"])
+        }
+        let deadline = ContinuousClock.now + configuration.drainTimeout
+        while inFlight > 0, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+        if inFlight > 0 { log.warning("drain timed out", metadata: ["in_flight": "\(inFlight)"]) }
+    }
+
+    private func publishHeartbeats(_ publisher: Publisher) async {
+        var sequence: UInt64 = 0
+        while !Task.isCancelled {
+            sequence += 1
+            let heartbeat = Heartbeat(sequence: sequence, status: await status())
+            if let payload = try? WireCodec.encode(heartbeat),
+                let message = try? Message(
+                    topic: Topics.heartbeat, envelope: Envelope(type: .heartbeat, requestID: sequence, payload: payload)
+                )
+            {
+                try? publisher.publish(message)
+            }
+            do { try await Task.sleep(for: configuration.heartbeatInterval) } catch { return }
+        }
+    }
+
+    /// Epoch announcements update the epoch the host reports; stored feedback goes to the agent.
+    private func followEvents(_ subscriber: Subscriber) async {
+        for await message in subscriber.messages {
+            guard let (topic, envelope) = try? message.topicEnvelope() else { continue }
+            if topic == Topics.feedback {
+                await agent.feedback(envelope.payload)
+                continue
+            }
+            guard topic == Topics.epoch,
+                let announcement = try? WireCodec.decode(EpochAnnouncement.self, from: envelope.payload)
+            else { continue }
+            if announcement.epoch != epoch {
+                epoch = announcement.epoch
+                log.info("epoch", metadata: ["epoch": "\(epoch)"])
+            }
+        }
+    }
+}
+
+/// The latest latency samples, for p50 and p99.
+struct LatencyWindow: Sendable {
+    private var samples: [Double] = []
+    private var next = 0
+    let capacity: Int
+
+    init(capacity: Int) { self.capacity = capacity }
+
+    mutating func record(_ duration: Duration) {
+        let microseconds = Double(duration.components.seconds) * 1e6 + Double(duration.components.attoseconds) / 1e12
+        if samples.count < capacity {
+            samples.append(microseconds)
+        } else {
+            samples[next] = microseconds
+            next = (next + 1) % capacity
+        }
+    }
+
+    /// p50 and p99 in microseconds (0 with no samples).
+    func percentiles() -> (Double, Double) {
+        guard !samples.isEmpty else { return (0, 0) }
+        let sorted = samples.sorted()
+        func at(_ q: Double) -> Double { sorted[min(sorted.count - 1, Int(Double(sorted.count) * q))] }
+        return (at(0.5), at(0.99))
+    }
+}

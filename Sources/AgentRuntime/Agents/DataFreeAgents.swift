@@ -1,0 +1,160 @@
+public import AgentProtocol
+import Foundation
+
+/// `router`: segments the user by history length and passes the request on.
+///
+/// With no data set nobody's history is known, so every user is `cold`; a later issue gives
+/// it a history source (the knowledge base) through `historyCount`.
+public actor RouterAgent: Agent {
+    public nonisolated let context: AgentContext
+    public var parameterSet: ParameterSet
+    private let historyCount: @Sendable (String) async -> Int?
+
+    /// - Parameter historyCount: how many interactions a user has, when known.
+    public init(_ context: AgentContext, historyCount: @escaping @Sendable (String) async -> Int? = { _ in nil }) {
+        self.context = context
+        self.parameterSet = ParameterSet(context)
+        self.historyCount = historyCount
+    }
+
+    public func decide(_ request: DecisionRequest) async throws -> DecisionResponse {
+        let count = await historyCount(request.user)
+        return AgentOutput(
+            agent: context.name, version: context.version,
+            items: Merge.firstSeen(request.inputs), segment: segment(historyCount: count))
+    }
+
+    /// `cold` up to `cold_max_history` interactions (or when unknown), `light` up to
+    /// `light_max_history`, `heavy` beyond.
+    public func segment(historyCount: Int?) -> String {
+        guard let count = historyCount else { return "cold" }
+        if count <= parameterSet.int("cold_max_history") ?? 5 { return "cold" }
+        if count <= parameterSet.int("light_max_history") ?? 30 { return "light" }
+        return "heavy"
+    }
+}
+
+/// `recall.static`: a fixed item list, scored by position (the first item scores 1).
+public actor StaticRecallAgent: Agent {
+    public nonisolated let context: AgentContext
+    public var parameterSet: ParameterSet
+
+    /// The list used when the `items` parameter is empty: items 1…100.
+    public static let builtinItems = (1...100).map(String.init)
+
+    public init(_ context: AgentContext) {
+        self.context = context
+        self.parameterSet = ParameterSet(context)
+    }
+
+    public func decide(_ request: DecisionRequest) async throws -> DecisionResponse {
+        AgentOutput(agent: context.name, version: context.version, items: items())
+    }
+
+    /// The scored list: `items` (deduplicated, in order), scored `1 - i/n`, the first `k`.
+    public func items() -> [ScoredItem] {
+        var ids = (parameterSet.string("items") ?? "").split(separator: ",")
+            .map { $0.trimmingCharacters(in: .whitespaces) }
+            .filter { !$0.isEmpty }
+        if ids.isEmpty { ids = Self.builtinItems }
+        var seen = Set<String>()
+        ids = ids.filter { seen.insert($0).inserted }
+        let n = Double(ids.count)
+        let k = max(0, parameterSet.int("k") ?? ids.count)
+        return ids.prefix(k).enumerated().map { ScoredItem(item: $1, score: 1 - Double($0) / n) }
+    }
+}
+
+/// `fusion`: merges its inputs' candidate lists, weighting each route by `weight.<route>`.
+///
+/// - `weighted`: the sum of weight × score.
+/// - `zscore`: scores standardised within each route first, then weighted and summed, so
+///   routes on different scales are comparable.
+/// - `rank`: weighted reciprocal-rank fusion, `weight / (60 + rank)`: ignores score scales.
+public actor FusionAgent: Agent {
+    public nonisolated let context: AgentContext
+    public var parameterSet: ParameterSet
+
+    public init(_ context: AgentContext) {
+        self.context = context
+        self.parameterSet = ParameterSet(context)
+    }
+
+    public func decide(_ request: DecisionRequest) async throws -> DecisionResponse {
+        AgentOutput(agent: context.name, version: context.version, items: fuse(request.inputs))
+    }
+
+    /// The fused list, best first; ties broken by item id so equal inputs give equal outputs.
+    public func fuse(_ inputs: [AgentOutput]) -> [ScoredItem] {
+        let method = parameterSet.string("method") ?? "zscore"
+        var totals: [String: Double] = [:]
+        for input in inputs {
+            let weight = parameterSet.double("weight.\(input.agent)") ?? 1
+            let scores = Self.normalised(input.items, method: method)
+            for (item, score) in zip(input.items, scores) {
+                totals[item.item, default: 0] += weight * score
+            }
+        }
+        return totals.map { ScoredItem(item: $0.key, score: $0.value) }
+            .sorted { $0.score != $1.score ? $0.score > $1.score : $0.item < $1.item }
+    }
+
+    static func normalised(_ items: [ScoredItem], method: String) -> [Double] {
+        switch method {
+        case "rank":
+            return items.indices.map { 1 / (60 + Double($0 + 1)) }
+        case "zscore":
+            guard items.count > 1 else { return items.map { _ in 0 } }
+            let mean = items.reduce(0) { $0 + $1.score } / Double(items.count)
+            let variance = items.reduce(0) { $0 + ($1.score - mean) * ($1.score - mean) } / Double(items.count)
+            let deviation = variance.squareRoot()
+            return items.map { deviation > 0 ? ($0.score - mean) / deviation : 0 }
+        default:
+            return items.map(\.score)
+        }
+    }
+}
+
+/// `rank.passthrough`: keeps the order it is given and truncates to `k`.
+public actor PassthroughRankAgent: Agent {
+    public nonisolated let context: AgentContext
+    public var parameterSet: ParameterSet
+
+    public init(_ context: AgentContext) {
+        self.context = context
+        self.parameterSet = ParameterSet(context)
+    }
+
+    public func decide(_ request: DecisionRequest) async throws -> DecisionResponse {
+        let k = max(0, parameterSet.int("k") ?? 50)
+        return AgentOutput(
+            agent: context.name, version: context.version, items: Array(Merge.firstSeen(request.inputs).prefix(k)))
+    }
+}
+
+/// `rerank.mmr` without item features: removes duplicates and truncates to
+/// `min(k, request.k)`. The MovieLens issue adds genre diversity (`lambda`, `genre_cap`).
+public actor MMRRerankAgent: Agent {
+    public nonisolated let context: AgentContext
+    public var parameterSet: ParameterSet
+
+    public init(_ context: AgentContext) {
+        self.context = context
+        self.parameterSet = ParameterSet(context)
+    }
+
+    public func decide(_ request: DecisionRequest) async throws -> DecisionResponse {
+        var k = max(0, parameterSet.int("k") ?? 10)
+        if request.k > 0 { k = min(k, request.k) }
+        return AgentOutput(
+            agent: context.name, version: context.version, items: Array(Merge.firstSeen(request.inputs).prefix(k)))
+    }
+}
+
+enum Merge {
+    /// Every input's items in input order, each item once (its first occurrence).
+    static func firstSeen(_ inputs: [AgentOutput]) -> [ScoredItem] {
+        var seen = Set<String>()
+        return inputs.flatMap(\.items).filter { seen.insert($0.item).inserted }
+    }
+}

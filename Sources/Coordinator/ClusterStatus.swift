@@ -1,0 +1,160 @@
+public import AgentProtocol
+import Foundation
+
+extension RunLayout {
+    /// The coordinator's control socket (req/rep): `status` and `down` ask it.
+    public var coordinatorControl: String { "ipc://\(runDirectory)/s/coordinator.c" }
+}
+
+/// A request on the coordinator's control socket (an envelope of type `.control`).
+public struct CoordinatorRequest: Codable, Sendable, Equatable {
+    public struct Command: RawRepresentable, Codable, Hashable, Sendable {
+        public var rawValue: String
+        public init(rawValue: String) { self.rawValue = rawValue }
+        /// Answer with the `ClusterStatus`.
+        public static let status = Command(rawValue: "status")
+        /// Answer with the `ClusterStatus`, then stop everything gracefully and exit.
+        public static let down = Command(rawValue: "down")
+    }
+    public var command: Command
+    public init(command: Command) { self.command = command }
+}
+
+/// The live cluster, as `agentic status` shows it.
+public struct ClusterStatus: Codable, Sendable, Equatable {
+    public var runDirectory: String
+    public var coordinatorPID: Int32
+    public var topology: String
+    public var epoch: Int
+    /// `starting`, `serving` or `stopping`.
+    public var state: String
+    /// The gateway's URL once it listens.
+    public var gateway: String?
+    /// One entry per instance (replicas separately), in topology order.
+    public var agents: [InstanceStatus]
+
+    enum CodingKeys: String, CodingKey {
+        case runDirectory = "run_dir"
+        case coordinatorPID = "coordinator_pid"
+        case topology, epoch, state, gateway, agents
+    }
+
+    public init(
+        runDirectory: String, coordinatorPID: Int32, topology: String, epoch: Int, state: String, gateway: String?,
+        agents: [InstanceStatus]
+    ) {
+        self.runDirectory = runDirectory
+        self.coordinatorPID = coordinatorPID
+        self.topology = topology
+        self.epoch = epoch
+        self.state = state
+        self.gateway = gateway
+        self.agents = agents
+    }
+}
+
+/// One agent instance in `ClusterStatus`.
+public struct InstanceStatus: Codable, Sendable, Equatable {
+    public var name: String
+    public var replica: Int
+    public var kind: String
+    public var version: String
+    /// The process id; 0 while no process runs (starting, failed, stopped).
+    public var pid: Int32
+    /// The decision address.
+    public var address: String
+    public var state: AgentState
+    /// Seconds since the current process started.
+    public var uptimeSeconds: Double
+    /// How often the supervisor restarted it.
+    public var restarts: Int
+    public var served: Int
+    public var failed: Int
+    public var latencyP99Microseconds: Double
+
+    enum CodingKeys: String, CodingKey {
+        case name, replica, kind, version, pid, address, state, restarts, served, failed
+        case uptimeSeconds = "uptime_s"
+        case latencyP99Microseconds = "latency_p99_us"
+    }
+
+    public init(
+        name: String, replica: Int, kind: String, version: String, pid: Int32, address: String, state: AgentState,
+        uptimeSeconds: Double, restarts: Int, served: Int, failed: Int, latencyP99Microseconds: Double
+    ) {
+        self.name = name
+        self.replica = replica
+        self.kind = kind
+        self.version = version
+        self.pid = pid
+        self.address = address
+        self.state = state
+        self.uptimeSeconds = uptimeSeconds
+        self.restarts = restarts
+        self.served = served
+        self.failed = failed
+        self.latencyP99Microseconds = latencyP99Microseconds
+    }
+}
+
+/// Where runs live and how their directory is made.
+public enum RunDirectory {
+    /// The run directory used when none is named: short, per user, under /tmp, so socket
+    /// paths stay under the 107-byte limit of Unix sockets.
+    public static var defaultPath: String { "/tmp/agentic-\(getuid())/default" }
+
+    /// The longest socket file name the layout makes under the socket directory, plus margin.
+    static let longestSocketName = 64
+
+    /// Makes `path` and its socket directory private (mode 0700) and removes stale socket files.
+    /// - Throws: ``CoordinatorError/Code/runDirectory``.
+    public static func prepare(_ path: String) throws(CoordinatorError) {
+        let layout = RunLayout(runDirectory: path)
+        guard layout.socketDirectory.utf8.count + 1 + longestSocketName <= 107 else {
+            throw CoordinatorError(
+                .runDirectory,
+                "\(path) is too long for Unix socket paths (107 bytes); use a shorter --run-dir, e.g. under /tmp")
+        }
+        let manager = FileManager.default
+        let parent = (path as NSString).deletingLastPathComponent
+        do {
+            if !parent.isEmpty, !manager.fileExists(atPath: parent) {
+                try manager.createDirectory(
+                    atPath: parent, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            }
+            for directory in [path, layout.socketDirectory] {
+                if !manager.fileExists(atPath: directory) {
+                    try manager.createDirectory(atPath: directory, withIntermediateDirectories: true)
+                }
+                guard chmod(directory, 0o700) == 0 else {
+                    throw CoordinatorError(
+                        .runDirectory, "cannot make \(directory) private: \(String(cString: strerror(errno)))")
+                }
+            }
+            removeSockets(path)
+        } catch let error as CoordinatorError {
+            throw error
+        } catch {
+            throw CoordinatorError(.runDirectory, "cannot make the run directory \(path): \(error)")
+        }
+    }
+
+    /// Removes every socket file of the run; returns the paths of those it could not remove.
+    @discardableResult
+    public static func removeSockets(_ path: String) -> [String] {
+        let directory = RunLayout(runDirectory: path).socketDirectory
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        var left: [String] = []
+        for name in names {
+            let file = "\(directory)/\(name)"
+            if unlink(file) != 0, errno != ENOENT { left.append(file) }
+        }
+        return left
+    }
+
+    /// The socket files left in the run's socket directory.
+    public static func socketFiles(_ path: String) -> [String] {
+        let directory = RunLayout(runDirectory: path).socketDirectory
+        return ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).sorted()
+    }
+}

@@ -1,0 +1,510 @@
+/// # Coordinator
+///
+/// Launches a topology as processes and keeps it alive.
+///
+/// - ``Coordinator`` starts one `agentic agent` process per agent instance (replicas too),
+///   gates each on a real decision request, starts the gateway, publishes the topology epoch,
+///   hears heartbeats, and supervises Erlang-style: a crashed instance is restarted per its
+///   restart policy with exponential back-off, and a crash loop (more than `intensity`
+///   restarts in `period_s`) marks it `failed` instead of restarting forever.
+/// - ``RestartIntensity`` is that restart rule as a pure value with an injected clock.
+/// - ``CoordinatorClient`` asks a running coordinator for its ``ClusterStatus`` or to stop.
+/// - ``RunDirectory`` makes the private run directory its sockets live in.
+import AgentProtocol
+public import AgentRuntime
+import Foundation
+import Logging
+public import Topology
+import Transport
+
+/// The supervisor of one run: agents, gateway, epoch announcements, control socket.
+public actor Coordinator {
+    /// How to run the cluster.
+    public struct Configuration: Sendable {
+        /// The private run directory (see ``RunDirectory/prepare(_:)``).
+        public var runDirectory: String
+        /// The topology file (an absolute path: children are given it).
+        public var topologyPath: String
+        /// The `agentic` executable the children run.
+        public var executable: String
+        /// Start `agentic gateway` when this build has it.
+        public var startsGateway: Bool = true
+        /// How long one instance may take to answer its first decision.
+        public var readinessTimeout: Duration = .seconds(20)
+        /// How long the gateway may take to say `listening …`.
+        public var gatewayTimeout: Duration = .seconds(30)
+        /// How long children get to drain on shutdown before SIGKILL.
+        public var shutdownTimeout: Duration = .seconds(10)
+        /// Time between epoch announcements (pub/sub may drop one, and late joiners need one).
+        public var announceInterval: Duration = .seconds(1)
+        /// Kind → agent; the topology is validated against its catalogue.
+        public var factory: AgentFactory = .builtin
+        /// A serving instance silent for this long is taken for hung and killed (then restarted
+        /// per its policy); nil: never.
+        public var heartbeatTimeout: Duration? = .seconds(10)
+        /// How the gateway process is restarted when it dies.
+        public var gatewayRestart = RestartPolicy()
+
+        public init(runDirectory: String, topologyPath: String, executable: String) {
+            self.runDirectory = runDirectory
+            self.topologyPath = topologyPath
+            self.executable = executable
+        }
+    }
+
+    /// What `up` reports once the cluster serves.
+    public struct Readiness: Sendable {
+        /// Instances answering decisions.
+        public var serving: Int
+        /// Instances that crash-looped at start and were marked failed.
+        public var failed: Int
+        /// The gateway's URL, when one was started.
+        public var gatewayURL: String?
+    }
+
+    struct Key: Hashable, Sendable, CustomStringConvertible {
+        var name: String
+        var replica: Int
+        var description: String { "\(name).\(replica)" }
+    }
+
+    struct Instance {
+        let key: Key
+        let kind: String
+        let version: String
+        let policy: RestartPolicy
+        var state = AgentState.starting
+        var child: Child?
+        var generation = 0
+        var startedAt: ContinuousClock.Instant?
+        var restarts = 0
+        var intensity: RestartIntensity<ContinuousClock>
+        var stats = AgentStats()
+        var lastHeartbeat: ContinuousClock.Instant?
+    }
+
+    private let configuration: Configuration
+    private let spec: TopologySpec
+    private let layout: RunLayout
+    private var log = Logger(label: "agentic.coordinator")
+    private var order: [Key] = []
+    private var instances: [Key: Instance] = [:]
+    private var gateway: Child?
+    private var gatewayURL: String?
+    private var gatewayIntensity: RestartIntensity<ContinuousClock>
+    private var phase = "starting"
+    private var shutdownRequested = false
+    private var shutdownWaiters: [CheckedContinuation<Void, Never>] = []
+
+    /// Loads and checks the topology.
+    /// - Throws: `TopologyError` when it does not validate; ``CoordinatorError/Code/invalidTopology``
+    ///   when it names a kind this build cannot run.
+    public init(configuration: Configuration) throws {
+        let spec = try TopologyValidator.load(
+            contentsOf: configuration.topologyPath, catalogue: configuration.factory.catalogue)
+        let runnable = Set(configuration.factory.kinds)
+        let missing = spec.agents.filter { !runnable.contains($0.kind) }
+        guard missing.isEmpty else {
+            throw CoordinatorError(
+                .invalidTopology,
+                "\(configuration.topologyPath): no implementation in this build for "
+                    + missing.map { "\($0.name) (kind \($0.kind))" }.joined(separator: ", "))
+        }
+        self.configuration = configuration
+        self.spec = spec
+        self.layout = RunLayout(runDirectory: configuration.runDirectory)
+        self.gatewayIntensity = RestartIntensity(policy: configuration.gatewayRestart, clock: ContinuousClock())
+        for agent in spec.agents {
+            for replica in 0..<agent.replicas {
+                let key = Key(name: agent.name, replica: replica)
+                order.append(key)
+                instances[key] = Instance(
+                    key: key, kind: agent.kind, version: agent.version, policy: agent.restart,
+                    intensity: RestartIntensity(policy: agent.restart, clock: ContinuousClock()))
+            }
+        }
+    }
+
+    /// Starts everything, calls `onReady` once every instance serves (or has failed) and the
+    /// gateway listens, then supervises until ``shutdown()``; returns when all is stopped and
+    /// the socket files are gone.
+    /// - Throws: ``CoordinatorError/Code/alreadyRunning`` when another coordinator holds the run
+    ///   directory, `TransportError` when a socket cannot be opened.
+    public func run(onReady: @Sendable (Readiness) -> Void) async throws {
+        let control = try Replier()
+        do {
+            try control.listen(layout.coordinatorControl)
+        } catch let error as TransportError where error.code == .addressInUse {
+            throw CoordinatorError(.alreadyRunning, "a coordinator already runs in \(configuration.runDirectory)")
+        }
+        let events = try Publisher()
+        let heartbeats = try Subscriber()
+        try events.listen(layout.coordinatorEvents)
+        try heartbeats.subscribe(topic: Topics.heartbeat)
+        try heartbeats.listen(layout.heartbeats)
+        try control.start { [self] message in await self.answerControl(message) }
+        let background = Task { [self] in
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await self.announceEpochs(events) }
+                group.addTask { await self.followHeartbeats(heartbeats) }
+                group.addTask { await self.watchHeartbeats() }
+            }
+        }
+        log.info("starting", metadata: ["instances": "\(order.count)", "run_dir": "\(configuration.runDirectory)"])
+        for key in order { start(key) }
+        await waitUntilSettled()
+        if !shutdownRequested {
+            if configuration.startsGateway {
+                await startGateway()
+            }
+            phase = "serving"
+            let values = Array(instances.values)
+            onReady(
+                Readiness(
+                    serving: values.count { $0.state == .serving }, failed: values.count { $0.state == .failed },
+                    gatewayURL: gatewayURL))
+            await waitForShutdown()
+        }
+        phase = "stopping"
+        await stopChildren()
+        background.cancel()
+        await background.value
+        // Let the answer to a `down` leave before the control socket closes.
+        try? await Task.sleep(for: .milliseconds(100))
+        control.close()
+        events.close()
+        heartbeats.close()
+        let left = RunDirectory.removeSockets(configuration.runDirectory)
+        if !left.isEmpty { log.warning("socket files left", metadata: ["files": "\(left)"]) }
+        log.info("stopped")
+    }
+
+    /// Stops the cluster gracefully: every child gets SIGTERM and time to drain.
+    public func shutdown() {
+        guard !shutdownRequested else { return }
+        shutdownRequested = true
+        log.info("shutdown requested")
+        let waiters = shutdownWaiters
+        shutdownWaiters.removeAll()
+        waiters.forEach { $0.resume() }
+    }
+
+    /// The cluster as `agentic status` shows it.
+    public func status() -> ClusterStatus {
+        let now = ContinuousClock.now
+        return ClusterStatus(
+            runDirectory: configuration.runDirectory, coordinatorPID: getpid(), topology: configuration.topologyPath,
+            epoch: spec.epoch, state: phase, gateway: gatewayURL,
+            agents: order.compactMap { key in
+                guard let instance = instances[key] else { return nil }
+                let uptime = instance.startedAt.map { now - $0 } ?? .zero
+                return InstanceStatus(
+                    name: key.name, replica: key.replica, kind: instance.kind, version: instance.version,
+                    pid: instance.child?.pid ?? 0,
+                    address: layout.decisionAddress(agent: key.name, replica: key.replica),
+                    state: instance.state,
+                    uptimeSeconds: Double(uptime.components.seconds) + Double(uptime.components.attoseconds) / 1e18,
+                    restarts: instance.restarts, served: instance.stats.served, failed: instance.stats.failed,
+                    latencyP99Microseconds: instance.stats.latencyP99Microseconds)
+            })
+    }
+
+    // MARK: supervision
+
+    private func start(_ key: Key) {
+        guard !shutdownRequested, var instance = instances[key], instance.child == nil else { return }
+        // A SIGKILLed predecessor leaves its socket files; the new process must be able to listen.
+        for address in [
+            layout.decisionAddress(agent: key.name, replica: key.replica),
+            layout.controlAddress(agent: key.name, replica: key.replica),
+        ] {
+            unlink(String(address.dropFirst("ipc://".count)))
+        }
+        instance.generation += 1
+        let generation = instance.generation
+        let arguments = [
+            "agent", "--run-dir", configuration.runDirectory, "--topology", configuration.topologyPath,
+            "--agent", key.name, "--replica", String(key.replica), "--parent-pid", String(getpid()), "--watch-stdin",
+        ]
+        do {
+            instance.child = try Child(executable: configuration.executable, arguments: arguments) {
+                [self] status, signalled in
+                Task { await self.exited(key, generation: generation, status: status, signalled: signalled) }
+            }
+        } catch {
+            log.error("cannot start", metadata: ["agent": "\(key)", "error": "\(error)"])
+            instances[key] = instance
+            Task { exited(key, generation: generation, status: -1, signalled: false) }
+            return
+        }
+        instance.state = .starting
+        instance.startedAt = .now
+        instance.stats = AgentStats()
+        instances[key] = instance
+        log.info("started", metadata: ["agent": "\(key)", "pid": "\(instance.child?.pid ?? 0)"])
+        Task { await gate(key, generation: generation) }
+    }
+
+    /// Marks the instance serving once it answers a real decision request; kills it if it
+    /// does not within `readinessTimeout` (the exit then goes through the restart policy).
+    private func gate(_ key: Key, generation: Int) async {
+        let deadline = ContinuousClock.now + configuration.readinessTimeout
+        guard let requester = try? Requester() else { return }
+        // Closing waits for NNG (up to 2 s if NNG 1.5.2 hangs): never on one of the two pool threads.
+        defer { Thread.detachNewThread { requester.close() } }
+        try? requester.dial(layout.decisionAddress(agent: key.name, replica: key.replica))
+        var attempt: UInt64 = 0
+        while ContinuousClock.now < deadline {
+            guard let instance = instances[key], instance.generation == generation, instance.state == .starting,
+                !shutdownRequested
+            else { return }
+            attempt += 1
+            let request = DecisionRequest(
+                requestID: "gate-\(key)-\(generation)-\(attempt)", user: "gate", k: 10, epoch: spec.epoch)
+            if let payload = try? WireCodec.encode(request),
+                let message = try? Message(envelope: Envelope(type: .request, requestID: attempt, payload: payload)),
+                let reply = try? await requester.request(message, timeout: .milliseconds(500)),
+                let envelope = try? reply.envelope(), envelope.type == .reply,
+                (try? WireCodec.decode(DecisionResponse.self, from: envelope.payload)) != nil
+            {
+                guard var current = instances[key], current.generation == generation, current.state == .starting else {
+                    return
+                }
+                current.state = .serving
+                current.lastHeartbeat = .now
+                instances[key] = current
+                log.info("serving", metadata: ["agent": "\(key)"])
+                return
+            }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        guard let instance = instances[key], instance.generation == generation, instance.state == .starting else {
+            return
+        }
+        log.error("not ready in time; killing it", metadata: ["agent": "\(key)"])
+        instance.child?.signal(SIGKILL)
+    }
+
+    private func exited(_ key: Key, generation: Int, status: Int32, signalled: Bool) {
+        guard var instance = instances[key], instance.generation == generation else { return }
+        instance.child = nil
+        instance.startedAt = nil
+        let abnormal = signalled || status != 0
+        let how = signalled ? "signal \(status)" : "status \(status)"
+        if shutdownRequested {
+            instance.state = .stopped
+            instances[key] = instance
+            return
+        }
+        guard RestartIntensity<ContinuousClock>.restarts(instance.policy.strategy, abnormalExit: abnormal) else {
+            instance.state = abnormal ? .failed : .stopped
+            instances[key] = instance
+            log.warning(
+                "exited; not restarted (policy \(instance.policy.strategy))",
+                metadata: ["agent": "\(key)", "exit": "\(how)"])
+            return
+        }
+        switch instance.intensity.recordCrash() {
+        case .escalate:
+            instance.state = .failed
+            log.error(
+                "crash loop: more than \(instance.policy.intensity) restarts in \(instance.policy.periodSeconds) s; marked failed",
+                metadata: ["agent": "\(key)", "exit": "\(how)"])
+        case .restart(let delay):
+            instance.state = .starting
+            instance.restarts += 1
+            log.warning("exited; restarting", metadata: ["agent": "\(key)", "exit": "\(how)", "backoff": "\(delay)"])
+            Task {
+                try? await Task.sleep(for: delay)
+                start(key)
+            }
+        }
+        instances[key] = instance
+    }
+
+    /// Waits until every instance serves or has failed (or shutdown is asked for).
+    private func waitUntilSettled() async {
+        while !shutdownRequested,
+            instances.values.contains(where: { $0.state != .serving && $0.state != .failed && $0.state != .stopped })
+        {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    private func waitForShutdown() async {
+        if shutdownRequested { return }
+        await withCheckedContinuation { shutdownWaiters.append($0) }
+    }
+
+    /// SIGTERM to everyone, a drain's worth of patience, then SIGKILL for the rest.
+    private func stopChildren() async {
+        var children = instances.values.compactMap(\.child)
+        if let gateway { children.append(gateway) }
+        for key in order {
+            guard var instance = instances[key] else { continue }
+            instance.state = instance.child == nil ? .stopped : .draining
+            instances[key] = instance
+        }
+        children.forEach { $0.signal(SIGTERM) }
+        for (patience, escalation) in [(configuration.shutdownTimeout, SIGKILL), (Duration.seconds(5), 0)] {
+            let deadline = ContinuousClock.now + patience
+            while children.contains(where: \.isRunning), ContinuousClock.now < deadline {
+                try? await Task.sleep(for: .milliseconds(20))
+            }
+            let left = children.filter(\.isRunning)
+            guard !left.isEmpty, escalation != 0 else { break }
+            log.warning("children did not drain in time; killing", metadata: ["pids": "\(left.map(\.pid))"])
+            left.forEach { $0.signal(escalation) }
+        }
+        for key in order { instances[key]?.state = .stopped }
+    }
+
+    // MARK: gateway
+
+    private func startGateway() async {
+        // `agentic gateway` lands in a parallel issue; a build without it runs agents only.
+        // ArgumentParser answers `--help` after an unknown subcommand with the root's usage and
+        // status 0, so the usage line is what tells whether the subcommand exists.
+        let probe = await Child.run(configuration.executable, ["gateway", "--help"])
+        guard probe.status == 0, probe.output.contains("agentic gateway") else {
+            log.notice("this build has no gateway; serving agents only")
+            return
+        }
+        let child: Child
+        do {
+            child = try Child(
+                executable: configuration.executable,
+                arguments: [
+                    "gateway", "--run-dir", configuration.runDirectory, "--topology", configuration.topologyPath,
+                ],
+                capturesOutput: true
+            ) { [self] status, signalled in
+                Task { await self.gatewayExited(status: status, signalled: signalled) }
+            }
+        } catch {
+            log.error("cannot start the gateway", metadata: ["error": "\(error)"])
+            return
+        }
+        gateway = child
+        let url = await Self.firstListeningLine(child.lines, timeout: configuration.gatewayTimeout)
+        guard let url else {
+            log.error("the gateway did not say where it listens in time")
+            return
+        }
+        gatewayURL = url
+        log.info("gateway listening", metadata: ["url": "\(url)"])
+        // Keep draining its output so it never blocks on a full pipe.
+        Task.detached { for await line in child.lines { FileHandle.standardError.write(Data((line + "\n").utf8)) } }
+    }
+
+    private static func firstListeningLine(_ lines: AsyncStream<String>, timeout: Duration) async -> String? {
+        await withTaskGroup(of: String?.self) { group in
+            group.addTask {
+                for await line in lines where line.hasPrefix("listening ") {
+                    return String(line.dropFirst("listening ".count)).trimmingCharacters(in: .whitespaces)
+                }
+                return nil
+            }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+    }
+
+    /// The gateway is supervised like an agent: restarted with back-off until it crash-loops.
+    /// With port 0 a restarted gateway may listen on a new port; `status` shows the new URL.
+    private func gatewayExited(status: Int32, signalled: Bool) {
+        gateway = nil
+        guard !shutdownRequested else { return }
+        gatewayURL = nil
+        let exit = "\(signalled ? "signal" : "status") \(status)"
+        switch gatewayIntensity.recordCrash() {
+        case .escalate:
+            log.error("the gateway crash-loops; not restarting it", metadata: ["exit": "\(exit)"])
+        case .restart(let delay):
+            log.error("the gateway exited; restarting", metadata: ["exit": "\(exit)", "backoff": "\(delay)"])
+            Task {
+                try? await Task.sleep(for: delay)
+                if !shutdownRequested, gateway == nil { await startGateway() }
+            }
+        }
+    }
+
+    /// Kills serving instances whose heartbeats stopped: alive to the kernel, dead to us.
+    private func watchHeartbeats() async {
+        guard let timeout = configuration.heartbeatTimeout else { return }
+        while !Task.isCancelled {
+            let now = ContinuousClock.now
+            for key in order {
+                guard let instance = instances[key], instance.state == .serving, let last = instance.lastHeartbeat,
+                    now - last > timeout
+                else { continue }
+                log.error("no heartbeat for \(timeout); killing it", metadata: ["agent": "\(key)"])
+                instance.child?.signal(SIGKILL)
+                instances[key]?.lastHeartbeat = nil
+            }
+            do { try await Task.sleep(for: .seconds(1)) } catch { return }
+        }
+    }
+
+    // MARK: sockets
+
+    private func answerControl(_ message: Message) async -> Message? {
+        guard let envelope = try? message.envelope(), envelope.type == .control,
+            let request = try? WireCodec.decode(CoordinatorRequest.self, from: envelope.payload)
+        else {
+            let payload =
+                (try? WireCodec.encode(
+                    ErrorReply(code: "bad_request", message: "expected a CoordinatorRequest in a control envelope")))
+                ?? []
+            return try? Message(envelope: Envelope(type: .error, requestID: 0, payload: payload))
+        }
+        switch request.command {
+        case .status:
+            break
+        case .down:
+            shutdown()
+        default:
+            let payload =
+                (try? WireCodec.encode(ErrorReply(code: "unknown_command", message: request.command.rawValue))) ?? []
+            return try? Message(envelope: Envelope(type: .error, requestID: envelope.requestID, payload: payload))
+        }
+        var answer = status()
+        if shutdownRequested { answer.state = "stopping" }
+        let payload = (try? WireCodec.encode(answer)) ?? []
+        return try? Message(envelope: Envelope(type: .reply, requestID: envelope.requestID, payload: payload))
+    }
+
+    private func announceEpochs(_ publisher: Publisher) async {
+        var sequence: UInt64 = 0
+        while !Task.isCancelled {
+            sequence += 1
+            let announcement = EpochAnnouncement(epoch: spec.epoch, topologyPath: configuration.topologyPath)
+            if let payload = try? WireCodec.encode(announcement),
+                let message = try? Message(
+                    topic: Topics.epoch, envelope: Envelope(type: .epoch, requestID: sequence, payload: payload))
+            {
+                try? publisher.publish(message)
+            }
+            do { try await Task.sleep(for: configuration.announceInterval) } catch { return }
+        }
+    }
+
+    private func followHeartbeats(_ subscriber: Subscriber) async {
+        for await message in subscriber.messages {
+            guard let (topic, envelope) = try? message.topicEnvelope(), topic == Topics.heartbeat,
+                let heartbeat = try? WireCodec.decode(Heartbeat.self, from: envelope.payload)
+            else { continue }
+            let key = Key(name: heartbeat.status.agent, replica: heartbeat.status.instance)
+            // Only the current process of the instance speaks for it.
+            guard var instance = instances[key], instance.child?.pid == heartbeat.status.pid else { continue }
+            instance.stats = heartbeat.status.stats
+            instance.lastHeartbeat = .now
+            instances[key] = instance
+        }
+    }
+}
