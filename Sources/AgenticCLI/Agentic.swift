@@ -9,7 +9,7 @@ struct Agentic: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "agentic",
         abstract: "An agentic recommender system: agents in their own processes, talking over NNG.",
-        subcommands: [Validate.self, Bench.self, Peer.self]
+        subcommands: [Validate.self, Bench.self, Peer.self, GatewayCommand.self]
     )
 }
 
