@@ -71,6 +71,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "GatewayTests",
+            dependencies: ["Transport", "AgentProtocol", "Gateway"],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "TopologyTests",
             dependencies: ["Topology"],
             exclude: ["Fixtures"],
