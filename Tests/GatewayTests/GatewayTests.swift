@@ -109,11 +109,19 @@ struct GatewayProcessTests {
             edges: [("router", "a")], entry: "router", exit: "a", deadlineMilliseconds: 1000))
         try await run.startGateway(topology: topology)
 
+        // 100 requests, 10 in flight at a time; the second replica dies after 20.
         var failures = 0
-        for index in 0..<100 {
-            if index == 20 { second.close() }
-            let answer = try await run.recommend()
-            if !answer.degraded.isEmpty || answer.itemIDs != ["1"] { failures += 1 }
+        for batch in 0..<10 {
+            if batch == 2 { second.close() }
+            failures += try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<10 {
+                    group.addTask {
+                        let answer = try await run.recommend()
+                        return answer.degraded.isEmpty && answer.itemIDs == ["1"] ? 0 : 1
+                    }
+                }
+                return try await group.reduce(0, +)
+            }
         }
         #expect(failures == 0)
         #expect(second.requests > 0)
@@ -252,9 +260,33 @@ struct GatewayProcessTests {
         #expect(answer.itemIDs == ["9"])
         #expect(answer.epoch == 5)
 
+        let wrongType = Envelope(type: .control, requestID: 79)
+        #expect(try await requester.request(Message(envelope: wrongType), timeout: .seconds(10)).envelope().type == .error)
+
         let bad = Envelope(type: .request, requestID: 78, payload: Array(#"{"k": 1}"#.utf8))
         let error = try await requester.request(Message(envelope: bad), timeout: .seconds(10)).envelope()
         #expect(error.type == .error)
         #expect(try WireCodec.decode(ErrorReply.self, from: error.payload).code == "missing_field")
+    }
+
+    @Test func theGatewayExitsWhenItsParentsPipeCloses() async throws {
+        let run = try TestRun()
+        defer { run.stop() }
+        try run.fake("router", .items([]))
+        let topology = try run.write("t.yaml", topologyYAML(
+            epoch: 1, agents: [.init(name: "router", kind: "router")], edges: [], entry: "router", exit: "router"))
+        try await run.startGateway(topology: topology)
+        run.gateway?.closeInput()
+        #expect(try await run.gateway?.waitForExit() == 0)
+        #expect(run.gateway?.output().count == 1)
+    }
+
+    @Test func anInvalidTopologyFailsAtStartWithoutListening() async throws {
+        let run = try TestRun()
+        defer { run.stop() }
+        let topology = try run.write("t.yaml", "epoch: 1\nname: broken\nagents: []\n")
+        let process = try TestProcess.agentic(["gateway", "--run-dir", run.directory, "--topology", topology])
+        #expect(try await process.waitForExit() == 1)
+        #expect(process.output().isEmpty)
     }
 }

@@ -252,6 +252,9 @@ final class TestProcess: @unchecked Sendable {
 
     func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
 
+    /// Closes the child's stdin, as the death of its parent would.
+    func closeInput() { try? input.fileHandleForWriting.close() }
+
     func waitForExit(timeout: Duration = .seconds(20)) async throws -> Int32 {
         let deadline = ContinuousClock.now + timeout
         while process.isRunning {
