@@ -152,11 +152,19 @@ actor EpochRegistry {
     func install(_ spec: TopologySpec) throws {
         var made: [String: AgentInstance] = [:]
         let known = instances
-        let plan = try EpochPlan(spec: spec, layout: layout) { address in
-            if let existing = known[address] ?? made[address] { return existing }
-            let instance = try AgentInstance(address: address)
-            made[address] = instance
-            return instance
+        let plan: EpochPlan
+        do {
+            plan = try EpochPlan(spec: spec, layout: layout) { address in
+                if let existing = known[address] ?? made[address] { return existing }
+                let instance = try AgentInstance(address: address)
+                made[address] = instance
+                return instance
+            }
+        } catch {
+            // Requesters dialled for a plan that will never serve.
+            let orphans = Array(made.values)
+            Task { await Self.close(orphans) }
+            throw error
         }
         instances.merge(made) { old, _ in old }
         let previous = current
