@@ -75,6 +75,9 @@ public struct Gateway: Service, CustomStringConvertible {
 
     public var description: String { "Gateway(\(configuration.topologyPath))" }
 
+    /// Serves until graceful shutdown (or cancellation): HTTP, the NNG front if configured,
+    /// and the epoch watcher; then closes every requester.
+    /// - Throws: `GatewayError` when the HTTP port or the NNG front address cannot be bound.
     public func run() async throws {
         let router = Router()
         router.add(middleware: JSONErrorMiddleware<BasicRequestContext>(metrics: core.metrics))

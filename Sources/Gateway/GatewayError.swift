@@ -21,8 +21,11 @@ public struct GatewayError: Error, Sendable, Equatable, CustomStringConvertible 
         public var description: String { value.rawValue }
     }
 
+    /// What kind of failure.
     public let code: Code
+    /// What went wrong, for a person.
     public let message: String
+    /// Where the error was made.
     public let file: String
     public let line: Int
 
