@@ -15,11 +15,17 @@ let package = Package(
         .library(name: "Topology", targets: ["Topology"]),
         .library(name: "AgentRuntime", targets: ["AgentRuntime"]),
         .library(name: "Coordinator", targets: ["Coordinator"]),
+        .library(name: "Gateway", targets: ["Gateway"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.4.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
     ],
     targets: [
         // Debian's libnng-dev ships no nng.pc, so the module map links `nng` directly.
@@ -45,6 +51,21 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .target(
+            name: "Gateway",
+            dependencies: [
+                "Transport",
+                "Topology",
+                "AgentProtocol",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "AgenticCLI",
             dependencies: [
@@ -54,8 +75,10 @@ let package = Package(
                 "AgentProtocol",
                 "AgentRuntime",
                 "Coordinator",
-                .product(name: "Logging", package: "swift-log"),
+                "Gateway",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
         ),
@@ -66,27 +89,15 @@ let package = Package(
             path: "Sources/agentic-nng-baseline",
             linkerSettings: [.linkedLibrary("nng")]
         ),
-        .testTarget(
-            name: "TransportTests",
-            dependencies: ["Transport"],
-            swiftSettings: strict
-        ),
-        .testTarget(
-            name: "AgentRuntimeTests",
-            dependencies: ["AgentRuntime", "AgentProtocol", "Topology"],
-            swiftSettings: strict
-        ),
+        .testTarget(name: "TransportTests", dependencies: ["Transport"], swiftSettings: strict),
+        .testTarget(name: "TopologyTests", dependencies: ["Topology"], exclude: ["Fixtures"], swiftSettings: strict),
+        .testTarget(name: "AgentRuntimeTests", dependencies: ["AgentRuntime", "AgentProtocol", "Topology"], swiftSettings: strict),
         .testTarget(
             name: "CoordinatorTests",
             dependencies: ["Coordinator", "AgentProtocol", "Topology", "Transport"],
             swiftSettings: strict
         ),
-        .testTarget(
-            name: "TopologyTests",
-            dependencies: ["Topology"],
-            exclude: ["Fixtures"],
-            swiftSettings: strict
-        ),
+        .testTarget(name: "GatewayTests", dependencies: ["Transport", "AgentProtocol", "Gateway"], swiftSettings: strict),
         .testTarget(name: "DatasetTests", dependencies: ["Dataset"], swiftSettings: strict),
         .testTarget(name: "RecommenderTests", dependencies: ["Recommender", "Dataset"], swiftSettings: strict),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Recommender", "Dataset"], swiftSettings: strict),

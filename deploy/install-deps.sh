@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages agentic builds and tests against, when they are missing:
-# NNG (libnng-dev; nng-utils gives nngcat for the interop tests) and OpenBLAS/LAPACKE.
+# NNG (libnng-dev; nng-utils gives nngcat for the interop tests), OpenBLAS/LAPACKE, and
+# libcurl4 (FoundationNetworking: the gateway tests talk HTTP through URLSession).
 set -euo pipefail
-packages=(libnng-dev nng-utils libopenblas-dev liblapacke-dev python3 python3-pip)
+packages=(libnng-dev nng-utils libopenblas-dev liblapacke-dev libcurl4 python3 python3-pip)
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -167,6 +167,36 @@ public struct EpochAnnouncement: Codable, Sendable, Equatable {
     }
 }
 
+/// Feedback on a served item as the gateway accepted it (`POST /v1/feedback`), published on
+/// topic `feedback` in a `MessageType.feedback` envelope. Not yet durable: pub/sub may drop it.
+public struct FeedbackEvent: Codable, Sendable, Equatable {
+    public var user: String
+    public var item: String
+    /// `click` or `rating`.
+    public var event: String
+    /// 1 for a click unless given; the rating for a rating.
+    public var value: Double
+    /// The `request_id` of the recommendation that served the item, if the client sent it.
+    public var requestID: String?
+    /// Milliseconds since the Unix epoch when the gateway accepted it.
+    public var receivedAt: UInt64
+
+    enum CodingKeys: String, CodingKey {
+        case user, item, event, value
+        case requestID = "request_id"
+        case receivedAt = "received_at"
+    }
+
+    public init(user: String, item: String, event: String, value: Double, requestID: String? = nil, receivedAt: UInt64) {
+        self.user = user
+        self.item = item
+        self.event = event
+        self.value = value
+        self.requestID = requestID
+        self.receivedAt = receivedAt
+    }
+}
+
 /// Pub/sub topic names.
 public enum Topics {
     public static let epoch = "epoch"
@@ -186,6 +216,8 @@ public struct RunLayout: Sendable, Equatable {
     public func controlAddress(agent: String, replica: Int) -> String { "ipc://\(runDirectory)/s/\(agent).\(replica).c" }
     /// The coordinator's publisher (epochs); agents and the gateway dial it.
     public var coordinatorEvents: String { "ipc://\(runDirectory)/s/coordinator.pub" }
+    /// The gateway's publisher (feedback as accepted, topic `feedback`); the store agent dials it.
+    public var gatewayEvents: String { "ipc://\(runDirectory)/s/gateway.pub" }
     /// The coordinator's subscriber (heartbeats); agents dial it with a publisher.
     public var heartbeats: String { "ipc://\(runDirectory)/s/heartbeats.sub" }
     /// The directory holding the socket files.

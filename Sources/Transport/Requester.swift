@@ -128,32 +128,57 @@ final class RequestSlot: @unchecked Sendable {
         if let aio { nng_aio_stop(aio) }
     }
 
-    /// Cancels the operation in flight; its callback reports `.cancelled`.
-    func cancel() {
-        if let aio { nng_aio_cancel(aio) }
+    // Cancellation. `nng_aio_cancel` is lost when no operation is in flight: before the
+    // send starts, or between the send's completion and the receive it chains. So the
+    // cancelled request's token is recorded, and every operation start checks it under the
+    // same lock that `cancel` holds while it records and cancels. The lock is never taken
+    // on a path that NNG may call back into synchronously.
+    private let cancelGate = Mutex<UInt64>(0)
+    private let activeToken = Atomic<UInt64>(0)
+    private var lastToken: UInt64 = 0
+
+    /// Cancels request `token` if it is still in flight; its callback reports `.cancelled`.
+    func cancel(_ token: UInt64) {
+        cancelGate.withLock { cancelled in
+            cancelled = token
+            if activeToken.load(ordering: .acquiring) == token, let aio { nng_aio_cancel(aio) }
+        }
+    }
+
+    /// Starts an operation unless the current request was cancelled; false if it was.
+    private func start(_ operation: () -> Void) -> Bool {
+        cancelGate.withLock { cancelled in
+            if cancelled == activeToken.load(ordering: .acquiring) { return false }
+            operation()
+            return true
+        }
     }
 
     func roundTrip(_ message: Message, timeout: nng_duration) async throws -> Message {
         let body = try message.take()
         let aio = self.aio!
+        lastToken &+= 1
+        let token = lastToken
+        activeToken.store(token, ordering: .releasing)
         return try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation { continuation in
-                if Task.isCancelled {
-                    nng_msg_free(body)
-                    continuation.resume(throwing: TransportError(.cancelled, "the request was cancelled"))
-                    return
-                }
                 self.continuation = continuation
                 self.phase = .sending
                 // One deadline for the whole round trip: the send may wait for a connection.
                 self.timeout = timeout
                 self.deadline = nng_clock() &+ nng_time(max(timeout, 0))
-                nng_aio_set_timeout(aio, timeout)
-                nng_aio_set_msg(aio, body)
-                nng_ctx_send(self.context, aio)
+                let started = start {
+                    nng_aio_set_timeout(aio, timeout)
+                    nng_aio_set_msg(aio, body)
+                    nng_ctx_send(self.context, aio)
+                }
+                if !started {
+                    nng_msg_free(body)
+                    finish(.failure(TransportError(.cancelled, "the request was cancelled")))
+                }
             }
         } onCancel: {
-            self.cancel()
+            self.cancel(token)
         }
     }
 
@@ -170,8 +195,11 @@ final class RequestSlot: @unchecked Sendable {
                 return
             }
             phase = .receiving
-            nng_aio_set_timeout(aio, remaining())
-            nng_ctx_recv(context, aio)
+            let started = start {
+                nng_aio_set_timeout(aio, remaining())
+                nng_ctx_recv(context, aio)
+            }
+            if !started { finish(.failure(TransportError(.cancelled, "the request was cancelled"))) }
         case .receiving:
             if rv != 0 {
                 finish(.failure(TransportError(nng: rv, "waiting for a reply")))
@@ -196,6 +224,7 @@ final class RequestSlot: @unchecked Sendable {
             result = .failure(TransportError(.closed, "the requester was closed", nngErrorCode: error.nngErrorCode))
         }
         phase = .idle
+        activeToken.store(0, ordering: .releasing)
         let continuation = self.continuation
         self.continuation = nil
         continuation?.resume(with: result)

@@ -183,7 +183,7 @@ struct ReqRepTests {
         #expect(seen.peak >= 2)
     }
 
-    @Test("cancelling the calling task cancels its request")
+    @Test("cancelling the calling task cancels its request, wherever the request is when it happens")
     func cancellation() async throws {
         let directory = try TestDirectory()
         let replier = try Replier()
@@ -193,15 +193,19 @@ struct ReqRepTests {
         let requester = try Requester()
         defer { requester.close() }
         try requester.dial(directory.url("rep"))
-        let task = Task { try await requester.request(Message(bytes: [1]), timeout: .seconds(60)) }
-        try await Task.sleep(for: .milliseconds(50))
-        task.cancel()
-        let result = await task.result
-        guard case .failure(let error as TransportError) = result else {
-            Issue.record("expected a TransportError, got \(result)")
-            return
+        // Random delays land the cancel before the send, during it, between send and
+        // receive, and while waiting for the reply.
+        for round in 0..<40 {
+            let task = Task { try await requester.request(Message(bytes: [1]), timeout: .seconds(60)) }
+            if round > 0 { try await Task.sleep(for: .microseconds(Int.random(in: 0...(round < 20 ? 300 : 20_000)))) }
+            task.cancel()
+            let result = await task.result
+            guard case .failure(let error as TransportError) = result else {
+                Issue.record("round \(round): expected a TransportError, got \(result)")
+                continue
+            }
+            #expect(error.code == .cancelled, "round \(round)")
         }
-        #expect(error.code == .cancelled)
     }
 
     @Test("a hot loop under the callback executor gets the same replies")

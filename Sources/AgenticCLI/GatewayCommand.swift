@@ -1,0 +1,117 @@
+import ArgumentParser
+import Foundation
+import Gateway
+import Logging
+import ServiceLifecycle
+
+/// `agentic gateway`: the gateway process, started by `agentic up`. Prints one line,
+/// `listening http://HOST:PORT`, once it serves; logs go to stderr.
+struct GatewayCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gateway",
+        abstract: "Serve the HTTP and NNG gateway of a run (started by `agentic up`).",
+        shouldDisplay: false
+    )
+
+    @Option(help: "The run directory (agents' sockets live under it).") var runDir: String
+    @Option(help: "The topology file to serve.") var topology: String
+    @Option(help: "HTTP listen address, overriding the topology's (http://HOST:PORT).") var listen: String?
+
+    func run() async throws {
+        // First thing: a gateway must not outlive the coordinator that started it.
+        let parent = ParentWatch.arm()
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = ProcessInfo.processInfo.environment["AGENTIC_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+            return handler
+        }
+        let log = Logger(label: "agentic.gateway")
+        let gateway: Gateway
+        do {
+            gateway = try Gateway(
+                configuration: .init(runDirectory: runDir, topologyPath: topology, listen: listen),
+                logger: log,
+                onListening: { url in emitLine("listening \(url)") }
+            )
+        } catch {
+            FileHandle.standardError.write(Data("agentic gateway: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        var groupConfiguration = ServiceGroupConfiguration(services: [gateway], gracefulShutdownSignals: [.sigterm, .sigint], logger: log)
+        groupConfiguration.maximumGracefulShutdownDuration = .seconds(10)
+        let group = ServiceGroup(configuration: groupConfiguration)
+        // Each task says whether it was the service group finishing: only that ends the wait.
+        try await withThrowingTaskGroup(of: Bool.self) { tasks in
+            tasks.addTask {
+                try await group.run()
+                return true
+            }
+            tasks.addTask {
+                guard await parent.waitForDeath() else { return false }
+                log.notice("parent process gone: shutting down")
+                await group.triggerGracefulShutdown()
+                return false
+            }
+            while let groupFinished = try await tasks.next(), !groupFinished {}
+            tasks.cancelAll()
+        }
+    }
+}
+
+/// Notices the death of the parent process three ways: the kernel's parent-death signal
+/// (SIGTERM, handled as a graceful shutdown), a changed parent pid, and EOF on stdin when
+/// stdin is a pipe from the parent.
+private struct ParentWatch: Sendable {
+    let parent: pid_t
+    let stdinClosed: AsyncStream<Void>?
+
+    static func arm() -> ParentWatch {
+        let parent = getppid()
+        // prctl is variadic, which Swift does not import; call it through a fixed signature.
+        typealias Prctl = @convention(c) (Int32, UInt) -> Int32
+        if let handle = dlopen(nil, RTLD_NOW), let symbol = dlsym(handle, "prctl") {
+            let PR_SET_PDEATHSIG: Int32 = 1
+            _ = unsafeBitCast(symbol, to: Prctl.self)(PR_SET_PDEATHSIG, UInt(SIGTERM))
+        }
+        var status = stat()
+        var stdinClosed: AsyncStream<Void>?
+        if fstat(0, &status) == 0, (status.st_mode & S_IFMT) == S_IFIFO {
+            let (stream, continuation) = AsyncStream.makeStream(of: Void.self)
+            stdinClosed = stream
+            // A blocking read, so on its own thread rather than a cooperative one.
+            Thread.detachNewThread {
+                var buffer = [UInt8](repeating: 0, count: 256)
+                while true {
+                    let count = read(0, &buffer, buffer.count)
+                    if count == 0 || (count < 0 && errno != EINTR) { break }
+                }
+                continuation.yield()
+                continuation.finish()
+            }
+        }
+        return ParentWatch(parent: parent, stdinClosed: stdinClosed)
+    }
+
+    /// Returns true when the parent is gone, false when cancelled.
+    func waitForDeath() async -> Bool {
+        if getppid() != parent { return true }
+        return await withTaskGroup(of: Bool.self) { group in
+            if let stdinClosed {
+                group.addTask {
+                    for await _ in stdinClosed { return true }
+                    return !Task.isCancelled
+                }
+            }
+            group.addTask {
+                while !Task.isCancelled {
+                    if getppid() != parent { return true }
+                    do { try await Task.sleep(for: .milliseconds(250)) } catch { return false }
+                }
+                return false
+            }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first
+        }
+    }
+}

@@ -1,0 +1,136 @@
+import AgentProtocol
+import Foundation
+
+/// The body of `POST /v1/recommend` (and of an NNG front request).
+struct RecommendBody: Decodable {
+    var user: String?
+    var k: Int?
+}
+
+/// The answer to a recommendation, over HTTP and NNG alike.
+struct RecommendResponse: Codable, Sendable {
+    var items: [ScoredItem]
+    var epoch: Int
+    var degraded: [String]
+    var requestID: String
+
+    enum CodingKeys: String, CodingKey {
+        case items, epoch, degraded
+        case requestID = "request_id"
+    }
+}
+
+/// The body of `POST /v1/feedback`.
+struct FeedbackBody: Decodable {
+    var user: String?
+    var item: String?
+    var event: String?
+    var value: Double?
+    var requestID: String?
+
+    enum CodingKeys: String, CodingKey {
+        case user, item, event, value
+        case requestID = "request_id"
+    }
+}
+
+/// A client error: an HTTP status and the `{"error": {"code", "message"}}` body.
+struct APIError: Error, Sendable {
+    var status: Int
+    var code: String
+    var message: String
+
+    init(_ status: Int, _ code: String, _ message: String) {
+        self.status = status
+        self.code = code
+        self.message = message
+    }
+
+    func body() -> [UInt8] {
+        struct Wrapper: Encodable {
+            struct Inner: Encodable {
+                var code: String
+                var message: String
+            }
+            var error: Inner
+        }
+        return (try? Array(JSONEncoder().encode(Wrapper(error: .init(code: code, message: message))))) ?? Array(#"{"error":{"code":"internal","message":"unencodable error"}}"#.utf8)
+    }
+}
+
+/// Parsing and validation shared by the HTTP and NNG fronts. Messages name fields, never
+/// echo values: they may hold user data.
+enum Validation {
+    static let maximumIdentifierLength = 256
+    static let kRange = 1...100
+
+    static func decode<T: Decodable>(_ type: T.Type, from bytes: some Collection<UInt8>) throws(APIError) -> T {
+        if bytes.isEmpty { throw APIError(400, "empty_body", "the request body is empty") }
+        do {
+            return try JSONDecoder().decode(type, from: Data(bytes))
+        } catch let error as DecodingError {
+            switch error {
+            case .typeMismatch(_, let context), .valueNotFound(_, let context):
+                if context.codingPath.isEmpty { throw APIError(400, "malformed_json", "the body must be a JSON object") }
+                throw APIError(400, "invalid_field", "field \(path(context.codingPath)) has the wrong type")
+            case .dataCorrupted(let context) where !context.codingPath.isEmpty:
+                throw APIError(400, "invalid_field", "field \(path(context.codingPath)) is not valid")
+            default:
+                // JSONDecoder reports a number too large for its field without a coding path.
+                if (try? JSONSerialization.jsonObject(with: Data(bytes))) is [String: Any] {
+                    throw APIError(400, "invalid_field", "a field's value does not fit its type")
+                }
+                throw APIError(400, "malformed_json", "the body is not valid JSON")
+            }
+        } catch {
+            throw APIError(400, "malformed_json", "the body is not valid JSON")
+        }
+    }
+
+    /// - Returns: the user and k of a recommendation request (k defaults to 10).
+    static func recommendation(from bytes: some Collection<UInt8>) throws(APIError) -> (user: String, k: Int) {
+        let body = try decode(RecommendBody.self, from: bytes)
+        let user = try identifier(body.user, field: "user")
+        let k = body.k ?? 10
+        guard kRange.contains(k) else {
+            throw APIError(400, "k_out_of_range", "k must be between \(kRange.lowerBound) and \(kRange.upperBound)")
+        }
+        return (user, k)
+    }
+
+    static func feedback(from bytes: some Collection<UInt8>) throws(APIError) -> FeedbackEvent {
+        let body = try decode(FeedbackBody.self, from: bytes)
+        let user = try identifier(body.user, field: "user")
+        let item = try identifier(body.item, field: "item")
+        let value: Double
+        switch body.event {
+        case nil: throw APIError(400, "missing_field", "field event is required")
+        case "click": value = body.value ?? 1
+        case "rating":
+            guard let rating = body.value else { throw APIError(400, "missing_field", "a rating needs a value") }
+            value = rating
+        default: throw APIError(400, "invalid_field", "event must be click or rating")
+        }
+        guard value.isFinite else { throw APIError(400, "invalid_field", "value must be a finite number") }
+        if let requestID = body.requestID, requestID.utf8.count > maximumIdentifierLength {
+            throw APIError(400, "invalid_field", "request_id is too long")
+        }
+        return FeedbackEvent(
+            user: user, item: item, event: body.event!, value: value, requestID: body.requestID,
+            receivedAt: UInt64(Date().timeIntervalSince1970 * 1000)
+        )
+    }
+
+    private static func identifier(_ value: String?, field: String) throws(APIError) -> String {
+        guard let value else { throw APIError(400, "missing_field", "field \(field) is required") }
+        guard !value.isEmpty else { throw APIError(400, "invalid_field", "field \(field) is empty") }
+        guard value.utf8.count <= maximumIdentifierLength else {
+            throw APIError(400, "invalid_field", "field \(field) is longer than \(maximumIdentifierLength) bytes")
+        }
+        return value
+    }
+
+    private static func path(_ codingPath: [any CodingKey]) -> String {
+        codingPath.map(\.stringValue).joined(separator: ".")
+    }
+}

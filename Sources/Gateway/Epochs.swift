@@ -1,0 +1,204 @@
+import AgentProtocol
+import Dispatch
+import Logging
+import Synchronization
+import Topology
+import Transport
+
+/// One agent instance as the gateway sees it: the requester dialled to its decision socket
+/// (many requests in flight on it) and when it last failed.
+final class AgentInstance: Sendable {
+    let address: String
+    let requester: Requester
+    /// Uptime nanoseconds until which this instance is tried after its siblings.
+    private let suspendedUntil = Atomic<UInt64>(0)
+
+    init(address: String) throws {
+        self.address = address
+        do {
+            requester = try Requester()
+            try requester.dial(address)
+        } catch {
+            throw GatewayError(.transport, "dialling \(address): \(error)")
+        }
+    }
+
+    var isSuspended: Bool { suspendedUntil.load(ordering: .relaxed) > DispatchTime.now().uptimeNanoseconds }
+
+    /// Tries this instance last for `duration`: it just failed or timed out.
+    func suspend(for duration: Duration) {
+        suspendedUntil.store(DispatchTime.now().uptimeNanoseconds + UInt64(max(0, duration.nanoseconds)), ordering: .relaxed)
+    }
+}
+
+/// The replicas of one agent in one epoch, handed out round robin.
+final class AgentRoute: Sendable {
+    let agent: String
+    let instances: [AgentInstance]
+    private let next = Atomic<Int>(0)
+
+    init(agent: String, instances: [AgentInstance]) {
+        self.agent = agent
+        self.instances = instances
+    }
+
+    /// Every instance once, in the order to try them: round robin from the next one, with
+    /// instances that failed lately moved to the back (still there: they may be all we have).
+    func attemptOrder() -> [AgentInstance] {
+        guard !instances.isEmpty else { return [] }
+        let start = next.wrappingAdd(1, ordering: .relaxed).oldValue
+        let rotated = (0..<instances.count).map { instances[(start &+ $0) % instances.count] }
+        return rotated.filter { !$0.isSuspended } + rotated.filter(\.isSuspended)
+    }
+}
+
+/// One epoch's graph, ready to execute: the agents reachable from the entry in
+/// topological order, who feeds whom, and the replicas of each.
+final class EpochPlan: Sendable {
+    let spec: TopologySpec
+    var epoch: Int { spec.epoch }
+    var exit: String { spec.gateway.exit }
+    /// Agents reachable from the entry, each after every agent that feeds it.
+    let order: [String]
+    let predecessors: [String: [String]]
+    let successors: [String: [String]]
+    /// The longest chain of agents from each agent to the end of the graph (itself included):
+    /// an agent gets that share of the remaining deadline, leaving time for those after it.
+    let depth: [String: Int]
+    let routes: [String: AgentRoute]
+
+    /// - Throws: `GatewayError.invalidTopology` if the graph has a cycle or the exit is not
+    ///   reachable from the entry; `.transport` if a requester cannot be opened.
+    init(spec: TopologySpec, layout: RunLayout, instance: (String) throws -> AgentInstance) throws {
+        let graph = spec.graph
+        guard let fullOrder = graph.topologicalOrder() else {
+            throw GatewayError(.invalidTopology, "the graph has a cycle")
+        }
+        let reachable = graph.reachableFromEntry
+        guard reachable.contains(spec.gateway.exit) else {
+            throw GatewayError(.invalidTopology, "the exit \(spec.gateway.exit) is not reachable from the entry")
+        }
+        order = fullOrder.filter { reachable.contains($0) }
+        var predecessors: [String: [String]] = [:]
+        var successors: [String: [String]] = [:]
+        for name in order {
+            predecessors[name] = graph.predecessors(of: name).filter { reachable.contains($0) }
+            successors[name] = graph.successors(of: name).filter { reachable.contains($0) }
+        }
+        var depth: [String: Int] = [:]
+        for name in order.reversed() {
+            depth[name] = 1 + (successors[name] ?? []).map { depth[$0] ?? 0 }.max(default: 0)
+        }
+        var routes: [String: AgentRoute] = [:]
+        for name in order {
+            let replicas = max(1, spec.agent(named: name)?.replicas ?? 1)
+            let instances = try (0..<replicas).map { try instance(layout.decisionAddress(agent: name, replica: $0)) }
+            routes[name] = AgentRoute(agent: name, instances: instances)
+        }
+        self.spec = spec
+        self.predecessors = predecessors
+        self.successors = successors
+        self.depth = depth
+        self.routes = routes
+    }
+
+    var addresses: Set<String> { Set(routes.values.flatMap { $0.instances.map(\.address) }) }
+}
+
+extension Sequence where Element == Int {
+    fileprivate func max(default value: Int) -> Int { self.max() ?? value }
+}
+
+/// The epoch serving now, the epochs still finishing requests, and the requesters they use.
+///
+/// A request leases the current plan and keeps it to the end, so a switch happens between
+/// requests. A requester is closed once no live plan (current or leased) uses its address.
+actor EpochRegistry {
+    private(set) var current: EpochPlan
+    private var leases: [ObjectIdentifier: Int] = [:]
+    private var retiring: [ObjectIdentifier: EpochPlan] = [:]
+    private var instances: [String: AgentInstance] = [:]
+    private let layout: RunLayout
+    private let log: Logger
+
+    init(spec: TopologySpec, layout: RunLayout, log: Logger) throws {
+        var made: [String: AgentInstance] = [:]
+        current = try EpochPlan(spec: spec, layout: layout) { address in
+            if let existing = made[address] { return existing }
+            let instance = try AgentInstance(address: address)
+            made[address] = instance
+            return instance
+        }
+        instances = made
+        self.layout = layout
+        self.log = log
+    }
+
+    /// The plan a new request runs on; give it back with `release`.
+    func lease() -> EpochPlan {
+        leases[ObjectIdentifier(current), default: 0] += 1
+        return current
+    }
+
+    func release(_ plan: EpochPlan) {
+        let id = ObjectIdentifier(plan)
+        let left = (leases[id] ?? 1) - 1
+        leases[id] = left > 0 ? left : nil
+        if left <= 0, retiring.removeValue(forKey: id) != nil { sweep() }
+    }
+
+    /// Switches to `spec` for the next requests, dialling instances it adds.
+    /// - Throws: `GatewayError` if its graph cannot run; the current epoch keeps serving.
+    func install(_ spec: TopologySpec) throws {
+        var made: [String: AgentInstance] = [:]
+        let known = instances
+        let plan: EpochPlan
+        do {
+            plan = try EpochPlan(spec: spec, layout: layout) { address in
+                if let existing = known[address] ?? made[address] { return existing }
+                let instance = try AgentInstance(address: address)
+                made[address] = instance
+                return instance
+            }
+        } catch {
+            // Requesters dialled for a plan that will never serve.
+            let orphans = Array(made.values)
+            Task { await Self.close(orphans) }
+            throw error
+        }
+        instances.merge(made) { old, _ in old }
+        let previous = current
+        current = plan
+        if leases[ObjectIdentifier(previous)] != nil { retiring[ObjectIdentifier(previous)] = previous }
+        sweep()
+    }
+
+    /// Stops every requester; requests still in flight fail as closed.
+    func closeAll() async {
+        let all = Array(instances.values)
+        instances.removeAll()
+        await Self.close(all)
+    }
+
+    private func sweep() {
+        var live = current.addresses
+        for plan in retiring.values { live.formUnion(plan.addresses) }
+        let dead = instances.keys.filter { !live.contains($0) }
+        guard !dead.isEmpty else { return }
+        let closing = dead.compactMap { instances.removeValue(forKey: $0) }
+        log.info("closing requesters of removed agent instances", metadata: ["addresses": .array(dead.map { .string($0) })])
+        Task { await Self.close(closing) }
+    }
+
+    /// `Requester.close` waits for NNG's callbacks: it runs on a Dispatch thread, never on
+    /// one of the few cooperative threads.
+    private static func close(_ instances: [AgentInstance]) async {
+        guard !instances.isEmpty else { return }
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            DispatchQueue.global().async {
+                for instance in instances { instance.requester.close() }
+                continuation.resume()
+            }
+        }
+    }
+}

@@ -1,0 +1,231 @@
+/// # Gateway
+///
+/// The front door of an agentic run, in its own process: an HTTP server (Hummingbird) and
+/// an optional NNG req/rep front. Each recommendation executes the current topology
+/// epoch's graph of agents with a deadline, spreading load over replicas, retrying another
+/// replica when one fails, and degrading around a failed or late agent (saying so in the
+/// response) rather than failing the request. The coordinator announces new epochs on its
+/// publisher; the gateway switches between requests.
+///
+/// ```swift
+/// let gateway = try Gateway(configuration: .init(runDirectory: dir, topologyPath: file)) { url in
+///     print("listening \(url)")
+/// }
+/// try await ServiceGroup(services: [gateway], gracefulShutdownSignals: [.sigterm], logger: log).run()
+/// ```
+import AgentProtocol
+import Dispatch
+import Foundation
+import Hummingbird
+public import Logging
+import NIOCore
+public import ServiceLifecycle
+import Topology
+import Transport
+
+/// The gateway process's one long-lived piece: run it in a `ServiceGroup`; graceful
+/// shutdown stops taking requests, lets those in flight finish, then closes every socket.
+public struct Gateway: Service, CustomStringConvertible {
+    /// How the gateway finds its run and serves it.
+    public struct Configuration: Sendable {
+        /// The run directory: agents' sockets live under it (see `RunLayout`).
+        public var runDirectory: String
+        /// The topology file served until an epoch announcement names another.
+        public var topologyPath: String
+        /// Overrides the topology's first `gateway.listen` address (`http://HOST:PORT`, port 0 picks one).
+        public var listen: String?
+        /// Largest request body accepted; larger ones get 413.
+        public var maximumBodySize: Int = 64 * 1024
+        /// How long a replica that failed is tried after its siblings.
+        public var suspension: Duration = .milliseconds(500)
+        /// No attempt on an agent is started with less time left than this.
+        public var minimumAttempt: Duration = .milliseconds(1)
+
+        public init(runDirectory: String, topologyPath: String, listen: String? = nil) {
+            self.runDirectory = runDirectory
+            self.topologyPath = topologyPath
+            self.listen = listen
+        }
+    }
+
+    private let configuration: Configuration
+    private let core: GatewayCore
+    private let host: String
+    private let port: Int
+    private let nngAddress: String?
+    private let log: Logger
+    private let onListening: @Sendable (String) -> Void
+
+    /// Loads and checks the topology and dials every agent instance it names (dialling
+    /// does not wait for the agents to be up).
+    /// - Parameter onListening: called once with `http://HOST:PORT` when the HTTP server is bound.
+    /// - Throws: `GatewayError` for an invalid topology or listen address, or a socket that
+    ///   cannot be opened.
+    public init(configuration: Configuration, logger: Logger = Logger(label: "agentic.gateway"), onListening: @escaping @Sendable (String) -> Void = { _ in }) throws {
+        let spec = try GatewayCore.load(configuration.topologyPath)
+        let listen = configuration.listen ?? spec.gateway.listen.first ?? "http://127.0.0.1:0"
+        (host, port) = try Self.parse(listen: listen, allowNonLoopback: spec.gateway.allowNonLoopback)
+        let layout = RunLayout(runDirectory: configuration.runDirectory)
+        self.configuration = configuration
+        self.log = logger
+        self.onListening = onListening
+        self.nngAddress = spec.gateway.nng.map { Self.resolve(nng: $0, runDirectory: configuration.runDirectory) }
+        core = try GatewayCore(spec: spec, layout: layout, configuration: configuration, log: logger)
+    }
+
+    public var description: String { "Gateway(\(configuration.topologyPath))" }
+
+    /// Serves until graceful shutdown (or cancellation): HTTP, the NNG front if configured,
+    /// and the epoch watcher; then closes every requester.
+    /// - Throws: `GatewayError` when the HTTP port or the NNG front address cannot be bound.
+    public func run() async throws {
+        let router = Router()
+        router.add(middleware: JSONErrorMiddleware<BasicRequestContext>(metrics: core.metrics))
+        HTTPFront(core: core, maximumBodySize: configuration.maximumBodySize).register(on: router)
+        var services: [any Service] = [EpochWatcher(core: core, layout: core.layout, log: log)]
+        if let nngAddress { services.append(NNGFront(core: core, address: nngAddress, log: log)) }
+        let host = self.host
+        let onListening = self.onListening
+        let log = self.log
+        let app = Application(
+            router: router,
+            configuration: .init(address: .hostname(host, port: port), serverName: nil),
+            services: services,
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? 0
+                log.info("serving", metadata: ["url": "http://\(host):\(port)"])
+                onListening("http://\(host):\(port)")
+            },
+            logger: logger(for: log)
+        )
+        do {
+            try await app.run()
+        } catch {
+            await core.shutdown()
+            throw error
+        }
+        await core.shutdown()
+
+    }
+
+    /// Hummingbird logs every request at debug and errors at info; ours stays quieter.
+    private func logger(for log: Logger) -> Logger {
+        var appLog = log
+        appLog.logLevel = max(log.logLevel, .notice)
+        return appLog
+    }
+
+    static func parse(listen: String, allowNonLoopback: Bool) throws(GatewayError) -> (String, Int) {
+        guard let url = URLComponents(string: listen), url.scheme == "http", let host = url.host, !host.isEmpty else {
+            throw GatewayError(.invalidListenAddress, "\(listen) is not http://HOST:PORT")
+        }
+        let port = url.port ?? 80
+        guard (0...65535).contains(port) else { throw GatewayError(.invalidListenAddress, "port \(port) is out of range") }
+        let loopback = ["127.0.0.1", "localhost", "::1", "[::1]"].contains(host)
+        guard loopback || allowNonLoopback else {
+            throw GatewayError(.invalidListenAddress, "\(host) is not loopback and the topology does not allow it")
+        }
+        return (host, port)
+    }
+
+    /// A bare ipc name (`ipc://gateway.sock`) lives in the run directory.
+    static func resolve(nng address: String, runDirectory: String) -> String {
+        let prefix = "ipc://"
+        guard address.hasPrefix(prefix) else { return address }
+        let path = String(address.dropFirst(prefix.count))
+        return path.hasPrefix("/") ? address : prefix + runDirectory + "/" + path
+    }
+}
+
+/// What both fronts share: the epochs, the executor, the feedback publisher and the metrics.
+final class GatewayCore: Sendable {
+    let registry: EpochRegistry
+    let executor: GraphExecutor
+    let metrics: GatewayMetrics
+    let layout: RunLayout
+    let log: Logger
+    private let feedback: Publisher
+
+    init(spec: TopologySpec, layout: RunLayout, configuration: Gateway.Configuration, log: Logger) throws {
+        let metrics = GatewayMetrics()
+        self.metrics = metrics
+        self.layout = layout
+        self.log = log
+        registry = try EpochRegistry(spec: spec, layout: layout, log: log)
+        executor = GraphExecutor(metrics: metrics, log: log, suspension: configuration.suspension, minimumAttempt: configuration.minimumAttempt)
+        do {
+            feedback = try Publisher()
+            try feedback.listen(layout.gatewayEvents)
+        } catch {
+            throw GatewayError(.transport, "listening for feedback subscribers at \(layout.gatewayEvents): \(error)")
+        }
+        metrics.epoch(spec.epoch)
+    }
+
+    /// Loads and validates a topology file.
+    static func load(_ path: String) throws(GatewayError) -> TopologySpec {
+        do {
+            return try TopologyValidator.load(contentsOf: path)
+        } catch {
+            throw GatewayError(.invalidTopology, error.description)
+        }
+    }
+
+    /// Runs one recommendation on the current epoch.
+    func recommend(user: String, k: Int) async -> RecommendResponse {
+        let id = RequestIDs.make()
+        let plan = await registry.lease()
+        let deadline = ContinuousClock.now + plan.spec.gateway.deadline
+        let result = await executor.execute(plan, requestID: id, user: user, k: k, deadline: deadline)
+        await registry.release(plan)
+        if !result.degraded.isEmpty {
+            log.notice("degraded", metadata: ["request_id": .string(RequestIDs.text(id)), "agents": .array(result.degraded.map { .string($0) })])
+        }
+        return RecommendResponse(items: result.items, epoch: result.epoch, degraded: result.degraded, requestID: RequestIDs.text(id))
+    }
+
+    /// Publishes accepted feedback on topic `feedback` (pub/sub may drop it: not stored yet).
+    func publish(_ event: FeedbackEvent) throws {
+        let envelope = Envelope(type: .feedback, requestID: RequestIDs.make(), traceID: .random(), payload: try WireCodec.encode(event))
+        try feedback.publish(Message(topic: Topics.feedback, envelope: envelope))
+    }
+
+    /// Applies the topology file of an announced epoch, or logs why not. The coordinator may
+    /// announce an epoch more than once (pub/sub may drop): a repeat is skipped quietly.
+    func apply(_ announcement: EpochAnnouncement) async {
+        let current = await registry.current.epoch
+        guard announcement.epoch > current else {
+            log.debug("epoch already applied", metadata: ["epoch": "\(announcement.epoch)"])
+            return
+        }
+        var path = announcement.topologyPath
+        if !path.hasPrefix("/") { path = layout.runDirectory + "/" + path }
+        do {
+            let spec = try Self.load(path)
+            guard spec.epoch > current else {
+                throw GatewayError(.invalidTopology, "its epoch \(spec.epoch) is not newer than \(current)")
+            }
+            try await registry.install(spec)
+            metrics.epoch(spec.epoch)
+            log.notice("switched epoch", metadata: ["epoch": "\(spec.epoch)", "previous": "\(current)"])
+        } catch {
+            metrics.epochRejected()
+            log.error("ignoring an announced topology", metadata: ["epoch": "\(announcement.epoch)", "path": .string(path), "error": "\(error)"])
+        }
+    }
+
+    func shutdown() async {
+        await registry.closeAll()
+        // nng_close of the listening pub socket sometimes takes ~1 s in NNG 1.5: off the
+        // cooperative pool, like every other close.
+        let feedback = self.feedback
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            DispatchQueue.global().async {
+                feedback.close()
+                continuation.resume()
+            }
+        }
+    }
+}
+
+

@@ -1,0 +1,69 @@
+import Metrics
+import Prometheus
+
+/// The gateway's counters and histograms, through swift-metrics into its own Prometheus
+/// registry (not the global bootstrap, so the gateway can live in a process that has one).
+struct GatewayMetrics: Sendable {
+    let registry: PrometheusCollectorRegistry
+    private let factory: PrometheusMetricsFactory
+
+    init() {
+        registry = PrometheusCollectorRegistry()
+        var factory = PrometheusMetricsFactory(registry: registry)
+        // Agent calls take 0.1–10 ms on ipc; deadlines are hundreds of ms.
+        factory.defaultDurationHistogramBuckets = [
+            .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5),
+            .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250),
+            .milliseconds(500), .seconds(1), .seconds(2.5),
+        ]
+        self.factory = factory
+    }
+
+    /// One HTTP or NNG request answered, by route and status.
+    func request(route: String, status: Int, duration: Duration) {
+        Counter(label: "agentic_gateway_requests_total", dimensions: [("route", route), ("status", String(status))], factory: factory).increment()
+        if status >= 400 {
+            Counter(label: "agentic_gateway_request_errors_total", dimensions: [("route", route), ("status", String(status))], factory: factory).increment()
+        }
+        Timer(label: "agentic_gateway_request_duration_seconds", dimensions: [("route", route)], factory: factory).recordNanoseconds(duration.nanoseconds)
+    }
+
+    /// One attempt on one agent instance; `outcome` is ok, timeout, error or closed.
+    func agentCall(agent: String, outcome: String, duration: Duration) {
+        Counter(label: "agentic_gateway_agent_calls_total", dimensions: [("agent", agent), ("outcome", outcome)], factory: factory).increment()
+        if outcome != "ok" {
+            Counter(label: "agentic_gateway_agent_errors_total", dimensions: [("agent", agent), ("outcome", outcome)], factory: factory).increment()
+        }
+        Timer(label: "agentic_gateway_agent_call_duration_seconds", dimensions: [("agent", agent)], factory: factory).recordNanoseconds(duration.nanoseconds)
+    }
+
+    /// A recommendation that skipped `agent`.
+    func degraded(agent: String) {
+        Counter(label: "agentic_gateway_degraded_total", dimensions: [("agent", agent)], factory: factory).increment()
+    }
+
+    /// A retry on another replica of `agent`.
+    func retried(agent: String) {
+        Counter(label: "agentic_gateway_retries_total", dimensions: [("agent", agent)], factory: factory).increment()
+    }
+
+    /// The epoch now serving.
+    func epoch(_ epoch: Int) {
+        Gauge(label: "agentic_gateway_epoch", factory: factory).record(epoch)
+    }
+
+    /// An announced topology that was not applied (invalid, unreadable or not newer).
+    func epochRejected() {
+        Counter(label: "agentic_gateway_epoch_rejections_total", factory: factory).increment()
+    }
+
+    /// Prometheus text exposition of everything above.
+    func exposition() -> [UInt8] { registry.emitToBuffer() }
+}
+
+extension Duration {
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+}

@@ -1,0 +1,161 @@
+import AgentProtocol
+import Foundation
+import Logging
+import Transport
+
+/// What one execution of the graph produced.
+struct Recommendation: Sendable {
+    var items: [ScoredItem]
+    var epoch: Int
+    /// Agents that failed or were late, in topological order.
+    var degraded: [String]
+}
+
+/// Runs one request through one epoch's graph: every agent once, as soon as all that feed
+/// it have answered or given up, each on the first replica that answers in time.
+struct GraphExecutor: Sendable {
+    let metrics: GatewayMetrics
+    let log: Logger
+    /// How long a failed replica is tried after its siblings.
+    let suspension: Duration
+    /// No attempt is made with less time than this left.
+    let minimumAttempt: Duration
+
+    func execute(_ plan: EpochPlan, requestID: UInt64, user: String, k: Int, deadline: ContinuousClock.Instant) async -> Recommendation {
+        let idText = RequestIDs.text(requestID)
+        var outputs: [String: AgentOutput] = [:]
+        var failed: Set<String> = []
+        var waiting: [String: Int] = plan.predecessors.mapValues(\.count)
+
+        await withTaskGroup(of: (String, AgentOutput?).self) { group in
+            func launch(_ name: String) {
+                // Degrade around a failed predecessor: the agent gets the inputs that did arrive.
+                let inputs = (plan.predecessors[name] ?? []).compactMap { outputs[$0] }
+                let request = DecisionRequest(requestID: idText, user: user, k: k, epoch: plan.epoch, inputs: inputs)
+                let depth = plan.depth[name] ?? 1
+                group.addTask {
+                    (name, await call(plan.routes[name], request, envelopeID: requestID, depth: depth, deadline: deadline))
+                }
+            }
+            for name in plan.order where waiting[name] == 0 { launch(name) }
+            for await (name, output) in group {
+                if let output { outputs[name] = output } else { failed.insert(name) }
+                for next in plan.successors[name] ?? [] {
+                    waiting[next, default: 1] -= 1
+                    if waiting[next] == 0 { launch(next) }
+                }
+            }
+        }
+
+        let degraded = plan.order.filter { failed.contains($0) }
+        for agent in degraded { metrics.degraded(agent: agent) }
+        // The exit's list, else the deepest agent that answered with something.
+        let answer = outputs[plan.exit]
+            ?? plan.order.reversed().lazy.compactMap { outputs[$0] }.first { !$0.items.isEmpty }
+        let items = (answer?.items ?? []).filter { $0.score.isFinite }.prefix(k)
+        return Recommendation(items: Array(items), epoch: plan.epoch, degraded: degraded)
+    }
+
+    /// Asks one agent, trying each replica at most once, within its share of the deadline.
+    /// Returns nil when every attempt failed or time ran out.
+    private func call(_ route: AgentRoute?, _ request: DecisionRequest, envelopeID: UInt64, depth: Int, deadline: ContinuousClock.Instant) async -> AgentOutput? {
+        var log = self.log
+        log[metadataKey: "request_id"] = .string(request.requestID)
+        guard let route else { return nil }
+        log[metadataKey: "agent"] = .string(route.agent)
+        let clock = ContinuousClock()
+        // This agent's share: the rest of the deadline split over the chain still to run.
+        let agentDeadline = clock.now + (deadline - clock.now) / max(1, depth)
+        let payload: [UInt8]
+        do {
+            payload = try WireCodec.encode(request)
+        } catch {
+            log.error("cannot encode a decision request", metadata: ["error": "\(error)"])
+            return nil
+        }
+        let candidates = route.attemptOrder()
+        for (index, instance) in candidates.enumerated() {
+            if Task.isCancelled { return nil }
+            let left = agentDeadline - clock.now
+            guard left >= minimumAttempt else {
+                log.warning("no time left for the agent")
+                return nil
+            }
+            if index > 0 { metrics.retried(agent: route.agent) }
+            // Keep time for the replicas still untried: a dead one costs its whole attempt.
+            let attemptsLeft = candidates.count - index
+            let timeout = attemptsLeft > 1 ? max(minimumAttempt, left / attemptsLeft) : left
+            let started = clock.now
+            let outcome = await attempt(instance, payload: payload, envelopeID: envelopeID, timeout: timeout)
+            metrics.agentCall(agent: route.agent, outcome: outcome.label, duration: clock.now - started)
+            switch outcome {
+            case .answered(let output):
+                return output
+            case .failed(_, let reason):
+                instance.suspend(for: suspension)
+                log.notice("agent attempt failed", metadata: ["address": .string(instance.address), "reason": .string(reason), "attempt": "\(index + 1)"])
+            }
+        }
+        return nil
+    }
+
+    private enum Outcome {
+        case answered(AgentOutput)
+        case failed(label: String, reason: String)
+
+        var label: String {
+            switch self {
+            case .answered: "ok"
+            case .failed(let label, _): label
+            }
+        }
+    }
+
+    private func attempt(_ instance: AgentInstance, payload: [UInt8], envelopeID: UInt64, timeout: Duration) async -> Outcome {
+        let wallDeadline = UInt64(max(0, (Date().timeIntervalSince1970 + timeout.seconds) * 1000))
+        let reply: Message
+        do {
+            let envelope = Envelope(type: .request, requestID: envelopeID, deadline: wallDeadline, payload: payload)
+            reply = try await instance.requester.request(Message(envelope: envelope), timeout: timeout)
+        } catch let error as TransportError {
+            switch error.code {
+            case .timedOut: return .failed(label: "timeout", reason: "timed out after \(timeout)")
+            case .closed: return .failed(label: "closed", reason: "requester closed")
+            case .cancelled: return .failed(label: "cancelled", reason: "cancelled")
+            default: return .failed(label: "error", reason: "\(error.code)")
+            }
+        } catch {
+            return .failed(label: "error", reason: "\(error)")
+        }
+        do {
+            let envelope = try reply.envelope()
+            switch envelope.type {
+            case .reply:
+                return .answered(try WireCodec.decode(DecisionResponse.self, from: envelope.payload))
+            case .error:
+                let problem = try? WireCodec.decode(ErrorReply.self, from: envelope.payload)
+                return .failed(label: "error", reason: "agent error \(problem?.code ?? "unreadable")")
+            default:
+                return .failed(label: "error", reason: "unexpected \(envelope.type) reply")
+            }
+        } catch {
+            return .failed(label: "error", reason: "malformed reply")
+        }
+    }
+}
+
+extension Duration {
+    var seconds: Double {
+        let (seconds, attoseconds) = components
+        return Double(seconds) + Double(attoseconds) / 1e18
+    }
+}
+
+/// Request ids: a random 64-bit number in the envelope, its hex form everywhere else.
+enum RequestIDs {
+    static func make() -> UInt64 { UInt64.random(in: 1 ... .max) }
+    static func text(_ id: UInt64) -> String {
+        let hex = String(id, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+}

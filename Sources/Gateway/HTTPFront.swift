@@ -1,0 +1,140 @@
+import AgentProtocol
+import Foundation
+import Hummingbird
+import Topology
+
+/// The HTTP API. Handlers never throw: every outcome, client errors included, is a response.
+struct HTTPFront: Sendable {
+    let core: GatewayCore
+    let maximumBodySize: Int
+
+    func register(on router: Router<BasicRequestContext>) {
+        router.post("/v1/recommend") { request, _ in await recommend(request) }
+        router.post("/v1/feedback") { request, _ in await feedback(request) }
+        router.get("/v1/topology") { _, _ in await topology() }
+        router.get("/healthz") { _, _ in await health() }
+        router.get("/metrics") { _, _ in
+            Response(
+                status: .ok,
+                headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(bytes: core.metrics.exposition()))
+            )
+        }
+    }
+
+    private func recommend(_ request: Request) async -> Response {
+        do {
+            let body = try await jsonBody(request)
+            let (user, k) = try Validation.recommendation(from: body.readableBytesView)
+            return Self.json(await core.recommend(user: user, k: k))
+        } catch {
+            return Self.error(error)
+        }
+    }
+
+    private func feedback(_ request: Request) async -> Response {
+        do {
+            let body = try await jsonBody(request)
+            let event = try Validation.feedback(from: body.readableBytesView)
+            do {
+                try core.publish(event)
+            } catch {
+                core.log.error("cannot publish feedback", metadata: ["error": "\(error)"])
+                return Self.json(FeedbackAccepted(accepted: false, stored: false), status: .serviceUnavailable)
+            }
+            // Published on pub/sub only: the store agent that makes it durable comes later.
+            return Self.json(FeedbackAccepted(accepted: true, stored: false), status: .accepted)
+        } catch {
+            return Self.error(error)
+        }
+    }
+
+    private func topology() async -> Response {
+        let plan = await core.registry.lease()
+        await core.registry.release(plan)
+        return Self.json(TopologyResponse(epoch: plan.epoch, topology: plan.spec))
+    }
+
+    private func health() async -> Response {
+        let plan = await core.registry.lease()
+        await core.registry.release(plan)
+        return Self.json(Health(status: "ok", epoch: plan.epoch))
+    }
+
+    /// The body, after checking its type and size; a body over the limit is never read whole.
+    private func jsonBody(_ request: Request) async throws(APIError) -> ByteBuffer {
+        if let type = request.headers[.contentType]?.lowercased(), !type.hasPrefix("application/json") {
+            throw APIError(415, "unsupported_media_type", "the body must be application/json")
+        }
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > maximumBodySize {
+            throw APIError(413, "body_too_large", "the body is larger than \(maximumBodySize) bytes")
+        }
+        var request = request
+        do {
+            return try await request.collectBody(upTo: maximumBodySize)
+        } catch let error as HTTPError where error.status == .contentTooLarge {
+            throw APIError(413, "body_too_large", "the body is larger than \(maximumBodySize) bytes")
+        } catch {
+            throw APIError(400, "unreadable_body", "the body could not be read")
+        }
+    }
+
+    static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) -> Response {
+        guard let bytes = try? JSONEncoder().encode(value) else {
+            return error(APIError(500, "internal", "the response could not be encoded"))
+        }
+        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+
+    static func error(_ error: any Error) -> Response {
+        let problem = error as? APIError ?? APIError(400, "bad_request", "the request could not be handled")
+        return Response(
+            status: .init(code: problem.status),
+            headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(bytes: problem.body()))
+        )
+    }
+}
+
+private struct FeedbackAccepted: Encodable {
+    var accepted: Bool
+    var stored: Bool
+}
+
+private struct TopologyResponse: Encodable {
+    var epoch: Int
+    var topology: TopologySpec
+}
+
+private struct Health: Encodable {
+    var status: String
+    var epoch: Int
+}
+
+/// Turns the router's own errors (unknown path, wrong method) into the JSON error body
+/// and counts every response by route and status.
+struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    let metrics: GatewayMetrics
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let clock = ContinuousClock()
+        let started = clock.now
+        let response: Response
+        do {
+            response = try await next(request, context)
+        } catch let error as any HTTPResponseError {
+            let status = error.status
+            let code = status == .notFound ? "not_found" : status == .methodNotAllowed ? "method_not_allowed" : "http_\(status.code)"
+            response = HTTPFront.error(APIError(status.code, code, status.reasonPhrase))
+        } catch {
+            response = HTTPFront.error(APIError(500, "internal", "internal error"))
+        }
+        metrics.request(route: Self.route(request.uri.path), status: response.status.code, duration: clock.now - started)
+        return response
+    }
+
+    /// Bounded label values: unknown paths share one.
+    private static func route(_ path: String) -> String {
+        ["/v1/recommend", "/v1/feedback", "/v1/topology", "/healthz", "/metrics"].contains(path) ? path : "other"
+    }
+}

@@ -1,0 +1,292 @@
+import AgentProtocol
+import Foundation
+import Synchronization
+import Testing
+import Transport
+
+private final class Received: Sendable {
+    let event = Mutex<FeedbackEvent?>(nil)
+}
+
+private func items(_ pairs: [(String, Double)]) -> [ScoredItem] { pairs.map { ScoredItem(item: $0.0, score: $0.1) } }
+
+/// The real `agentic gateway` process in front of fake agents in the test process.
+@Suite(.serialized, .timeLimit(.minutes(2)))
+struct GatewayProcessTests {
+    @Test func recommendRunsTheGraphAndMergesTheFanOut() async throws {
+        let run = try TestRun()
+        defer { run.stop() }
+        try run.fake("router", .items([]))
+        try run.fake("a", .items(items([("1", 0.9), ("2", 0.8)])))
+        try run.fake("b", .items(items([("3", 0.95), ("1", 0.05)])))
+        let fusion = try run.fake("fusion", .merge)
+        try run.fake("rank", .merge)
+        let topology = try run.write("t1.yaml", topologyYAML(
+            epoch: 1,
+            agents: [.init(name: "router", kind: "router"), .init(name: "a", kind: "recall.static"), .init(name: "b", kind: "recall.static"),
+                     .init(name: "fusion", kind: "fusion"), .init(name: "rank", kind: "rank.passthrough")],
+            edges: [("router", "a"), ("router", "b"), ("a", "fusion"), ("b", "fusion"), ("fusion", "rank")],
+            entry: "router", exit: "rank"))
+        try await run.startGateway(topology: topology)
+
+        let answer = try await run.recommend(k: 2)
+        #expect(answer.itemIDs == ["1", "3"])
+        #expect(abs((answer.items.first?.score ?? 0) - 0.95) < 1e-9)
+        #expect(answer.degraded.isEmpty)
+        #expect(answer.epoch == 1)
+        #expect(answer.request_id.count == 16)
+        #expect(fusion.mostInputs == 2)
+
+        let health = try await run.http("GET", "/healthz")
+        #expect(health.status == 200)
+        #expect(try health.json()["epoch"] as? Int == 1)
+        let topologyJSON = try await run.http("GET", "/v1/topology")
+        #expect(topologyJSON.status == 200)
+        #expect(((try topologyJSON.json()["topology"] as? [String: Any])?["agents"] as? [Any])?.count == 5)
+        let metrics = try await run.http("GET", "/metrics")
+        let text = String(decoding: metrics.body, as: UTF8.self)
+        #expect(metrics.status == 200)
+        #expect(text.contains(#"agentic_gateway_agent_calls_total{agent="fusion",outcome="ok"} 1"#))
+        #expect(text.contains(#"agentic_gateway_requests_total{route="/v1/recommend",status="200"} 1"#))
+        #expect(text.contains("agentic_gateway_agent_call_duration_seconds_bucket"))
+        #expect(text.contains("agentic_gateway_request_duration_seconds_bucket"))
+
+        // SIGTERM is a graceful shutdown.
+        run.gateway?.signal(SIGTERM)
+        #expect(try await run.gateway?.waitForExit() == 0)
+    }
+
+    @Test func aLateOrFailingAgentIsSkippedAndNamed() async throws {
+        let run = try TestRun()
+        defer { run.stop() }
+        try run.fake("router", .items([]))
+        try run.fake("good", .items(items([("7", 1)])))
+        try run.fake("late", .silent)
+        try run.fake("broken", .error)
+        try run.fake("fusion", .merge)
+        let topology = try run.write("t.yaml", topologyYAML(
+            epoch: 1,
+            agents: [.init(name: "router", kind: "router"), .init(name: "good", kind: "recall.static"), .init(name: "late", kind: "recall.static"),
+                     .init(name: "broken", kind: "recall.static"), .init(name: "fusion", kind: "fusion")],
+            edges: [("router", "good"), ("router", "late"), ("router", "broken"), ("good", "fusion"), ("late", "fusion"), ("broken", "fusion")],
+            entry: "router", exit: "fusion", deadlineMilliseconds: 300))
+        try await run.startGateway(topology: topology)
+
+        let answer = try await run.recommend()
+        #expect(answer.itemIDs == ["7"])
+        #expect(answer.degraded == ["late", "broken"])
+        let text = String(decoding: try await run.http("GET", "/metrics").body, as: UTF8.self)
+        #expect(text.contains(#"agentic_gateway_degraded_total{agent="late"} 1"#))
+        #expect(text.contains(#"agentic_gateway_agent_errors_total{agent="broken",outcome="error"} 1"#))
+    }
+
+    @Test func aFailedExitFallsBackToTheLastListThatArrived() async throws {
+        let run = try TestRun()
+        defer { run.stop() }
+        try run.fake("router", .items([]))
+        try run.fake("a", .items(items([("4", 0.5), ("5", 0.4)])))
+        try run.fake("rank", .error)
+        let topology = try run.write("t.yaml", topologyYAML(
+            epoch: 1,
+            agents: [.init(name: "router", kind: "router"), .init(name: "a", kind: "recall.static"), .init(name: "rank", kind: "rank.passthrough")],
+            edges: [("router", "a"), ("a", "rank")], entry: "router", exit: "rank"))
+        try await run.startGateway(topology: topology)
+
+        let answer = try await run.recommend()
+        #expect(answer.itemIDs == ["4", "5"])
+        #expect(answer.degraded == ["rank"])
+    }
+
+    @Test func aDeadReplicaIsRetriedOnItsSiblingWithoutLosingARequest() async throws {
+        let run = try TestRun()
+        defer { run.stop() }
+        try run.fake("router", .items([]))
+        let first = try run.fake("a", replica: 0, .items(items([("1", 1)])))
+        let second = try run.fake("a", replica: 1, .items(items([("1", 1)])))
+        let topology = try run.write("t.yaml", topologyYAML(
+            epoch: 1,
+            agents: [.init(name: "router", kind: "router"), .init(name: "a", kind: "recall.static", replicas: 2)],
+            edges: [("router", "a")], entry: "router", exit: "a", deadlineMilliseconds: 1000))
+        try await run.startGateway(topology: topology)
+
+        // 100 requests, 10 in flight at a time; the second replica dies after 20.
+        var failures = 0
+        for batch in 0..<10 {
+            if batch == 2 { second.close() }
+            failures += try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<10 {
+                    group.addTask {
+                        let answer = try await run.recommend()
+                        return answer.degraded.isEmpty && answer.itemIDs == ["1"] ? 0 : 1
+                    }
+                }
+                return try await group.reduce(0, +)
+            }
+        }
+        #expect(failures == 0)
+        #expect(second.requests > 0)
+        #expect(first.requests > second.requests)
+    }
+
+    @Test func badInputGetsAClientErrorWithAJSONBody() async throws {
+        let run = try TestRun()
+        defer { run.stop() }
+        try run.fake("router", .items(items([("1", 1)])))
+        let topology = try run.write("t.yaml", topologyYAML(
+            epoch: 1, agents: [.init(name: "router", kind: "router")], edges: [], entry: "router", exit: "router"))
+        try await run.startGateway(topology: topology)
+
+        let cases: [(String, String, String?, Int, String)] = [
+            ("/v1/recommend", "{not json", "application/json", 400, "malformed_json"),
+            ("/v1/recommend", "[1, 2]", "application/json", 400, "malformed_json"),
+            ("/v1/recommend", "", "application/json", 400, "empty_body"),
+            ("/v1/recommend", #"{"k": 5}"#, "application/json", 400, "missing_field"),
+            ("/v1/recommend", #"{"user": 42}"#, "application/json", 400, "invalid_field"),
+            ("/v1/recommend", #"{"user": ""}"#, "application/json", 400, "invalid_field"),
+            ("/v1/recommend", #"{"user": "u", "k": 0}"#, "application/json", 400, "k_out_of_range"),
+            ("/v1/recommend", #"{"user": "u", "k": 101}"#, "application/json", 400, "k_out_of_range"),
+            ("/v1/recommend", #"{"user": "u", "k": "ten"}"#, "application/json", 400, "invalid_field"),
+            ("/v1/recommend", #"{"user": "u", "k": 1e30}"#, "application/json", 400, "invalid_field"),
+            ("/v1/recommend", #"{"user": "u"}"#, "text/plain", 415, "unsupported_media_type"),
+            ("/v1/recommend", #"{"user": "\#(String(repeating: "x", count: 70_000))"}"#, "application/json", 413, "body_too_large"),
+            ("/v1/feedback", #"{"user": "u", "item": "1", "event": "purchase"}"#, "application/json", 400, "invalid_field"),
+            ("/v1/feedback", #"{"user": "u", "item": "1", "event": "rating"}"#, "application/json", 400, "missing_field"),
+            ("/v1/feedback", #"{"user": "u", "event": "click"}"#, "application/json", 400, "missing_field"),
+            ("/v1/nothing", "{}", "application/json", 404, "not_found"),
+        ]
+        for (path, body, type, status, code) in cases {
+            let result = try await run.post(path, body, contentType: type)
+            #expect(result.status == status, "\(path) \(body.prefix(40))")
+            #expect(try result.errorCode() == code, "\(path) \(body.prefix(40)): \(String(decoding: result.body, as: UTF8.self))")
+            #expect(result.contentType == "application/json")
+        }
+        let wrongMethod = try await run.http("GET", "/v1/recommend")
+        #expect((400..<500).contains(wrongMethod.status))
+        #expect(try wrongMethod.errorCode() != nil)
+        // Still serving after all that.
+        #expect(try await run.recommend().itemIDs == ["1"])
+    }
+
+    @Test func feedbackIsPublishedAndSaysItIsNotStored() async throws {
+        let run = try TestRun()
+        defer { run.stop() }
+        try run.fake("router", .items([]))
+        let topology = try run.write("t.yaml", topologyYAML(
+            epoch: 1, agents: [.init(name: "router", kind: "router")], edges: [], entry: "router", exit: "router"))
+        try await run.startGateway(topology: topology)
+        let subscriber = try Subscriber()
+        defer { subscriber.close() }
+        try subscriber.subscribe(topic: Topics.feedback)
+        try subscriber.dial(run.layout.gatewayEvents)
+
+        let received = Received()
+        let consumer = Task {
+            for await message in subscriber.messages {
+                if let (_, envelope) = try? message.topicEnvelope(),
+                    let event = try? WireCodec.decode(FeedbackEvent.self, from: envelope.payload) {
+                    received.event.withLock { $0 = event }
+                    return
+                }
+            }
+        }
+        defer { consumer.cancel() }
+        // Pub/sub drops what is sent before the subscriber is connected: send until one arrives.
+        try await waitUntil("feedback to arrive on the subscriber") {
+            let result = try await run.post("/v1/feedback", #"{"user": "u9", "item": "42", "event": "rating", "value": 4.5, "request_id": "abc"}"#)
+            #expect(result.status == 202)
+            #expect(try result.json()["accepted"] as? Bool == true)
+            #expect(try result.json()["stored"] as? Bool == false)
+            return received.event.withLock { $0 != nil }
+        }
+        let event = received.event.withLock { $0 }
+        #expect(event?.user == "u9")
+        #expect(event?.item == "42")
+        #expect(event?.value == 4.5)
+        #expect(event?.requestID == "abc")
+    }
+
+    @Test func anEpochAnnouncementSwitchesTopologyAndABadFileIsIgnored() async throws {
+        let run = try TestRun()
+        defer { run.stop() }
+        try run.fake("router", .items([]))
+        try run.fake("a", .items(items([("a1", 1)])))
+        try run.fake("b", .items(items([("b1", 1)])))
+        let agents: [TestAgent] = [.init(name: "router", kind: "router"), .init(name: "a", kind: "recall.static"), .init(name: "b", kind: "recall.static")]
+        let first = try run.write("t1.yaml", topologyYAML(epoch: 1, agents: agents, edges: [("router", "a")], entry: "router", exit: "a"))
+        let coordinator = try Publisher()
+        defer { coordinator.close() }
+        try coordinator.listen(run.layout.coordinatorEvents)
+        try await run.startGateway(topology: first)
+        #expect(try await run.recommend().itemIDs == ["a1"])
+
+        func announce(_ epoch: Int, _ path: String) throws {
+            let payload = try WireCodec.encode(EpochAnnouncement(epoch: epoch, topologyPath: path))
+            try coordinator.publish(Message(topic: Topics.epoch, envelope: Envelope(type: .epoch, requestID: UInt64(epoch), payload: payload)))
+        }
+        let second = try run.write("t2.yaml", topologyYAML(epoch: 2, agents: agents, edges: [("router", "b")], entry: "router", exit: "b"))
+        try await waitUntil("epoch 2 to serve") {
+            try announce(2, second)
+            return try await run.recommend().epoch == 2
+        }
+        #expect(try await run.recommend().itemIDs == ["b1"])
+
+        let bad = try run.write("t3.yaml", topologyYAML(epoch: 3, agents: agents, edges: [("router", "missing")], entry: "router", exit: "b"))
+        try await waitUntil("the bad file to be rejected") {
+            try announce(3, bad)
+            let metrics = String(decoding: try await run.http("GET", "/metrics").body, as: UTF8.self)
+            return metrics.contains("agentic_gateway_epoch_rejections_total")
+        }
+        let answer = try await run.recommend()
+        #expect(answer.epoch == 2)
+        #expect(answer.itemIDs == ["b1"])
+    }
+
+    @Test func theNNGFrontAnswersLikeHTTP() async throws {
+        let run = try TestRun()
+        defer { run.stop() }
+        try run.fake("router", .items(items([("9", 2), ("8", 1)])))
+        let topology = try run.write("t.yaml", topologyYAML(
+            epoch: 5, agents: [.init(name: "router", kind: "router")], edges: [], entry: "router", exit: "router", nng: "ipc://gw.sock"))
+        try await run.startGateway(topology: topology)
+        let requester = try Requester()
+        defer { requester.close() }
+        try requester.dial("ipc://\(run.directory)/gw.sock")
+
+        let request = Envelope(type: .request, requestID: 77, payload: Array(#"{"user": "u", "k": 1}"#.utf8))
+        let reply = try await requester.request(Message(envelope: request), timeout: .seconds(10)).envelope()
+        #expect(reply.type == .reply)
+        #expect(reply.requestID == 77)
+        let answer = try JSONDecoder().decode(Recommended.self, from: Data(reply.payload))
+        #expect(answer.itemIDs == ["9"])
+        #expect(answer.epoch == 5)
+
+        let wrongType = Envelope(type: .control, requestID: 79)
+        #expect(try await requester.request(Message(envelope: wrongType), timeout: .seconds(10)).envelope().type == .error)
+
+        let bad = Envelope(type: .request, requestID: 78, payload: Array(#"{"k": 1}"#.utf8))
+        let error = try await requester.request(Message(envelope: bad), timeout: .seconds(10)).envelope()
+        #expect(error.type == .error)
+        #expect(try WireCodec.decode(ErrorReply.self, from: error.payload).code == "missing_field")
+    }
+
+    @Test func theGatewayExitsWhenItsParentsPipeCloses() async throws {
+        let run = try TestRun()
+        defer { run.stop() }
+        try run.fake("router", .items([]))
+        let topology = try run.write("t.yaml", topologyYAML(
+            epoch: 1, agents: [.init(name: "router", kind: "router")], edges: [], entry: "router", exit: "router"))
+        try await run.startGateway(topology: topology)
+        run.gateway?.closeInput()
+        #expect(try await run.gateway?.waitForExit() == 0)
+        #expect(run.gateway?.output().count == 1)
+    }
+
+    @Test func anInvalidTopologyFailsAtStartWithoutListening() async throws {
+        let run = try TestRun()
+        defer { run.stop() }
+        let topology = try run.write("t.yaml", "epoch: 1\nname: broken\nagents: []\n")
+        let process = try TestProcess.agentic(["gateway", "--run-dir", run.directory, "--topology", topology])
+        #expect(try await process.waitForExit() == 1)
+        #expect(process.output().isEmpty)
+    }
+}

@@ -1,0 +1,284 @@
+import AgentProtocol
+import Foundation
+import Synchronization
+import Testing
+import Transport
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+struct TestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Polls `condition` until it holds or `timeout` passes.
+func waitUntil(timeout: Duration = .seconds(10), _ what: String, _ condition: () async throws -> Bool) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try await condition() { return }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+    throw TestFailure("timed out waiting for \(what)")
+}
+
+/// A fake agent instance in the test process: a replier at the instance's RunLayout address.
+final class FakeAgent: Sendable {
+    enum Behaviour: Sendable {
+        /// Answers with these items.
+        case items([ScoredItem])
+        /// Answers with its inputs merged: scores of the same item summed, best first.
+        case merge
+        /// Never answers.
+        case silent
+        /// Answers with an error envelope.
+        case error
+    }
+
+    let name: String
+    let replier: Replier
+    private let served = Atomic<Int>(0)
+    private let widestInput = Atomic<Int>(0)
+
+    init(_ name: String, replica: Int = 0, layout: RunLayout, _ behaviour: Behaviour) throws {
+        self.name = name
+        replier = try Replier()
+        try replier.listen(layout.decisionAddress(agent: name, replica: replica))
+        try replier.start { [weak self] message in
+            guard let self else { return nil }
+            return self.answer(message, behaviour)
+        }
+    }
+
+    var requests: Int { served.load(ordering: .relaxed) }
+    var mostInputs: Int { widestInput.load(ordering: .relaxed) }
+
+    private func answer(_ message: Message, _ behaviour: Behaviour) -> Message? {
+        guard let envelope = try? message.envelope(), envelope.type == .request,
+            let request = try? WireCodec.decode(DecisionRequest.self, from: envelope.payload)
+        else { return nil }
+        served.add(1, ordering: .relaxed)
+        widestInput.max(request.inputs.count, ordering: .relaxed)
+        let output: AgentOutput
+        switch behaviour {
+        case .silent:
+            return nil
+        case .error:
+            let payload = try! WireCodec.encode(ErrorReply(code: "boom", message: "this fake always fails"))
+            return try? Message(envelope: Envelope(type: .error, requestID: envelope.requestID, payload: payload))
+        case .items(let items):
+            output = AgentOutput(agent: name, version: "1", items: items)
+        case .merge:
+            var scores: [String: Double] = [:]
+            for input in request.inputs { for item in input.items { scores[item.item, default: 0] += item.score } }
+            let items = scores.map { ScoredItem(item: $0.key, score: $0.value) }.sorted { $0.score > $1.score }
+            output = AgentOutput(agent: name, version: "1", items: Array(items.prefix(request.k)))
+        }
+        let payload = try! WireCodec.encode(output)
+        return try? Message(envelope: Envelope(type: .reply, requestID: envelope.requestID, payload: payload))
+    }
+
+    func close() { replier.close() }
+}
+
+/// One agent of a test topology.
+struct TestAgent {
+    var name: String
+    var kind: String
+    var replicas = 1
+}
+
+/// Writes a topology file the real validator accepts.
+func topologyYAML(epoch: Int, agents: [TestAgent], edges: [(String, String)], entry: String, exit: String, deadlineMilliseconds: Int = 1000, nng: String? = nil) -> String {
+    var text = "epoch: \(epoch)\nname: test\ntransport:\n  kind: ipc\nagents:\n"
+    for agent in agents {
+        text += "  - name: \(agent.name)\n    kind: \(agent.kind)\n    replicas: \(agent.replicas)\n"
+    }
+    text += "edges:\n"
+    for (from, to) in edges { text += "  - { from: \(from), to: \(to) }\n" }
+    text += "gateway:\n  listen: [ \"http://127.0.0.1:0\" ]\n  entry: \(entry)\n  exit: \(exit)\n  deadline_ms: \(deadlineMilliseconds)\n"
+    if let nng { text += "  nng: \"\(nng)\"\n" }
+    return text
+}
+
+/// A temporary run: a short run directory under /tmp, fake agents, and the real
+/// `agentic gateway` process. `stop()` ends everything it started.
+final class TestRun: @unchecked Sendable {
+    let directory: String
+    let layout: RunLayout
+    private(set) var agents: [String: FakeAgent] = [:]
+    private(set) var gateway: TestProcess?
+    private(set) var baseURL = ""
+
+    init() throws {
+        var template = Array("/tmp/agw.XXXXXX".utf8CString)
+        guard let made = mkdtemp(&template) else { throw TestFailure("mkdtemp failed") }
+        directory = String(cString: made)
+        layout = RunLayout(runDirectory: directory)
+        try FileManager.default.createDirectory(atPath: layout.socketDirectory, withIntermediateDirectories: true)
+    }
+
+    @discardableResult
+    func fake(_ name: String, replica: Int = 0, _ behaviour: FakeAgent.Behaviour) throws -> FakeAgent {
+        let agent = try FakeAgent(name, replica: replica, layout: layout, behaviour)
+        agents["\(name).\(replica)"] = agent
+        return agent
+    }
+
+    func write(_ file: String, _ text: String) throws -> String {
+        let path = "\(directory)/\(file)"
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    /// Starts the gateway on `topology` and waits for its `listening` line.
+    func startGateway(topology: String) async throws {
+        let process = try TestProcess.agentic(["gateway", "--run-dir", directory, "--topology", topology])
+        gateway = process
+        let line = try await process.waitForLine { $0.hasPrefix("listening ") }
+        baseURL = String(line.dropFirst("listening ".count))
+    }
+
+    func stop() {
+        gateway?.stop()
+        for agent in agents.values { agent.close() }
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    deinit { stop() }
+
+    // MARK: HTTP
+
+    struct HTTPResult {
+        var status: Int
+        var body: Data
+        var contentType: String?
+        func json() throws -> [String: Any] {
+            guard let object = try JSONSerialization.jsonObject(with: body) as? [String: Any] else { throw TestFailure("not a JSON object") }
+            return object
+        }
+        /// The `{"error": {"code", "message"}}` body's code.
+        func errorCode() throws -> String? {
+            ((try json())["error"] as? [String: Any])?["code"] as? String
+        }
+    }
+
+    func http(_ method: String, _ path: String, body: Data? = nil, contentType: String? = "application/json") async throws -> HTTPResult {
+        var request = URLRequest(url: URL(string: baseURL + path)!)
+        request.httpMethod = method
+        request.httpBody = body
+        request.timeoutInterval = 10
+        if let contentType { request.setValue(contentType, forHTTPHeaderField: "Content-Type") }
+        let (data, response) = try await URLSession.shared.data(for: request)
+        guard let http = response as? HTTPURLResponse else { throw TestFailure("not an HTTP response") }
+        return HTTPResult(status: http.statusCode, body: data, contentType: http.value(forHTTPHeaderField: "Content-Type"))
+    }
+
+    func post(_ path: String, _ json: String, contentType: String? = "application/json") async throws -> HTTPResult {
+        try await http("POST", path, body: Data(json.utf8), contentType: contentType)
+    }
+
+    /// A recommendation, decoded.
+    func recommend(user: String = "u1", k: Int = 10) async throws -> Recommended {
+        let result = try await post("/v1/recommend", #"{"user": "\#(user)", "k": \#(k)}"#)
+        guard result.status == 200 else { throw TestFailure("status \(result.status): \(String(decoding: result.body, as: UTF8.self))") }
+        return try JSONDecoder().decode(Recommended.self, from: result.body)
+    }
+}
+
+struct Recommended: Decodable {
+    var items: [ScoredItem]
+    var epoch: Int
+    var degraded: [String]
+    var request_id: String
+    var itemIDs: [String] { items.map(\.item) }
+}
+
+/// A real child process (our `agentic` executable). Its stdin is a pipe, so it also ends
+/// when the test runner dies; `stop` escalates to SIGKILL, and it is stopped when dropped.
+final class TestProcess: @unchecked Sendable {
+    private let process = Process()
+    private let input = Pipe()
+    private let stdout = Pipe()
+    private let buffer = OutputBuffer()
+
+    init(_ executable: String, _ arguments: [String]) throws {
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.standardInput = input
+        process.standardOutput = stdout
+        process.standardError = ProcessInfo.processInfo.environment["AGENTIC_TEST_STDERR"] == nil ? FileHandle.nullDevice : FileHandle.standardError
+        try process.run()
+        let reader = stdout.fileHandleForReading
+        let captured = buffer
+        Thread.detachNewThread {
+            var buffer = Data()
+            while case let chunk = reader.availableData, !chunk.isEmpty {
+                buffer.append(chunk)
+                while let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
+                    let line = String(decoding: buffer[buffer.startIndex..<newline], as: UTF8.self)
+                    captured.lines.withLock { $0.append(line) }
+                    buffer.removeSubrange(buffer.startIndex...newline)
+                }
+            }
+            if !buffer.isEmpty { captured.lines.withLock { $0.append(String(decoding: buffer, as: UTF8.self)) } }
+            captured.finished.store(true, ordering: .releasing)
+        }
+    }
+
+    /// Our `agentic` executable, built next to the test bundle by `swift build --build-tests`.
+    static func agentic(_ arguments: [String]) throws -> TestProcess {
+        let path = URL(fileURLWithPath: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+            .deletingLastPathComponent().appendingPathComponent("agentic").path
+        guard FileManager.default.isExecutableFile(atPath: path) else {
+            throw TestFailure("\(path) is missing: run `swift build --build-tests` before `swift test --skip-build`")
+        }
+        return try TestProcess(path, arguments)
+    }
+
+    func waitForLine(timeout: Duration = .seconds(20), where match: (String) -> Bool) async throws -> String {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if let line = buffer.lines.withLock({ $0.first(where: match) }) { return line }
+            if buffer.finished.load(ordering: .acquiring), !process.isRunning {
+                throw TestFailure("process exited (status \(process.terminationStatus)); output: \(output())")
+            }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        throw TestFailure("no expected line within \(timeout); output so far: \(output())")
+    }
+
+    func output() -> [String] { buffer.lines.withLock { $0 } }
+
+    func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
+
+    /// Closes the child's stdin, as the death of its parent would.
+    func closeInput() { try? input.fileHandleForWriting.close() }
+
+    func waitForExit(timeout: Duration = .seconds(20)) async throws -> Int32 {
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning {
+            if ContinuousClock.now > deadline { throw TestFailure("process did not exit within \(timeout)") }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        return process.terminationStatus
+    }
+
+    func stop() {
+        try? input.fileHandleForWriting.close()
+        for (grace, signal) in [(2.0, SIGTERM), (2.0, SIGKILL)] {
+            let deadline = Date().addingTimeInterval(grace)
+            while process.isRunning && Date() < deadline { usleep(2_000) }
+            if !process.isRunning { break }
+            kill(process.processIdentifier, signal)
+        }
+        while process.isRunning { usleep(2_000) }
+    }
+
+    deinit { stop() }
+}
+
+final class OutputBuffer: Sendable {
+    let lines = Mutex<[String]>([])
+    let finished = Atomic<Bool>(false)
+}
