@@ -166,4 +166,34 @@ struct MeshTests {
         #expect(tally.value.failed == 0)
         try await mesh.down()
     }
+
+    @Test("a bad topology file: validate and up print every error with file, line and field, and start nothing")
+    func badTopologyFile() async throws {
+        let directory = try ShortDirectory()
+        let file = try directory.write("bad.yaml", """
+            epoch: 0
+            name: bad
+            agents:
+              - name: a
+                kind: recall.static
+                parameters: { k: 5000 }
+              - name: a
+                kind: recall.nonexistent
+            edges:
+              - { from: a, to: ghost }
+            gateway:
+              listen: ["http://0.0.0.0:8080"]
+              entry: a
+              exit: a
+            """)
+        let validate = try TestProcess.agentic(["validate", file])
+        #expect(try await validate.waitForExit() == 1)
+        let lines = validate.output()
+        for expected in [":6:", ":7:", ":8:", ":10:", ":12:"] {
+            #expect(lines.contains { $0.hasPrefix(file + expected) }, "no error at line \(expected) in \(lines)")
+        }
+        let up = try TestProcess.agentic(["up", file, "--run-dir", "\(directory.path)/r"])
+        #expect(try await up.waitForExit() != 0)
+        #expect(!FileManager.default.fileExists(atPath: "\(directory.path)/r/s"))
+    }
 }
