@@ -58,21 +58,16 @@ struct GatewayCommand: AsyncParsableCommand {
     }
 }
 
-/// Notices the death of the parent process three ways: the kernel's parent-death signal
-/// (SIGTERM, handled as a graceful shutdown), a changed parent pid, and EOF on stdin when
-/// stdin is a pipe from the parent.
+/// Notices the death of the parent process two ways: a changed parent pid, and EOF on
+/// stdin when stdin is a pipe from the parent. Not the kernel's parent-death signal: it
+/// fires when the parent *thread* that spawned us exits, and the coordinator spawns from
+/// Swift's pool threads, which come and go while the coordinator lives.
 private struct ParentWatch: Sendable {
     let parent: pid_t
     let stdinClosed: AsyncStream<Void>?
 
     static func arm() -> ParentWatch {
         let parent = getppid()
-        // prctl is variadic, which Swift does not import; call it through a fixed signature.
-        typealias Prctl = @convention(c) (Int32, UInt) -> Int32
-        if let handle = dlopen(nil, RTLD_NOW), let symbol = dlsym(handle, "prctl") {
-            let PR_SET_PDEATHSIG: Int32 = 1
-            _ = unsafeBitCast(symbol, to: Prctl.self)(PR_SET_PDEATHSIG, UInt(SIGTERM))
-        }
         var status = stat()
         var stdinClosed: AsyncStream<Void>?
         if fstat(0, &status) == 0, (status.st_mode & S_IFMT) == S_IFIFO {
