@@ -25,6 +25,10 @@ final class AgentInstance: Sendable {
 
     var isSuspended: Bool { suspendedUntil.load(ordering: .relaxed) > DispatchTime.now().uptimeNanoseconds }
 
+    /// Whether NNG holds a connection to the instance now. A request to one without
+    /// waits for a reconnection (a dead or restarting process) and costs its whole attempt.
+    var isConnected: Bool { requester.socket.pipeCount > 0 }
+
     /// Tries this instance last for `duration`: it just failed or timed out.
     func suspend(for duration: Duration) {
         suspendedUntil.store(DispatchTime.now().uptimeNanoseconds + UInt64(max(0, duration.nanoseconds)), ordering: .relaxed)
@@ -43,12 +47,14 @@ final class AgentRoute: Sendable {
     }
 
     /// Every instance once, in the order to try them: round robin from the next one, with
-    /// instances that failed lately moved to the back (still there: they may be all we have).
+    /// instances that failed lately, then those with no connection, moved to the back
+    /// (still there: they may be all we have).
     func attemptOrder() -> [AgentInstance] {
         guard !instances.isEmpty else { return [] }
         let start = next.wrappingAdd(1, ordering: .relaxed).oldValue
         let rotated = (0..<instances.count).map { instances[(start &+ $0) % instances.count] }
-        return rotated.filter { !$0.isSuspended } + rotated.filter(\.isSuspended)
+        let connected = rotated.filter(\.isConnected)
+        return connected.filter { !$0.isSuspended } + connected.filter(\.isSuspended) + rotated.filter { !$0.isConnected }
     }
 }
 

@@ -79,6 +79,14 @@ public struct Gateway: Service, CustomStringConvertible {
     /// and the epoch watcher; then closes every requester.
     /// - Throws: `GatewayError` when the HTTP port or the NNG front address cannot be bound.
     public func run() async throws {
+        // Dials are non-blocking: give the connections up to 2 s to form before announcing
+        // the URL, or the first requests would wait on them and come back degraded. An
+        // instance that is down does not hold the gateway back longer than that.
+        let plan = await core.registry.current
+        let connected = ContinuousClock.now + .seconds(2)
+        while ContinuousClock.now < connected, plan.routes.values.contains(where: { $0.instances.contains { !$0.isConnected } }) {
+            try await Task.sleep(for: .milliseconds(5))
+        }
         let router = Router()
         router.add(middleware: JSONErrorMiddleware<BasicRequestContext>(metrics: core.metrics))
         HTTPFront(core: core, maximumBodySize: configuration.maximumBodySize).register(on: router)

@@ -74,8 +74,9 @@ struct CrossProcessTests {
         defer { peer.stop() }
         _ = try await peer.waitForLine { $0.hasPrefix("ready") }
         let client = try TestProcess(nngcat, ["--req", "--dial", directory.url("echo"), "--data", "ping-from-nngcat", "--ascii", "--recv-timeout", "10"])
+        // Wait for the output itself: the exit can be seen before the reader thread has it.
+        _ = try await client.waitForLine { $0.contains("ping-from-nngcat") }
         #expect(try await client.waitForExit() == 0)
-        #expect(client.output().joined().contains("ping-from-nngcat"))
     }
 
     @Test("nngcat subscribes to our publisher and receives its messages")
@@ -87,7 +88,10 @@ struct CrossProcessTests {
         _ = try await publisher.waitForLine { $0 == "ready" }
         let subscriber = try TestProcess(nngcat, ["--sub", "--dial", directory.url("pub"), "--subscribe", "hello", "--ascii", "--count", "3", "--recv-timeout", "10"])
         #expect(try await subscriber.waitForExit() == 0)
-        #expect(subscriber.output().joined().components(separatedBy: "hello-from-agentic").count - 1 == 3)
+        // nngcat prints without newlines; wait until all three bodies have been read.
+        // nngcat prints the bodies without newlines: the reader hands them over at EOF.
+        let text = try await subscriber.waitForLine { $0.contains("hello-from-agentic") }
+        #expect(text.components(separatedBy: "hello-from-agentic").count - 1 == 3)
     }
 
     @Test("our subscriber receives what nngcat publishes")
