@@ -89,15 +89,18 @@ let package = Package(
             path: "Sources/agentic-nng-baseline",
             linkerSettings: [.linkedLibrary("nng")]
         ),
-        .testTarget(name: "TransportTests", dependencies: ["Transport"], swiftSettings: strict),
+        // Shared by the test suites: child processes that are always stopped, short socket dirs.
+        .target(name: "AgenticTestSupport", path: "Tests/TestSupport", swiftSettings: strict),
+        .testTarget(name: "TransportTests", dependencies: ["Transport", "AgenticTestSupport"], swiftSettings: strict),
         .testTarget(name: "TopologyTests", dependencies: ["Topology"], exclude: ["Fixtures"], swiftSettings: strict),
         .testTarget(name: "AgentRuntimeTests", dependencies: ["AgentRuntime", "AgentProtocol", "Topology"], swiftSettings: strict),
         .testTarget(
             name: "CoordinatorTests",
-            dependencies: ["Coordinator", "AgentProtocol", "Topology", "Transport"],
+            dependencies: ["Coordinator", "AgentProtocol", "Topology", "Transport", "AgenticTestSupport"],
             swiftSettings: strict
         ),
-        .testTarget(name: "GatewayTests", dependencies: ["Transport", "AgentProtocol", "Gateway"], swiftSettings: strict),
+        .testTarget(
+            name: "GatewayTests", dependencies: ["Transport", "AgentProtocol", "Gateway", "AgenticTestSupport"], swiftSettings: strict),
         .testTarget(name: "DatasetTests", dependencies: ["Dataset"], swiftSettings: strict),
         .testTarget(name: "RecommenderTests", dependencies: ["Recommender", "Dataset"], swiftSettings: strict),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Recommender", "Dataset"], swiftSettings: strict),

@@ -1,3 +1,4 @@
+import AgenticTestSupport
 import AgentProtocol
 import Foundation
 #if canImport(FoundationNetworking)

@@ -1,3 +1,4 @@
+import AgenticTestSupport
 import Synchronization
 import Testing
 import Topology

@@ -1,3 +1,4 @@
+import AgenticTestSupport
 import AgentProtocol
 import Logging
 import Testing

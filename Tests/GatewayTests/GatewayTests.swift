@@ -1,3 +1,4 @@
+import AgenticTestSupport
 import AgentProtocol
 import Foundation
 import Synchronization
@@ -69,7 +70,7 @@ struct GatewayProcessTests {
             agents: [.init(name: "router", kind: "router"), .init(name: "good", kind: "recall.static"), .init(name: "late", kind: "recall.static"),
                      .init(name: "broken", kind: "recall.static"), .init(name: "fusion", kind: "fusion")],
             edges: [("router", "good"), ("router", "late"), ("router", "broken"), ("good", "fusion"), ("late", "fusion"), ("broken", "fusion")],
-            entry: "router", exit: "fusion", deadlineMilliseconds: 300))
+            entry: "router", exit: "fusion", deadlineMilliseconds: 2000))
         try await run.startGateway(topology: topology)
 
         let answer = try await run.recommend()

@@ -1,4 +1,5 @@
 import AgentProtocol
+import AgenticTestSupport
 import Foundation
 import Synchronization
 import Testing
@@ -7,20 +8,7 @@ import Transport
 import FoundationNetworking
 #endif
 
-struct TestFailure: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}
 
-/// Polls `condition` until it holds or `timeout` passes.
-func waitUntil(timeout: Duration = .seconds(10), _ what: String, _ condition: () async throws -> Bool) async throws {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if try await condition() { return }
-        try await Task.sleep(for: .milliseconds(20))
-    }
-    throw TestFailure("timed out waiting for \(what)")
-}
 
 /// A fake agent instance in the test process: a replier at the instance's RunLayout address.
 final class FakeAgent: Sendable {
@@ -194,91 +182,3 @@ struct Recommended: Decodable {
     var itemIDs: [String] { items.map(\.item) }
 }
 
-/// A real child process (our `agentic` executable). Its stdin is a pipe, so it also ends
-/// when the test runner dies; `stop` escalates to SIGKILL, and it is stopped when dropped.
-final class TestProcess: @unchecked Sendable {
-    private let process = Process()
-    private let input = Pipe()
-    private let stdout = Pipe()
-    private let buffer = OutputBuffer()
-
-    init(_ executable: String, _ arguments: [String]) throws {
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.standardInput = input
-        process.standardOutput = stdout
-        process.standardError = ProcessInfo.processInfo.environment["AGENTIC_TEST_STDERR"] == nil ? FileHandle.nullDevice : FileHandle.standardError
-        try process.run()
-        let reader = stdout.fileHandleForReading
-        let captured = buffer
-        Thread.detachNewThread {
-            var buffer = Data()
-            while case let chunk = reader.availableData, !chunk.isEmpty {
-                buffer.append(chunk)
-                while let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
-                    let line = String(decoding: buffer[buffer.startIndex..<newline], as: UTF8.self)
-                    captured.lines.withLock { $0.append(line) }
-                    buffer.removeSubrange(buffer.startIndex...newline)
-                }
-            }
-            if !buffer.isEmpty { captured.lines.withLock { $0.append(String(decoding: buffer, as: UTF8.self)) } }
-            captured.finished.store(true, ordering: .releasing)
-        }
-    }
-
-    /// Our `agentic` executable, built next to the test bundle by `swift build --build-tests`.
-    static func agentic(_ arguments: [String]) throws -> TestProcess {
-        let path = URL(fileURLWithPath: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
-            .deletingLastPathComponent().appendingPathComponent("agentic").path
-        guard FileManager.default.isExecutableFile(atPath: path) else {
-            throw TestFailure("\(path) is missing: run `swift build --build-tests` before `swift test --skip-build`")
-        }
-        return try TestProcess(path, arguments)
-    }
-
-    func waitForLine(timeout: Duration = .seconds(20), where match: (String) -> Bool) async throws -> String {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if let line = buffer.lines.withLock({ $0.first(where: match) }) { return line }
-            if buffer.finished.load(ordering: .acquiring), !process.isRunning {
-                throw TestFailure("process exited (status \(process.terminationStatus)); output: \(output())")
-            }
-            try await Task.sleep(for: .milliseconds(10))
-        }
-        throw TestFailure("no expected line within \(timeout); output so far: \(output())")
-    }
-
-    func output() -> [String] { buffer.lines.withLock { $0 } }
-
-    func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
-
-    /// Closes the child's stdin, as the death of its parent would.
-    func closeInput() { try? input.fileHandleForWriting.close() }
-
-    func waitForExit(timeout: Duration = .seconds(20)) async throws -> Int32 {
-        let deadline = ContinuousClock.now + timeout
-        while process.isRunning {
-            if ContinuousClock.now > deadline { throw TestFailure("process did not exit within \(timeout)") }
-            try await Task.sleep(for: .milliseconds(10))
-        }
-        return process.terminationStatus
-    }
-
-    func stop() {
-        try? input.fileHandleForWriting.close()
-        for (grace, signal) in [(2.0, SIGTERM), (2.0, SIGKILL)] {
-            let deadline = Date().addingTimeInterval(grace)
-            while process.isRunning && Date() < deadline { usleep(2_000) }
-            if !process.isRunning { break }
-            kill(process.processIdentifier, signal)
-        }
-        while process.isRunning { usleep(2_000) }
-    }
-
-    deinit { stop() }
-}
-
-final class OutputBuffer: Sendable {
-    let lines = Mutex<[String]>([])
-    let finished = Atomic<Bool>(false)
-}

@@ -1,3 +1,4 @@
+import AgenticTestSupport
 import Foundation
 import Testing
 @testable import Transport

@@ -1,3 +1,4 @@
+import AgenticTestSupport
 import Testing
 @testable import Transport
 

@@ -1,11 +1,6 @@
+import AgenticTestSupport
 import Foundation
 import Synchronization
-import Testing
-
-struct TestFailure: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}
 
 /// A private directory for socket files, removed when dropped.
 final class TestDirectory: Sendable {
@@ -17,98 +12,6 @@ final class TestDirectory: Sendable {
     }
     func url(_ name: String) -> String { "ipc://\(path)/\(name).sock" }
     deinit { try? FileManager.default.removeItem(atPath: path) }
-}
-
-/// A real child process (our `agentic` executable or a system tool). Its stdin is a pipe
-/// it serves until closed, so it also ends when the test runner dies; `stop` escalates
-/// to SIGKILL, and it is stopped when dropped: no test leaves a process behind.
-final class TestProcess: @unchecked Sendable {
-    private let process = Process()
-    private let input = Pipe()
-    private let stdout = Pipe()
-    private let buffer = OutputBuffer()
-
-    init(_ executable: String, _ arguments: [String]) throws {
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.standardInput = input
-        process.standardOutput = stdout
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let reader = stdout.fileHandleForReading
-        let captured = self.buffer
-        Thread.detachNewThread {
-            var buffer = Data()
-            while case let chunk = reader.availableData, !chunk.isEmpty {
-                buffer.append(chunk)
-                while let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
-                    let line = String(decoding: buffer[buffer.startIndex..<newline], as: UTF8.self)
-                    captured.lines.withLock { $0.append(line) }
-                    buffer.removeSubrange(buffer.startIndex...newline)
-                }
-            }
-            if !buffer.isEmpty { captured.lines.withLock { $0.append(String(decoding: buffer, as: UTF8.self)) } }
-            captured.finished.store(true, ordering: .releasing)
-        }
-    }
-
-    /// Our `agentic` executable, built next to the test bundle by `swift build --build-tests`.
-    static func agentic(_ arguments: [String]) throws -> TestProcess {
-        let path = URL(fileURLWithPath: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
-            .deletingLastPathComponent().appendingPathComponent("agentic").path
-        guard FileManager.default.isExecutableFile(atPath: path) else {
-            throw TestFailure("\(path) is missing: run `swift build --build-tests` before `swift test --skip-build`")
-        }
-        return try TestProcess(path, arguments)
-    }
-
-    /// Waits (polling, up to `timeout`) for a line of output that satisfies `match`.
-    func waitForLine(timeout: Duration = .seconds(20), where match: (String) -> Bool = { _ in true }) async throws -> String {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if let line = buffer.lines.withLock({ $0.first(where: match) }) { return line }
-            if buffer.finished.load(ordering: .acquiring), !process.isRunning {
-                throw TestFailure("process exited (status \(process.terminationStatus)) before the expected line; output: \(output())")
-            }
-            try await Task.sleep(for: .milliseconds(10))
-        }
-        throw TestFailure("no expected line within \(timeout); output so far: \(output())")
-    }
-
-    func output() -> [String] { buffer.lines.withLock { $0 } }
-
-    func waitForExit(timeout: Duration = .seconds(20)) async throws -> Int32 {
-        let deadline = ContinuousClock.now + timeout
-        while process.isRunning {
-            if ContinuousClock.now > deadline { throw TestFailure("process did not exit within \(timeout)") }
-            try await Task.sleep(for: .milliseconds(10))
-        }
-        return process.terminationStatus
-    }
-
-    var isRunning: Bool { process.isRunning }
-
-    func writeLine(_ line: String) {
-        try? input.fileHandleForWriting.write(contentsOf: Data((line + "\n").utf8))
-    }
-
-    func stop() {
-        try? input.fileHandleForWriting.close()
-        for (grace, signal) in [(2.0, SIGTERM), (2.0, SIGKILL)] {
-            let deadline = Date().addingTimeInterval(grace)
-            while process.isRunning && Date() < deadline { usleep(2_000) }
-            if !process.isRunning { break }
-            kill(process.processIdentifier, signal)
-        }
-        while process.isRunning { usleep(2_000) }
-    }
-
-    deinit { stop() }
-}
-
-final class OutputBuffer: Sendable {
-    let lines = Mutex<[String]>([])
-    let finished = Atomic<Bool>(false)
 }
 
 /// Counts concurrent entries and remembers the peak.

@@ -1,0 +1,146 @@
+/// What the test suites share: real child processes (`agentic` itself, `nngcat`) that
+/// are always stopped, short private directories for socket files, and condition waits.
+/// A library target rather than a test target so every suite can depend on it.
+import Foundation
+import Synchronization
+
+public struct TestFailure: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// A real child process (our `agentic` executable or a system tool). Its stdin is a pipe
+/// it serves until closed, so it also ends when the test runner dies; `stop` escalates
+/// to SIGKILL, and it is stopped when dropped: no test leaves a process behind.
+public final class TestProcess: @unchecked Sendable {
+    private let process = Process()
+    private let input = Pipe()
+    private let stdout = Pipe()
+    private let buffer = OutputBuffer()
+
+    public init(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws {
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        // Quiet by default; AGENTIC_TEST_LOGS=1 shows the processes' logs on the test's stderr.
+        var merged = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        let showLogs = merged["AGENTIC_TEST_LOGS"] == "1"
+        if merged["AGENTIC_LOG_LEVEL"] == nil { merged["AGENTIC_LOG_LEVEL"] = "warning" }
+        process.environment = merged
+        process.standardInput = input
+        process.standardOutput = stdout
+        process.standardError = showLogs ? FileHandle.standardError : FileHandle.nullDevice
+        try process.run()
+        let reader = stdout.fileHandleForReading
+        let captured = self.buffer
+        Thread.detachNewThread {
+            var buffer = Data()
+            while case let chunk = reader.availableData, !chunk.isEmpty {
+                buffer.append(chunk)
+                while let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
+                    let line = String(decoding: buffer[buffer.startIndex..<newline], as: UTF8.self)
+                    captured.lines.withLock { $0.append(line) }
+                    buffer.removeSubrange(buffer.startIndex...newline)
+                }
+            }
+            if !buffer.isEmpty { captured.lines.withLock { $0.append(String(decoding: buffer, as: UTF8.self)) } }
+            captured.finished.store(true, ordering: .releasing)
+        }
+    }
+
+    /// Our `agentic` executable, built next to the test bundle by `swift build --build-tests`.
+    public static func agentic(_ arguments: [String], environment: [String: String] = [:]) throws -> TestProcess {
+        let path = URL(fileURLWithPath: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+            .deletingLastPathComponent().appendingPathComponent("agentic").path
+        guard FileManager.default.isExecutableFile(atPath: path) else {
+            throw TestFailure("\(path) is missing: run `swift build --build-tests` before `swift test --skip-build`")
+        }
+        return try TestProcess(path, arguments, environment: environment)
+    }
+
+    /// Waits (polling, up to `timeout`) for a line of output that satisfies `match`.
+    public func waitForLine(timeout: Duration = .seconds(20), where match: (String) -> Bool = { _ in true }) async throws
+        -> String
+    {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if let line = buffer.lines.withLock({ $0.first(where: match) }) { return line }
+            if buffer.finished.load(ordering: .acquiring), !process.isRunning {
+                throw TestFailure(
+                    "process exited (status \(process.terminationStatus)) before the expected line; output: \(output())"
+                )
+            }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        throw TestFailure("no expected line within \(timeout); output so far: \(output())")
+    }
+
+    public func output() -> [String] { buffer.lines.withLock { $0 } }
+
+    public func waitForExit(timeout: Duration = .seconds(20)) async throws -> Int32 {
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning {
+            if ContinuousClock.now > deadline { throw TestFailure("process did not exit within \(timeout)") }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        return process.terminationStatus
+    }
+
+    public var isRunning: Bool { process.isRunning }
+
+    public var pid: Int32 { process.processIdentifier }
+
+    public func writeLine(_ line: String) {
+        try? input.fileHandleForWriting.write(contentsOf: Data((line + "\n").utf8))
+    }
+
+    /// Sends `signal` to the process.
+    public func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
+
+    /// Closes the process's stdin (our processes take that as their parent's death).
+    public func closeInput() { try? input.fileHandleForWriting.close() }
+
+    public func stop() {
+        try? input.fileHandleForWriting.close()
+        for (grace, signal) in [(2.0, SIGTERM), (2.0, SIGKILL)] {
+            let deadline = Date().addingTimeInterval(grace)
+            while process.isRunning && Date() < deadline { usleep(2_000) }
+            if !process.isRunning { break }
+            kill(process.processIdentifier, signal)
+        }
+        while process.isRunning { usleep(2_000) }
+    }
+
+    deinit { stop() }
+}
+
+final class OutputBuffer: Sendable {
+    let lines = Mutex<[String]>([])
+    let finished = Atomic<Bool>(false)
+}
+
+/// A short private directory under /tmp (socket paths are limited to 107 bytes), removed when dropped.
+public final class ShortDirectory: Sendable {
+    public let path: String
+    public init() throws {
+        var template = Array("/tmp/agt.XXXXXX".utf8CString)
+        guard let made = mkdtemp(&template) else { throw TestFailure("mkdtemp failed") }
+        path = String(cString: made)
+    }
+    /// Writes `text` to a file in the directory and returns its path.
+    public func write(_ name: String, _ text: String) throws -> String {
+        let file = "\(path)/\(name)"
+        try text.write(toFile: file, atomically: true, encoding: .utf8)
+        return file
+    }
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+}
+
+/// Waits (polling, up to `timeout`) until `condition` holds.
+public func waitUntil(_ what: String, timeout: Duration = .seconds(20), _ condition: () async throws -> Bool) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while try await !condition() {
+        guard ContinuousClock.now < deadline else { throw TestFailure("\(what): not within \(timeout)") }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+}
+
