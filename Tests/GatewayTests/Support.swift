@@ -30,7 +30,11 @@ final class FakeAgent: Sendable {
 
     init(_ name: String, replica: Int = 0, layout: RunLayout, _ behaviour: Behaviour) throws {
         self.name = name
-        replier = try Replier()
+        // Fakes answer at once: on NNG's thread they do not wait for the test process's
+        // busy thread pool (many suites run in parallel on two cores).
+        var configuration = Replier.Configuration()
+        configuration.runsHandlersOnCallbackThread = true
+        replier = try Replier(configuration: configuration)
         try replier.listen(layout.decisionAddress(agent: name, replica: replica))
         try replier.start { [weak self] message in
             guard let self else { return nil }
