@@ -4,7 +4,7 @@
 /// recommendations file that `score.py` cross-checks.
 ///
 /// Entry point: ``OfflineEvaluation/run(configuration:)``.
-public import Dataset
+import Dataset
 import Foundation
 public import Recommender
 

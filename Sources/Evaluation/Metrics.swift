@@ -1,5 +1,5 @@
 public import Dataset
-public import Recommender
+import Recommender
 
 /// The offline metrics of the P1 protocol for one group of users.
 public struct MetricSet: Sendable, Codable, Equatable {

@@ -1,7 +1,7 @@
-public import Dataset
+import Dataset
 import Dispatch
 import Foundation
-public import Recommender
+import Recommender
 
 /// One evaluation run; holds the loaded data so the phases can share it.
 struct Runner {

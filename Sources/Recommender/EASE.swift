@@ -49,20 +49,8 @@ public struct EASE: Sendable {
         }
     }
 
-    public struct Model: ScoringModel {
-        public let training: InteractionMatrix
-        /// items × items weights, row-major: score(u, j) = Σ_i X[u,i] B[i,j].
-        public let weights: [Double]
-        public let ratingExponent: Double
-
-        public func score(user: Int) -> [Double] {
-            Dense.scoreRow(training, weights, user: user, ratingExponent: ratingExponent)
-        }
-
-        public func scoreAll() -> ScoreMatrix {
-            Dense.scoreWithItemMatrix(training, weights, ratingExponent: ratingExponent)
-        }
-    }
+    /// Scores with an item × item matrix, like the other neighbourhood models.
+    public typealias Model = ItemToItemModel
 
     public var configuration: Configuration
 

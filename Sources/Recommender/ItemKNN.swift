@@ -29,20 +29,8 @@ public struct ItemKNN: Sendable {
         }
     }
 
-    public struct Model: ScoringModel {
-        public let training: InteractionMatrix
-        /// items × items similarities (source row, target column), pruned per row.
-        public let weights: [Double]
-        public let ratingExponent: Double
-
-        public func score(user: Int) -> [Double] {
-            Dense.scoreRow(training, weights, user: user, ratingExponent: ratingExponent)
-        }
-
-        public func scoreAll() -> ScoreMatrix {
-            Dense.scoreWithItemMatrix(training, weights, ratingExponent: ratingExponent)
-        }
-    }
+    /// Scores with an item × item matrix, like the other neighbourhood models.
+    public typealias Model = ItemToItemModel
 
     public var configuration: Configuration
 

@@ -87,3 +87,20 @@ enum Dense {
         }
     }
 }
+
+/// A model that scores a user as the user's (rating-weighted) history times an
+/// items × items matrix, row-major: score(u, j) = Σ_i X[u,i]^e W[i,j]. EASE, item-kNN and
+/// RP3beta all fit such a matrix and differ only in how.
+public struct ItemToItemModel: ScoringModel {
+    public let training: InteractionMatrix
+    public let weights: [Double]
+    public let ratingExponent: Double
+
+    public func score(user: Int) -> [Double] {
+        Dense.scoreRow(training, weights, user: user, ratingExponent: ratingExponent)
+    }
+
+    public func scoreAll() -> ScoreMatrix {
+        Dense.scoreWithItemMatrix(training, weights, ratingExponent: ratingExponent)
+    }
+}

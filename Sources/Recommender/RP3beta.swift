@@ -35,19 +35,8 @@ public struct RP3beta: Sendable {
         }
     }
 
-    public struct Model: ScoringModel {
-        public let training: InteractionMatrix
-        public let weights: [Double]
-        public let ratingExponent: Double
-
-        public func score(user: Int) -> [Double] {
-            Dense.scoreRow(training, weights, user: user, ratingExponent: ratingExponent)
-        }
-
-        public func scoreAll() -> ScoreMatrix {
-            Dense.scoreWithItemMatrix(training, weights, ratingExponent: ratingExponent)
-        }
-    }
+    /// Scores with an item × item matrix, like the other neighbourhood models.
+    public typealias Model = ItemToItemModel
 
     public var configuration: Configuration
 
