@@ -37,6 +37,15 @@ let package = Package(
         .target(name: "Dataset", swiftSettings: strict),
         .target(name: "Recommender", dependencies: ["Dataset", "COpenBLAS"], swiftSettings: strict),
         .target(name: "Evaluation", dependencies: ["Dataset", "Recommender"], swiftSettings: strict),
+        // The MovieLens kinds as agents (data loading, online learning from feedback).
+        .target(
+            name: "RecommenderAgents",
+            dependencies: [
+                "AgentRuntime", "AgentProtocol", "Topology", "Dataset", "Recommender", "COpenBLAS",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         .target(name: "Topology", dependencies: [.product(name: "Yams", package: "Yams")], swiftSettings: strict),
         .target(
             name: "AgentRuntime",
@@ -74,6 +83,7 @@ let package = Package(
                 "Evaluation",
                 "AgentProtocol",
                 "AgentRuntime",
+                "RecommenderAgents",
                 "Coordinator",
                 "Gateway",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -103,6 +113,10 @@ let package = Package(
             name: "GatewayTests", dependencies: ["Transport", "AgentProtocol", "Gateway", "AgenticTestSupport"], swiftSettings: strict),
         .testTarget(name: "DatasetTests", dependencies: ["Dataset"], swiftSettings: strict),
         .testTarget(name: "RecommenderTests", dependencies: ["Recommender", "Dataset"], swiftSettings: strict),
+        .testTarget(
+            name: "RecommenderAgentsTests",
+            dependencies: ["RecommenderAgents", "AgentRuntime", "AgentProtocol", "Topology", "Dataset", "AgenticTestSupport"],
+            swiftSettings: strict),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Recommender", "Dataset"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

@@ -16,9 +16,13 @@ import Foundation
 public struct ScoredItem: Codable, Sendable, Equatable {
     public var item: String
     public var score: Double
-    public init(item: String, score: Double) {
+    /// Optional per-route scores (route agent → its calibrated score of this item), filled by
+    /// fusion for the learned ranker; absent from the JSON when nil, so older peers are unaffected.
+    public var sources: [String: Double]?
+    public init(item: String, score: Double, sources: [String: Double]? = nil) {
         self.item = item
         self.score = score
+        self.sources = sources
     }
 }
 

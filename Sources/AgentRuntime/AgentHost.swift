@@ -111,6 +111,9 @@ public actor AgentHost {
         try events.subscribe(topic: Topics.epoch)
         try events.subscribe(topic: Topics.feedback)
         try events.dial(layout.coordinatorEvents)
+        // Feedback as the gateway accepts it (topic `feedback`), so agents learn online
+        // before anything stores it. The gateway may start later: NNG dials until it listens.
+        try events.dial(layout.gatewayEvents)
         try decisions.start { [self] message in await self.answerDecision(message) }
         try control.start { [self] message in await self.answerControl(message) }
         state = .serving

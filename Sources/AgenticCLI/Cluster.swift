@@ -4,6 +4,7 @@ import ArgumentParser
 import Coordinator
 import Foundation
 import Logging
+import RecommenderAgents
 import Topology
 
 /// `agentic up FILE`: validate, start every instance and the gateway, supervise in the foreground.
@@ -28,6 +29,8 @@ struct Up: AsyncParsableCommand {
             runDirectory: runDirectory, topologyPath: topology,
             executable: Executables.directory.appendingPathComponent("agentic").path)
         configuration.startsGateway = !noGateway
+        // Data-backed agents load MovieLens and fit (EASE, ALS, the ranker) before they answer.
+        configuration.readinessTimeout = .seconds(120)
         let coordinator: Coordinator
         do {
             coordinator = try Coordinator(configuration: configuration)
@@ -156,6 +159,8 @@ struct AgentCommand: AsyncParsableCommand {
         }
         configuration.parentPID = parentPid
         configuration.watchStandardInput = watchStdin
+        // The MovieLens kinds over the data-free ones; data loads only for kinds that need it.
+        configuration.factory = RecommenderAgents.factory(topologyPath: topology, base: .builtin)
         let host: AgentHost
         do {
             host = try AgentHost(configuration: configuration)

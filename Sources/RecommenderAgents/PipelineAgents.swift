@@ -1,0 +1,147 @@
+public import AgentProtocol
+public import AgentRuntime
+import Dataset
+import Foundation
+import Recommender
+
+/// `router` with data: segments the user by the real length of their history (training
+/// interactions plus clicks since), `cold` up to `cold_max_history`, `light` up to
+/// `light_max_history`, `heavy` beyond; an unknown user is `cold`.
+public actor HistoryRouterAgent: Agent {
+    public nonisolated let context: AgentContext
+    public var parameterSet: ParameterSet
+    var live: LiveData
+
+    init(_ context: AgentContext, data: MovieLensData) {
+        self.context = context
+        self.parameterSet = ParameterSet(context)
+        self.live = LiveData(data: data)
+    }
+
+    public func decide(_ request: DecisionRequest) async throws -> DecisionResponse {
+        AgentOutput(
+            agent: context.name, version: context.version, items: [],
+            segment: segment(historyCount: live.historyCount(request.user)))
+    }
+
+    public func segment(historyCount count: Int) -> String {
+        if count <= parameterSet.int("cold_max_history") ?? 5 { return "cold" }
+        if count <= parameterSet.int("light_max_history") ?? 30 { return "light" }
+        return "heavy"
+    }
+
+    public func feedback(_ payload: [UInt8]) async {
+        if let event = FeedbackPayload.decode(payload) { _ = live.apply(event) }
+    }
+}
+
+/// How fusion combines routes; shared by the fusion agent and the ranker's training, so the
+/// ranker learns on exactly the features it is served.
+enum FusionCore {
+    /// At most this many fused candidates travel on (the ranker and MMR look at the head only).
+    static let outputLimit = 500
+
+    /// The fused list, best first (ties by item id), each item carrying its per-route
+    /// calibrated scores in `sources`.
+    static func fuse(_ inputs: [AgentOutput], method: String, weight: (String) -> Double) -> [ScoredItem] {
+        var totals: [String: Double] = [:]
+        var sources: [String: [String: Double]] = [:]
+        for input in inputs where !input.items.isEmpty {
+            let w = weight(input.agent)
+            for (item, score) in zip(input.items, normalised(input.items, method: method)) {
+                totals[item.item, default: 0] += w * score
+                sources[item.item, default: [:]][input.agent] = score
+            }
+        }
+        let fused = totals.map { ScoredItem(item: $0.key, score: $0.value, sources: sources[$0.key]) }
+            .sorted { $0.score != $1.score ? $0.score > $1.score : $0.item < $1.item }
+        return Array(fused.prefix(outputLimit))
+    }
+
+    /// One route's scores made comparable: z-scores within the list, weighted reciprocal
+    /// rank, or raw.
+    static func normalised(_ items: [ScoredItem], method: String) -> [Double] {
+        switch method {
+        case "rank":
+            return items.indices.map { 1 / (60 + Double($0 + 1)) }
+        case "zscore":
+            guard items.count > 1 else { return items.map { _ in 0 } }
+            let mean = items.reduce(0) { $0 + $1.score } / Double(items.count)
+            let variance = items.reduce(0) { $0 + ($1.score - mean) * ($1.score - mean) } / Double(items.count)
+            let deviation = variance.squareRoot()
+            return items.map { deviation > 0 ? ($0.score - mean) / deviation : 0 }
+        default:
+            return items.map(\.score)
+        }
+    }
+}
+
+/// `fusion` for the MovieLens mesh: merges the recall routes' lists with `weight.<route>`
+/// and `method` (zscore, rank, weighted), and passes each item's per-route calibrated
+/// scores on in `sources` for the learned ranker.
+public actor SourcedFusionAgent: Agent {
+    public nonisolated let context: AgentContext
+    public var parameterSet: ParameterSet
+
+    public init(_ context: AgentContext) {
+        self.context = context
+        self.parameterSet = ParameterSet(context)
+    }
+
+    public func decide(_ request: DecisionRequest) async throws -> DecisionResponse {
+        AgentOutput(agent: context.name, version: context.version, items: fuse(request.inputs))
+    }
+
+    public func fuse(_ inputs: [AgentOutput]) -> [ScoredItem] {
+        let parameters = parameterSet
+        return FusionCore.fuse(inputs, method: parameters.string("method") ?? "zscore") {
+            parameters.double("weight.\($0)") ?? 1
+        }
+    }
+}
+
+/// `rerank.mmr` with data: drops items the user has already seen (history updated by
+/// feedback), then picks `min(k, request.k)` items trading relevance for genre diversity
+/// (maximal marginal relevance, `lambda` 1 = pure relevance) with at most `genre_cap` items
+/// per genre (0 = no cap).
+public actor GenreMMRAgent: Agent {
+    public nonisolated let context: AgentContext
+    public var parameterSet: ParameterSet
+    var live: LiveData
+
+    init(_ context: AgentContext, data: MovieLensData) {
+        self.context = context
+        self.parameterSet = ParameterSet(context)
+        self.live = LiveData(data: data)
+    }
+
+    public func decide(_ request: DecisionRequest) async throws -> DecisionResponse {
+        var k = max(0, parameterSet.int("k") ?? 10)
+        if request.k > 0 { k = min(k, request.k) }
+        var seen = Set<String>()
+        let candidates = request.inputs.flatMap(\.items).filter { seen.insert($0.item).inserted && $0.score.isFinite }
+        // An item this agent has not heard of yet (its feedback may still be on the way)
+        // joins the catalogue without genres instead of being dropped.
+        var indices: [Int] = []
+        for candidate in candidates { indices.append(live.itemIndex(adding: candidate.item).index) }
+        let lambda = parameterSet.double("lambda") ?? 0.7
+        let cap = parameterSet.int("genre_cap") ?? 0
+        // Reranker subtracts diversity × similarity from z-scored relevance; MMR's
+        // λ·rel − (1−λ)·sim ranks the same as rel − ((1−λ)/λ)·sim.
+        let diversity = lambda <= 0 ? 100 : min(100, (1 - lambda) / lambda)
+        let reranker = Reranker(
+            configuration: .init(
+                diversity: diversity, maxItemsPerGenre: cap > 0 ? cap : nil, candidatePool: max(60, k)),
+            itemGenres: live.genres)
+        let history = live.history(request.user).contains
+        let chosen = reranker.rerank(candidates: indices, scores: candidates.map(\.score), k: k) { history.contains($0) }
+        let scores = Dictionary(zip(indices, candidates.map(\.score)), uniquingKeysWith: { first, _ in first })
+        return AgentOutput(
+            agent: context.name, version: context.version,
+            items: chosen.map { ScoredItem(item: live.itemIDs[$0], score: scores[$0] ?? 0) })
+    }
+
+    public func feedback(_ payload: [UInt8]) async {
+        if let event = FeedbackPayload.decode(payload) { _ = live.apply(event) }
+    }
+}

@@ -1,0 +1,180 @@
+public import AgentProtocol
+public import AgentRuntime
+import Dataset
+import Foundation
+import Logging
+import Recommender
+import Topology
+
+/// The ranker's features of one candidate, from what fusion passes on and the live data:
+/// per upstream route its calibrated score (or a floor when the route did not propose the
+/// item) and whether it proposed it; the fused score; log popularity; the user's affinity
+/// to the item's genres.
+struct RankerFeatures: Sendable {
+    let routes: [String]
+    /// Stands in for a route's calibrated score when the route did not propose the item.
+    static let missing = -3.0
+
+    var names: [String] {
+        routes.flatMap { ["score.\($0)", "proposed.\($0)"] } + ["fused", "log_popularity", "genre_affinity"]
+    }
+
+    /// Row-major candidates × names.count.
+    func matrix(_ candidates: [ScoredItem], user: String, live: LiveData) -> [Double] {
+        var genreCounts = [Double](repeating: 0, count: 64)
+        let history = live.history(user).items
+        for item in history {
+            var bits = live.genres[item]
+            while bits != 0 { genreCounts[bits.trailingZeroBitCount] += 1; bits &= bits - 1 }
+        }
+        let historyCount = Double(max(history.count, 1))
+        var out: [Double] = []
+        out.reserveCapacity(candidates.count * (routes.count * 2 + 3))
+        for candidate in candidates {
+            for route in routes {
+                let score = candidate.sources?[route]
+                out.append(score ?? Self.missing)
+                out.append(score == nil ? 0 : 1)
+            }
+            out.append(candidate.score)
+            let index = live.itemIndex(candidate.item)
+            out.append(index.map { log(1 + live.popularity[$0]) } ?? 0)
+            var affinity = 0.0
+            if let index {
+                var bits = live.genres[index]
+                let count = Double(max(bits.nonzeroBitCount, 1))
+                while bits != 0 { affinity += genreCounts[bits.trailingZeroBitCount]; bits &= bits - 1 }
+                affinity /= historyCount * count
+            }
+            out.append(affinity)
+        }
+        return out
+    }
+}
+
+/// `rank.learned`: reorders fusion's candidates with a linear model over per-route scores,
+/// popularity and genre affinity, and keeps the best `k`.
+///
+/// Trained at start the honest way: the upstream routes (read from the topology, with their
+/// parameters) are fitted on P1 train, fused exactly as the fusion agent fuses, and the
+/// ranker learns which of the fused candidates the P1 valid interactions contain. With no
+/// validation set (`AGENTIC_TRAINING=all`), no upstream route or a failed fit, it logs why
+/// and passes the fused order through.
+public actor LearnedRankAgent: Agent {
+    public nonisolated let context: AgentContext
+    public var parameterSet: ParameterSet
+    let features: RankerFeatures
+    let model: LogisticRanker.Model?
+    var live: LiveData
+
+    init(_ context: AgentContext, data: MovieLensData, spec: TopologySpec, catalogue: KindCatalogue) {
+        self.context = context
+        self.parameterSet = ParameterSet(context)
+        self.live = LiveData(data: data)
+        var log = Logger(label: "agentic.agent")
+        log[metadataKey: "agent"] = "\(context.name)"
+        let start = ContinuousClock.now
+        let upstream = Self.upstream(of: context.name, in: spec)
+        let features = RankerFeatures(routes: upstream.routes.sorted())
+        self.features = features
+        do {
+            let trained = try Self.train(
+                context: context, upstream: upstream, data: data, spec: spec, catalogue: catalogue, features: features)
+            self.model = trained.model
+            log.info(
+                "ranker trained",
+                metadata: [
+                    "routes": "\(features.routes.joined(separator: ","))", "users": "\(trained.users)",
+                    "rows": "\(trained.rows)", "positives": "\(trained.positives)",
+                    "took": "\(ContinuousClock.now - start)",
+                ])
+        } catch {
+            self.model = nil
+            log.warning("no ranker model (\(error)); passing the fused order through")
+        }
+    }
+
+    public func decide(_ request: DecisionRequest) async throws -> DecisionResponse {
+        let k = max(0, parameterSet.int("k") ?? 50)
+        var seen = Set<String>()
+        let candidates = request.inputs.flatMap(\.items).filter { seen.insert($0.item).inserted }
+        guard let model, !candidates.isEmpty else {
+            return AgentOutput(agent: context.name, version: context.version, items: Array(candidates.prefix(k)))
+        }
+        let d = features.names.count
+        let x = features.matrix(candidates, user: request.user, live: live)
+        let scored = x.withUnsafeBufferPointer { f in
+            candidates.indices.map { c in
+                ScoredItem(
+                    item: candidates[c].item, score: model.score(UnsafeBufferPointer(rebasing: f[(c * d)..<((c + 1) * d)])))
+            }
+        }
+        let ranked = scored.sorted { $0.score != $1.score ? $0.score > $1.score : $0.item < $1.item }
+        return AgentOutput(agent: context.name, version: context.version, items: Array(ranked.prefix(k)))
+    }
+
+    public func feedback(_ payload: [UInt8]) async {
+        if let event = FeedbackPayload.decode(payload) { _ = live.apply(event) }
+    }
+
+    /// Whether a model was trained (false: pass-through).
+    public var isTrained: Bool { model != nil }
+
+    /// The fusion agent feeding `agent` and the recall routes feeding that fusion.
+    static func upstream(of agent: String, in spec: TopologySpec) -> (fusion: String?, routes: [String]) {
+        let graph = spec.graph
+        let fusion = graph.predecessors(of: agent).first { spec.agent(named: $0)?.kind == "fusion" }
+        let feeders = fusion.map { graph.predecessors(of: $0) } ?? graph.predecessors(of: agent)
+        let routes = feeders.filter { spec.agent(named: $0)?.kind.hasPrefix("recall.") ?? false }
+        return (fusion, routes)
+    }
+
+    static func train(
+        context: AgentContext, upstream: (fusion: String?, routes: [String]), data: MovieLensData, spec: TopologySpec,
+        catalogue: KindCatalogue, features: RankerFeatures
+    ) throws -> (model: LogisticRanker.Model, users: Int, rows: Int, positives: Int) {
+        guard data.valid.nonZeroCount > 0 else {
+            throw AgentRuntimeError(.badRequest, "no validation set to learn from (training is \(data.configuration.training.rawValue))")
+        }
+        guard !upstream.routes.isEmpty else {
+            throw AgentRuntimeError(.badRequest, "no recall route feeds \(context.name)")
+        }
+        var models: [(name: String, k: Int, model: RecallModel)] = []
+        for name in features.routes {
+            let routeContext = try AgentContext(spec: spec, agent: name, replica: 0, catalogue: catalogue)
+            let parameters = ParameterSet(routeContext)
+            let model = try RecallModel.fit(
+                kind: routeContext.kind.name, parameters: parameters, on: data.train, items: data.items)
+            models.append((name, parameters.int("k") ?? 100, model))
+        }
+        var method = "zscore"
+        var weights: [String: Double] = [:]
+        if let fusion = upstream.fusion {
+            let parameters = ParameterSet(try AgentContext(spec: spec, agent: fusion, replica: 0, catalogue: catalogue))
+            method = parameters.string("method") ?? method
+            for name in features.routes { weights[name] = parameters.double("weight.\(name)") ?? 1 }
+        }
+        let view = LiveData(data: data, training: data.train)
+        let candidatesKept = max(1, ParameterSet(context).int("k") ?? 50)
+        var x: [Double] = []
+        var labels: [Bool] = []
+        var users = 0
+        for row in 0..<data.valid.rowCount where data.valid.rowLength(row) > 0 {
+            let user = String(data.index.userIDs[row])
+            let outputs = models.map {
+                AgentOutput(agent: $0.name, version: "", items: $0.model.recommend(user: user, k: $0.k, live: view))
+            }
+            let fused = FusionCore.fuse(outputs, method: method) { weights[$0] ?? 1 }.prefix(candidatesKept)
+            guard !fused.isEmpty else { continue }
+            users += 1
+            x += features.matrix(Array(fused), user: user, live: view)
+            labels += fused.map { item in
+                view.itemIndex(item.item).map { data.valid.contains(row: row, column: $0) } ?? false
+            }
+        }
+        let l2 = max(ParameterSet(context).double("l2") ?? 0.01, 1e-6)
+        let model = try LogisticRanker(configuration: .init(l2: l2)).fit(
+            features: x, labels: labels, featureNames: features.names)
+        return (model, users, labels.count, labels.filter { $0 }.count)
+    }
+}

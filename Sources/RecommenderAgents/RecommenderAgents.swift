@@ -1,0 +1,60 @@
+/// # RecommenderAgents
+///
+/// The MovieLens kinds as agents: each `Recommender` algorithm wrapped in an ``AgentRuntime/Agent``
+/// actor that loads the data once per process, fits once at start, serves decisions and
+/// learns online from the `feedback` topic.
+///
+/// - Recall (`recall.popularity`, `recall.itemknn`, `recall.rp3beta`, `recall.ease`,
+///   `recall.als`, `recall.content`): ``RecallAgent``.
+/// - `router` (segments by real history length): ``HistoryRouterAgent``.
+/// - `fusion` (weights `weight.<route>`, `method`; per-route scores travel on in
+///   `ScoredItem.sources`): ``SourcedFusionAgent``.
+/// - `rank.learned` (trained on P1 valid over routes fitted on P1 train): ``LearnedRankAgent``.
+/// - `rerank.mmr` (genre MMR, genre cap, seen items removed): ``GenreMMRAgent``.
+///
+/// Data: ``DataConfiguration`` (`AGENTIC_DATA`, `AGENTIC_TRAINING`). A missing data set is a
+/// start-up error with a message, which the coordinator's restart policy then handles.
+public import AgentRuntime
+import Foundation
+import Topology
+
+public enum RecommenderAgents {
+    /// The kinds this module makes.
+    public static let kinds = [
+        "recall.popularity", "recall.itemknn", "recall.rp3beta", "recall.ease", "recall.als", "recall.content",
+        "router", "fusion", "rank.learned", "rerank.mmr",
+    ]
+
+    /// `base` (the built-in factory by default) with the MovieLens kinds registered over it.
+    ///
+    /// Makers load the data only when a data-backed kind is made, so the data-free kinds of
+    /// `base` and `fusion` start without it.
+    /// - Parameters:
+    ///   - topologyPath: the topology file (locates the data by default; the ranker reads its
+    ///     upstream routes from it).
+    ///   - data: the data to use; nil resolves it from the environment and the topology path.
+    ///   - environment: where `AGENTIC_DATA` and `AGENTIC_TRAINING` are read (nil: this process's).
+    public static func factory(
+        topologyPath: String, data: DataConfiguration? = nil,
+        environment: [String: String]? = nil, base: AgentFactory = .builtin
+    ) -> AgentFactory {
+        var factory = base
+        let catalogue = factory.catalogue
+        let environment = environment ?? ProcessInfo.processInfo.environment
+        let load: @Sendable () throws -> MovieLensData = {
+            try MovieLensData.load(
+                data ?? DataConfiguration.resolve(topologyPath: topologyPath, environment: environment))
+        }
+        for kind in kinds where kind.hasPrefix("recall.") {
+            factory.register(kind: kind) { try RecallAgent($0, data: load()) }
+        }
+        factory.register(kind: "router") { HistoryRouterAgent($0, data: try load()) }
+        factory.register(kind: "fusion") { SourcedFusionAgent($0) }
+        factory.register(kind: "rerank.mmr") { GenreMMRAgent($0, data: try load()) }
+        factory.register(kind: "rank.learned") { context in
+            let spec = try TopologyValidator.load(contentsOf: topologyPath, catalogue: catalogue)
+            return LearnedRankAgent(context, data: try load(), spec: spec, catalogue: catalogue)
+        }
+        return factory
+    }
+}

@@ -1,0 +1,133 @@
+import AgenticTestSupport
+import Dataset
+import Foundation
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+import Testing
+
+/// The MovieLens mesh as users run it: `agentic up topology/movielens-small.yaml` on the
+/// fixture data, recommendations and feedback through the HTTP gateway, and the agents
+/// learning from that feedback without a restart.
+@Suite("MovieLens mesh through the gateway", .serialized, .timeLimit(.minutes(3)))
+struct ServingTests {
+    struct Answer {
+        var status: Int
+        var items: [String]
+        var degraded: [String]
+        var error: String?
+    }
+
+    final class Mesh: Sendable {
+        let directory: ShortDirectory
+        let runDirectory: String
+        let up: TestProcess
+        let gateway: String
+
+        init() async throws {
+            directory = try ShortDirectory()
+            let data = try Fixture.write(to: directory.path + "/ml")
+            runDirectory = "\(directory.path)/r"
+            up = try TestProcess.agentic(
+                ["up", "\(topologyDirectory)/movielens-small.yaml", "--run-dir", runDirectory],
+                environment: ["AGENTIC_DATA": data])
+            let ready = try await up.waitForLine(timeout: .seconds(120)) { $0.hasPrefix("ready ") }
+            #expect(ready.hasSuffix(" 0 failed"), "\(ready)")
+            let line = try await up.waitForLine(timeout: .seconds(60)) { $0.hasPrefix("gateway ") }
+            gateway = String(line.dropFirst("gateway ".count))
+            _ = try await up.waitForLine(timeout: .seconds(30)) { $0.hasPrefix("up ") }
+        }
+
+        func post(_ path: String, _ body: String) async -> (Int, [String: Any]) {
+            var request = URLRequest(url: URL(string: gateway + path)!)
+            request.httpMethod = "POST"
+            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+            request.httpBody = Data(body.utf8)
+            request.timeoutInterval = 10
+            guard let (data, response) = try? await URLSession.shared.data(for: request),
+                let http = response as? HTTPURLResponse
+            else { return (0, [:]) }
+            return (http.statusCode, (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:])
+        }
+
+        func recommend(_ user: String, k: Int = 10) async -> Answer {
+            let (status, body) = await post("/v1/recommend", #"{"user": "\#(user)", "k": \#(k)}"#)
+            let items = (body["items"] as? [[String: Any]] ?? []).compactMap { $0["item"] as? String }
+            return Answer(
+                status: status, items: items, degraded: body["degraded"] as? [String] ?? [],
+                error: (body["error"] as? [String: Any])?["message"] as? String)
+        }
+
+        func click(_ user: String, _ item: String) async -> Int {
+            await post("/v1/feedback", #"{"user": "\#(user)", "item": "\#(item)", "event": "click"}"#).0
+        }
+
+        func down() async throws {
+            let process = try TestProcess.agentic(["down", "--run-dir", runDirectory])
+            #expect(try await process.waitForExit(timeout: .seconds(40)) == 0)
+            #expect(try await up.waitForExit() == 0)
+        }
+
+        deinit { up.stop() }
+    }
+
+    /// The items a fixture user has in P1 train + valid (what the agents fitted on).
+    static func seen(_ user: Int) -> Set<String> {
+        let split = P1Split.split(
+            Fixture.interactions.map { Interaction(user: $0.0, item: $0.1, rating: Double($0.2), timestamp: $0.3) })
+        return Set((split.train + split.valid).filter { $0.user == user }.map { String($0.item) })
+    }
+
+    @Test("known user, unknown user, and feedback that changes the next answer without a restart")
+    func serveAndLearn() async throws {
+        let mesh = try await Mesh()
+
+        // A known user: ten items, none of them already seen, nothing degraded.
+        let known = await mesh.recommend("3")
+        #expect(known.status == 200)
+        #expect(known.items.count == 10)
+        #expect(known.degraded.isEmpty, "\(known.degraded)")
+        let seen = Self.seen(3)
+        #expect(seen.count > 5)
+        #expect(known.items.allSatisfy { !seen.contains($0) }, "seen items in \(known.items)")
+
+        // An unknown user: cold-start recommendations, never an error.
+        let cold = await mesh.recommend("someone-new")
+        #expect(cold.status == 200)
+        #expect(cold.items.count == 10)
+        #expect(cold.degraded.isEmpty, "\(cold.degraded)")
+
+        // Feedback: the known user clicks the top item; it leaves the next answer (every
+        // agent heard the click), and the list is recomputed from the longer history.
+        let top = try #require(known.items.first)
+        #expect(await mesh.click("3", top) == 202)
+        try await waitUntil("the clicked item leaves user 3's list", timeout: .seconds(10)) {
+            let later = await mesh.recommend("3")
+            return later.status == 200 && later.items.count == 10 && !later.items.contains(top)
+        }
+
+        // An item nobody has seen, clicked by many new users, becomes recommendable.
+        for user in 0..<80 { #expect(await mesh.click("fan-\(user)", "9999") == 202) }
+        try await waitUntil("item 9999 reaches a cold user's list", timeout: .seconds(10)) {
+            await mesh.recommend("someone-else").items.contains("9999")
+        }
+        // The new user who clicked it is not offered it again, and now gets a kNN-based list.
+        let fan = await mesh.recommend("fan-0")
+        #expect(fan.status == 200 && fan.items.count == 10)
+        #expect(!fan.items.contains("9999"))
+
+        try await mesh.down()
+    }
+
+    @Test("an agent whose data is missing exits with status 1 (after printing why), not by a crash")
+    func missingData() async throws {
+        let directory = try ShortDirectory()
+        let runDirectory = "\(directory.path)/r"
+        let agent = try TestProcess.agentic(
+            [
+                "agent", "--run-dir", runDirectory, "--topology", "\(topologyDirectory)/movielens-small.yaml",
+                "--agent", "itemknn",
+            ], environment: ["AGENTIC_DATA": directory.path + "/none"])
+        #expect(try await agent.waitForExit(timeout: .seconds(30)) == 1)
+    }
+}
