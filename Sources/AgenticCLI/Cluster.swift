@@ -31,6 +31,7 @@ struct Up: AsyncParsableCommand {
         configuration.startsGateway = !noGateway
         // Data-backed agents load MovieLens and fit (EASE, ALS, the ranker) before they answer.
         configuration.readinessTimeout = .seconds(120)
+        configuration.factory = RecommenderAgents.factory(topologyPath: topology)
         let coordinator: Coordinator
         do {
             coordinator = try Coordinator(configuration: configuration)
