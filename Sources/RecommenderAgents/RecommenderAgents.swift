@@ -6,16 +6,19 @@
 ///
 /// - Recall (`recall.popularity`, `recall.itemknn`, `recall.rp3beta`, `recall.ease`,
 ///   `recall.als`, `recall.content`): ``RecallAgent``.
-/// - `router` (segments by real history length): ``HistoryRouterAgent``.
+/// - `router` (segments by real history length): ``HistoryRouterAgent``; without data, the
+///   data-free `RouterAgent` (so data-free topologies still start).
 /// - `fusion` (weights `weight.<route>`, `method`; per-route scores travel on in
 ///   `ScoredItem.sources`): ``SourcedFusionAgent``.
 /// - `rank.learned` (trained on P1 valid over routes fitted on P1 train): ``LearnedRankAgent``.
-/// - `rerank.mmr` (genre MMR, genre cap, seen items removed): ``GenreMMRAgent``.
+/// - `rerank.mmr` (genre MMR, genre cap, seen items removed): ``GenreMMRAgent``; without
+///   data, the data-free `MMRRerankAgent`.
 ///
 /// Data: ``DataConfiguration`` (`AGENTIC_DATA`, `AGENTIC_TRAINING`). A missing data set is a
 /// start-up error with a message, which the coordinator's restart policy then handles.
 public import AgentRuntime
 import Foundation
+import Logging
 import Topology
 
 public enum RecommenderAgents {
@@ -48,13 +51,35 @@ public enum RecommenderAgents {
         for kind in kinds where kind.hasPrefix("recall.") {
             factory.register(kind: kind) { try RecallAgent($0, data: load()) }
         }
-        factory.register(kind: "router") { HistoryRouterAgent($0, data: try load()) }
+        // Router and MMR also run in data-free topologies (minimal.yaml): without data they
+        // fall back to the built-in kinds, saying so, instead of failing to start.
+        factory.register(kind: "router") { context in
+            do {
+                return HistoryRouterAgent(context, data: try load())
+            } catch {
+                fallback(context, error)
+                return RouterAgent(context)
+            }
+        }
         factory.register(kind: "fusion") { SourcedFusionAgent($0) }
-        factory.register(kind: "rerank.mmr") { GenreMMRAgent($0, data: try load()) }
+        factory.register(kind: "rerank.mmr") { context in
+            do {
+                return GenreMMRAgent(context, data: try load())
+            } catch {
+                fallback(context, error)
+                return MMRRerankAgent(context)
+            }
+        }
         factory.register(kind: "rank.learned") { context in
             let spec = try TopologyValidator.load(contentsOf: topologyPath, catalogue: catalogue)
             return LearnedRankAgent(context, data: try load(), spec: spec, catalogue: catalogue)
         }
         return factory
+    }
+
+    private static func fallback(_ context: AgentContext, _ error: any Error) {
+        var log = Logger(label: "agentic.agent")
+        log[metadataKey: "agent"] = "\(context.name)"
+        log.warning("no data (\(error)); running the data-free \(context.kind.name) instead")
     }
 }

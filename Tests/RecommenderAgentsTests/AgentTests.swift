@@ -113,6 +113,18 @@ struct AgentTests {
         }
     }
 
+    @Test("each agent declares its decision space and inner reward from the topology")
+    func declarations() throws {
+        let knn = try agent("itemknn")
+        #expect(knn.decisionSpace["neighbours"]?.max == 200)
+        #expect(knn.innerRewardMetric == "recall@100")
+        let mmr = try agent("mmr")
+        #expect(mmr.decisionSpace["lambda"]?.min == 0.5)
+        #expect(mmr.innerRewardMetric == "ndcg@10")
+        // Without a declared space, the kind's catalogue ranges.
+        #expect(try agent("content").decisionSpace["genre_weight"] != nil)
+    }
+
     @Test("router: segments by the real history length, which feedback grows")
     func router() async throws {
         let router = try agent("router")
@@ -204,8 +216,12 @@ struct AgentTests {
             #expect("\(error)".contains("nowhere/ml-100k.inter does not exist"), "\(error)")
             #expect("\(error)".contains("AGENTIC_DATA"), "\(error)")
         }
-        // Fusion needs no data and still starts.
+        // Fusion needs no data; router and MMR fall back to their data-free versions.
         _ = try factory.make(AgentContext(spec: spec, agent: "fusion", replica: 0, catalogue: factory.catalogue))
+        let router = try factory.make(AgentContext(spec: spec, agent: "router", replica: 0, catalogue: factory.catalogue))
+        #expect(router is RouterAgent)
+        let mmr = try factory.make(AgentContext(spec: spec, agent: "mmr", replica: 0, catalogue: factory.catalogue))
+        #expect(mmr is MMRRerankAgent)
     }
 
     @Test("the data directory comes from AGENTIC_DATA, else the topology's repository")
