@@ -128,7 +128,8 @@ public actor PassthroughRankAgent: Agent {
     public func decide(_ request: DecisionRequest) async throws -> DecisionResponse {
         let k = max(0, parameterSet.int("k") ?? 50)
         return AgentOutput(
-            agent: context.name, version: context.version, items: Array(Merge.firstSeen(request.inputs).prefix(k)))
+            agent: context.name, version: context.version,
+            items: Merge.withoutSources(Merge.firstSeen(request.inputs).prefix(k)))
     }
 }
 
@@ -147,7 +148,8 @@ public actor MMRRerankAgent: Agent {
         var k = max(0, parameterSet.int("k") ?? 10)
         if request.k > 0 { k = min(k, request.k) }
         return AgentOutput(
-            agent: context.name, version: context.version, items: Array(Merge.firstSeen(request.inputs).prefix(k)))
+            agent: context.name, version: context.version,
+            items: Merge.withoutSources(Merge.firstSeen(request.inputs).prefix(k)))
     }
 }
 
@@ -156,5 +158,11 @@ enum Merge {
     static func firstSeen(_ inputs: [AgentOutput]) -> [ScoredItem] {
         var seen = Set<String>()
         return inputs.flatMap(\.items).filter { seen.insert($0.item).inserted }
+    }
+
+    /// The items without fusion's per-route `sources`: those are ranker features, and a
+    /// last stage should answer `{item, score}` only.
+    static func withoutSources(_ items: some Sequence<ScoredItem>) -> [ScoredItem] {
+        items.map { ScoredItem(item: $0.item, score: $0.score) }
     }
 }
