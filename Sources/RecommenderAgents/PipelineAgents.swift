@@ -38,8 +38,9 @@ public actor HistoryRouterAgent: Agent {
 /// How fusion combines routes; shared by the fusion agent and the ranker's training, so the
 /// ranker learns on exactly the features it is served.
 enum FusionCore {
-    /// At most this many fused candidates travel on (the ranker and MMR look at the head only).
-    static let outputLimit = 500
+    /// At most this many fused candidates travel on: the ranker reorders at most 200 (its
+    /// largest `k`) and MMR looks at the head only, and each item carries its sources.
+    static let outputLimit = 300
 
     /// The fused list, best first (ties by item id), each item carrying its per-route
     /// calibrated scores in `sources`.

@@ -52,8 +52,8 @@ struct RankerFeatures: Sendable {
     }
 }
 
-/// `rank.learned`: reorders fusion's candidates with a linear model over per-route scores,
-/// popularity and genre affinity, and keeps the best `k`.
+/// `rank.learned`: reorders the head (`k` items) of fusion's list with a linear model over
+/// per-route scores, popularity and genre affinity.
 ///
 /// Trained at start the honest way: the upstream routes (read from the topology, with their
 /// parameters) are fitted on P1 train, fused exactly as the fusion agent fuses, and the
@@ -97,9 +97,11 @@ public actor LearnedRankAgent: Agent {
     public func decide(_ request: DecisionRequest) async throws -> DecisionResponse {
         let k = max(0, parameterSet.int("k") ?? 50)
         var seen = Set<String>()
-        let candidates = request.inputs.flatMap(\.items).filter { seen.insert($0.item).inserted }
+        // The head of the fused list, as in training: the model only ever learned to order
+        // fusion's top k, so items further down stay out.
+        let candidates = Array(request.inputs.flatMap(\.items).filter { seen.insert($0.item).inserted }.prefix(k))
         guard let model, !candidates.isEmpty else {
-            return AgentOutput(agent: context.name, version: context.version, items: Array(candidates.prefix(k)))
+            return AgentOutput(agent: context.name, version: context.version, items: candidates)
         }
         let d = features.names.count
         let x = features.matrix(candidates, user: request.user, live: live)
@@ -110,7 +112,7 @@ public actor LearnedRankAgent: Agent {
             }
         }
         let ranked = scored.sorted { $0.score != $1.score ? $0.score > $1.score : $0.item < $1.item }
-        return AgentOutput(agent: context.name, version: context.version, items: Array(ranked.prefix(k)))
+        return AgentOutput(agent: context.name, version: context.version, items: ranked)
     }
 
     public func feedback(_ payload: [UInt8]) async {
