@@ -4,6 +4,7 @@ import ArgumentParser
 import Coordinator
 import Foundation
 import Logging
+import Store
 import Topology
 
 /// `agentic up FILE`: validate, start every instance and the gateway, supervise in the foreground.
@@ -28,6 +29,7 @@ struct Up: AsyncParsableCommand {
             runDirectory: runDirectory, topologyPath: topology,
             executable: Executables.directory.appendingPathComponent("agentic").path)
         configuration.startsGateway = !noGateway
+        configuration.factory = Kinds.factory
         let coordinator: Coordinator
         do {
             coordinator = try Coordinator(configuration: configuration)
@@ -155,6 +157,7 @@ struct AgentCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
         configuration.parentPID = parentPid
+        configuration.factory = Kinds.factory
         configuration.watchStandardInput = watchStdin
         let host: AgentHost
         do {
