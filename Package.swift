@@ -116,7 +116,9 @@ let package = Package(
             name: "GatewayTests", dependencies: ["Transport", "AgentProtocol", "Gateway", "AgenticTestSupport"], swiftSettings: strict),
         .testTarget(
             name: "StoreTests",
-            dependencies: ["Store", "AgentProtocol", "Transport", "AgenticTestSupport"],
+            dependencies: [
+                "Store", "AgentProtocol", "Transport", "AgenticTestSupport", .product(name: "GRDB", package: "GRDB.swift"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(name: "DatasetTests", dependencies: ["Dataset"], swiftSettings: strict),

@@ -25,20 +25,33 @@ public final class KnowledgeStore: Sendable {
     public let path: String
     private let pool: DatabasePool
 
+    /// How to open the database.
+    public struct Configuration: Sendable {
+        /// How long a write waits for a lock held by another connection before it fails
+        /// with ``StoreError/Code/busy``.
+        public var busyTimeout: Double = 2
+        /// A cap on the file's size in pages (4 KiB each); past it writes fail with
+        /// ``StoreError/Code/full``, as on a full disk. Nil: no cap.
+        public var maximumPages: Int? = nil
+        public init() {}
+    }
+
     /// Opens (creating if needed) the database at `path` and migrates it.
     /// - Parameter create: when false, a missing file is ``StoreError/Code/notFound``.
     /// - Throws: ``StoreError``.
-    public init(path: String, create: Bool = true) throws(StoreError) {
+    public init(path: String, create: Bool = true, configuration options: Configuration = .init()) throws(StoreError) {
         if !create, !FileManager.default.fileExists(atPath: path) {
             throw StoreError(.notFound, "no store database at \(path)")
         }
-        var configuration = Configuration()
+        var configuration = GRDB.Configuration()
         // A locked database waits a little before failing, so a short lock never fails a write.
-        configuration.busyMode = .timeout(2)
+        configuration.busyMode = .timeout(options.busyTimeout)
+        let maximumPages = options.maximumPages
         configuration.prepareDatabase { db in
             // WAL (DatabasePool's mode) with FULL sync: a committed transaction survives a crash
             // of the process and of the machine.
             try db.execute(sql: "PRAGMA synchronous = FULL")
+            if let maximumPages { try db.execute(sql: "PRAGMA max_page_count = \(maximumPages)") }
         }
         self.path = path
         do {

@@ -2,6 +2,7 @@ import AgentProtocol
 import AgenticTestSupport
 import Foundation
 import Store
+import GRDB
 import Testing
 
 /// The store's operations on a real SQLite file.
@@ -142,5 +143,40 @@ struct KnowledgeStoreTests {
         let counts = try store.counts()
         #expect(counts.experiments == 1)
         #expect(counts.agentVersions == 1)
+    }
+}
+
+/// Failures of the database are errors, never silently dropped events.
+@Suite("KnowledgeStore failures")
+struct KnowledgeStoreFailureTests {
+    @Test("a database locked by another connection: the append fails with busy and stores nothing")
+    func locked() async throws {
+        let directory = try ShortDirectory()
+        let path = directory.path + "/s.sqlite"
+        var options = KnowledgeStore.Configuration()
+        options.busyTimeout = 0.1
+        let store = try KnowledgeStore(path: path, configuration: options)
+        var lockHolder = GRDB.Configuration()
+        // The other connection keeps its transaction open across accesses: that is the lock.
+        lockHolder.allowsUnsafeTransactions = true
+        let other = try DatabaseQueue(path: path, configuration: lockHolder)
+        try other.inDatabase { db in try db.execute(sql: "BEGIN IMMEDIATE") }
+        await #expect(throws: StoreError(.busy, "")) {
+            try await store.append([KnowledgeStoreTests.event("locked")])
+        }
+        try other.inDatabase { db in try db.execute(sql: "ROLLBACK") }
+        #expect(try await store.append([KnowledgeStoreTests.event("after")]).stored.count == 1)
+        #expect(try store.feedbackEventIDs() == ["after"])
+    }
+
+    @Test("a full disk (a capped file): the append fails with full and stores nothing of the batch")
+    func full() async throws {
+        let directory = try ShortDirectory()
+        var options = KnowledgeStore.Configuration()
+        options.maximumPages = 40
+        let store = try KnowledgeStore(path: directory.path + "/s.sqlite", configuration: options)
+        let big = (0..<5000).map { KnowledgeStoreTests.event("e\($0)", user: "user-\($0)", item: "item-\($0)") }
+        await #expect(throws: StoreError(.full, "")) { try await store.append(big) }
+        #expect(try store.counts().feedback == 0)
     }
 }

@@ -111,14 +111,23 @@ struct StoreClusterTests {
         #expect(again == 200)
         #expect(second["duplicates"] as? Int == 1, "a resent event is acknowledged as a duplicate")
 
-        var heard: [FeedbackEvent] = []
-        for await message in subscriber.messages {
-            let (_, envelope) = try message.topicEnvelope()
-            heard.append(try WireCodec.decode(FeedbackEvent.self, from: envelope.payload))
-            break
+        let heard = Heard()
+        let listener = Task {
+            for await message in subscriber.messages {
+                guard let (_, envelope) = try? message.topicEnvelope(),
+                    let event = try? WireCodec.decode(FeedbackEvent.self, from: envelope.payload)
+                else { continue }
+                heard.events.withLock { $0.append(event) }
+            }
         }
-        #expect(heard.map(\.eventID) == ["ev-1"])
-        #expect(heard.first?.user == "u-new")
+        defer { listener.cancel() }
+        try await waitUntil("the stored event is published", timeout: .seconds(10)) {
+            !heard.events.withLock { $0.isEmpty }
+        }
+        try await Task.sleep(for: .milliseconds(200))
+        let events = heard.events.withLock { $0 }
+        #expect(events.map(\.eventID) == ["ev-1"], "published once: the duplicate is not published again")
+        #expect(events.first?.user == "u-new")
 
         for malformed in [
             #"{"user": "u1", "event": "click"}"#, "{not json", #"{"user": "u1", "item": "i", "event": "purchase"}"#,
@@ -166,7 +175,7 @@ struct StoreClusterTests {
             }
         }
         func count() -> Int { stream.acknowledged.withLock { $0.count } }
-        for round in 1...3 {
+        for round in 1...5 {
             let before = count()
             try await waitUntil("feedback flows (round \(round))", timeout: .seconds(30)) { count() > before + 50 }
             let victim = try await cluster.store()
@@ -193,6 +202,11 @@ struct StoreClusterTests {
         // Every row is an event that was sent: the stored set holds nothing unknown.
         #expect(storedSet.allSatisfy { $0.hasPrefix("s") })
         try await cluster.down()
+    }
+
+    /// Events heard on the store's publisher.
+    final class Heard: Sendable {
+        let events = Mutex<[FeedbackEvent]>([])
     }
 
     /// What the feedback streams share.
