@@ -1,4 +1,5 @@
 import ArgumentParser
+import Coordinator
 import Foundation
 import Store
 import Synchronization
@@ -13,7 +14,8 @@ struct BenchFeedback: AsyncParsableCommand {
             Brings up a small cluster (a static recall agent and a store) in a temporary run directory, \
             drives POST /v1/feedback from keep-alive connections for --seconds, stops the cluster, \
             then looks up every acknowledged event id in the database. JSON keys: events_per_s, \
-            acknowledged, failed, lost, requests_per_s, batch, connections, seconds.
+            acknowledged, failed, lost, stored, requests_per_s, batch, connections, seconds, kills. \
+            With --kills N the store is killed with SIGKILL N times during the run.
             """
     )
 
@@ -21,11 +23,14 @@ struct BenchFeedback: AsyncParsableCommand {
     @Option(help: "How long to drive load, in seconds.") var seconds = 5.0
     @Option(help: "Concurrent HTTP connections.") var connections = 32
     @Option(help: "Events per POST (1 sends the single-event body).") var batch = 20
+    @Option(help: "kill -9 the store this many times, evenly spread over the run (the coordinator restarts it).")
+    var kills = 0
 
     func validate() throws {
         guard seconds > 0, seconds <= 600 else { throw ValidationError("--seconds must be in (0, 600]") }
         guard (1...512).contains(connections) else { throw ValidationError("--connections must be in 1…512") }
         guard (1...200).contains(batch) else { throw ValidationError("--batch must be in 1…200") }
+        guard (0...100).contains(kills) else { throw ValidationError("--kills must be in 0…100") }
     }
 
     func run() async throws {
@@ -51,7 +56,9 @@ struct BenchFeedback: AsyncParsableCommand {
             throw CLIError("the cluster started no gateway")
         }
         say("driving \(connections) connections × \(batch) events per POST for \(seconds) s at \(url)")
+        let killer = Task { [kills, seconds] in await Self.killStore(runDirectory: runDirectory, times: kills, over: seconds) }
         let load = try await Self.drive(port: port, connections: connections, batch: batch, seconds: seconds)
+        let killed = await killer.value
         say("stopping the cluster")
         up.stop()
         let store = try KnowledgeStore(path: runDirectory + "/" + KnowledgeStore.defaultFileName, create: false)
@@ -61,7 +68,7 @@ struct BenchFeedback: AsyncParsableCommand {
             eventsPerSecond: Double(load.acknowledged.count) / load.elapsed,
             requestsPerSecond: Double(load.requests) / load.elapsed, acknowledged: load.acknowledged.count,
             failed: load.failed, lost: lost, stored: stored.count, batch: batch, connections: connections,
-            seconds: load.elapsed)
+            seconds: load.elapsed, kills: killed)
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
@@ -73,6 +80,7 @@ struct BenchFeedback: AsyncParsableCommand {
             print("failed          \(result.failed)")
             print("lost            \(result.lost)  (acknowledged but not in the database)")
             print("stored          \(result.stored)")
+            if kills > 0 { print("kills           \(killed)  (kill -9 of the store during the run)") }
         }
         if lost > 0 { throw ExitCode(1) }
     }
@@ -87,6 +95,7 @@ struct BenchFeedback: AsyncParsableCommand {
             kind: recall.static
           - name: store
             kind: store
+            restart: { policy: permanent, intensity: 200, period_s: 60, backoff_ms: 50, max_backoff_ms: 500 }
         edges: []
         gateway:
           listen: [ "http://127.0.0.1:0" ]
@@ -95,6 +104,31 @@ struct BenchFeedback: AsyncParsableCommand {
           deadline_ms: 1000
 
         """
+
+    /// Kills the store instance `times` times, evenly over `seconds`; returns how many kills hit.
+    static func killStore(runDirectory: String, times: Int, over seconds: Double) async -> Int {
+        guard times > 0 else { return 0 }
+        let client = CoordinatorClient(runDirectory: runDirectory)
+        var killed = 0
+        var last: Int32 = 0
+        for _ in 0..<times {
+            try? await Task.sleep(for: .seconds(seconds / Double(times + 1)))
+            // The previous victim's successor must be up before the next kill.
+            var pid: Int32 = 0
+            for _ in 0..<100 {
+                let store = try? await client.status().agents.first { $0.kind == "store" }
+                if let store, store.pid != last, store.pid > 0, store.state == .serving {
+                    pid = store.pid
+                    break
+                }
+                try? await Task.sleep(for: .milliseconds(20))
+            }
+            guard pid > 0 else { continue }
+            if kill(pid, SIGKILL) == 0 { killed += 1 }
+            last = pid
+        }
+        return killed
+    }
 
     struct Load: Sendable {
         var acknowledged: [String] = []
@@ -174,9 +208,10 @@ struct BenchFeedbackResult: Encodable {
     var batch: Int
     var connections: Int
     var seconds: Double
+    var kills: Int
 
     enum CodingKeys: String, CodingKey {
-        case acknowledged, failed, lost, stored, batch, connections, seconds
+        case acknowledged, failed, lost, stored, batch, connections, seconds, kills
         case eventsPerSecond = "events_per_s"
         case requestsPerSecond = "requests_per_s"
     }

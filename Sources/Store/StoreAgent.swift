@@ -51,8 +51,13 @@ public actor StoreAgent: AgentService {
         let store = try KnowledgeStore(path: path)
         if let seed = parameterSet.string("seed"), !seed.isEmpty {
             let started = ContinuousClock.now
-            let added = try store.seed(movieLens: seed)
-            log.info("seeded", metadata: ["interactions": "\(added)", "took": "\(ContinuousClock.now - started)"])
+            do {
+                let added = try store.seed(movieLens: seed)
+                log.info("seeded", metadata: ["interactions": "\(added)", "took": "\(ContinuousClock.now - started)"])
+            } catch {
+                // Loud but not fatal: a store that does not start would lose every feedback event.
+                log.error("not seeded", metadata: ["seed": "\(seed)", "error": "\(error)"])
+            }
         }
         let publisher = try Publisher()
         try publisher.listen(layout.storeEvents(agent: context.name, replica: context.replica))
