@@ -260,6 +260,14 @@ public final class KnowledgeStore: Sendable {
     public func seed(movieLens directory: String) throws(StoreError) -> Int {
         let data: MovieLens
         do {
+            // Seeded already (a restart): skip the parse, which takes longer than the insert.
+            if try pool.read({ db in try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'seeded_from'") }) != nil {
+                return 0
+            }
+        } catch {
+            throw Self.map(error, "reading the seed marker")
+        }
+        do {
             data = try MovieLens.load(directory: directory)
         } catch {
             throw StoreError(.badRequest, "cannot seed from \(directory): \(error)")
@@ -300,9 +308,15 @@ public final class KnowledgeStore: Sendable {
                         Int64(rating.timestamp) * 1000, now,
                     ])
                     added += db.changesCount
-                    // Ratings may name users or items the side files lack.
-                    try userStatement.execute(arguments: [user, now, nil as String?])
-                    try itemStatement.execute(arguments: [itemID, now, nil as String?, nil as String?])
+                }
+                // Ratings may name users or items the side files lack: those are created too.
+                let knownUsers = Set(data.users.map(\.id))
+                for user in Set(data.interactions.map(\.user)).subtracting(knownUsers) {
+                    try userStatement.execute(arguments: [String(user), now, nil as String?])
+                }
+                let knownItems = Set(data.items.map(\.id))
+                for itemID in Set(data.interactions.map(\.item)).subtracting(knownItems) {
+                    try itemStatement.execute(arguments: [String(itemID), now, nil as String?, nil as String?])
                 }
                 try db.execute(
                     sql: "INSERT INTO meta (key, value) VALUES ('seeded_from', ?)", arguments: [directory])

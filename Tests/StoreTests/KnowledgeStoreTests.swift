@@ -77,7 +77,8 @@ struct KnowledgeStoreTests {
         #expect(counts.feedback == 0)
         #expect(counts.users == 3, "users named only by ratings are created too")
         #expect(counts.items == 3)
-        #expect(throws: StoreError(.badRequest, "")) { try store.seed(movieLens: directory.path + "/nowhere") }
+        let fresh = try KnowledgeStore(path: directory.path + "/fresh.sqlite")
+        #expect(throws: StoreError(.badRequest, "")) { try fresh.seed(movieLens: directory.path + "/nowhere") }
     }
 
     @Test("rewards: click-through per contributing agent version, lists with a click and NDCG per version and epoch")
