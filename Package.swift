@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "AgentRuntime", targets: ["AgentRuntime"]),
         .library(name: "Coordinator", targets: ["Coordinator"]),
         .library(name: "Gateway", targets: ["Gateway"]),
+        .library(name: "Store", targets: ["Store"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -26,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // Debian's libnng-dev ships no nng.pc, so the module map links `nng` directly.
@@ -75,6 +77,16 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The knowledge store: SQLite through GRDB, and the `store` agent that serves it.
+        .target(
+            name: "Store",
+            dependencies: [
+                "Transport", "AgentProtocol", "AgentRuntime", "Topology", "Dataset",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "AgenticCLI",
             dependencies: [
@@ -86,6 +98,7 @@ let package = Package(
                 "RecommenderAgents",
                 "Coordinator",
                 "Gateway",
+                "Store",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -111,6 +124,13 @@ let package = Package(
         ),
         .testTarget(
             name: "GatewayTests", dependencies: ["Transport", "AgentProtocol", "Gateway", "AgenticTestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "StoreTests",
+            dependencies: [
+                "Store", "AgentProtocol", "Transport", "AgenticTestSupport", .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: strict
+        ),
         .testTarget(name: "DatasetTests", dependencies: ["Dataset"], swiftSettings: strict),
         .testTarget(name: "RecommenderTests", dependencies: ["Recommender", "Dataset"], swiftSettings: strict),
         .testTarget(

@@ -3,7 +3,7 @@
 # NNG (libnng-dev; nng-utils gives nngcat for the interop tests), OpenBLAS/LAPACKE, and
 # libcurl4 (FoundationNetworking: the gateway tests talk HTTP through URLSession).
 set -euo pipefail
-packages=(libnng-dev nng-utils libopenblas-dev liblapacke-dev libcurl4 python3 python3-pip)
+packages=(libnng-dev nng-utils libsqlite3-dev libopenblas-dev liblapacke-dev libcurl4 python3 python3-pip)
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -171,9 +171,13 @@ public struct EpochAnnouncement: Codable, Sendable, Equatable {
     }
 }
 
-/// Feedback on a served item as the gateway accepted it (`POST /v1/feedback`), published on
-/// topic `feedback` in a `MessageType.feedback` envelope. Not yet durable: pub/sub may drop it.
+/// Feedback on a served item as the gateway accepted it (`POST /v1/feedback`). With a store in
+/// the topology, the store agent publishes it on topic `feedback` (a `MessageType.feedback`
+/// envelope) once it has committed it; without one the gateway publishes it unstored.
 public struct FeedbackEvent: Codable, Sendable, Equatable {
+    /// The event's id (`event_id`): a resent event with the same id is stored once. The gateway
+    /// makes one when the client sends none.
+    public var eventID: String?
     public var user: String
     public var item: String
     /// `click` or `rating`.
@@ -187,11 +191,16 @@ public struct FeedbackEvent: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case user, item, event, value
+        case eventID = "event_id"
         case requestID = "request_id"
         case receivedAt = "received_at"
     }
 
-    public init(user: String, item: String, event: String, value: Double, requestID: String? = nil, receivedAt: UInt64) {
+    public init(
+        user: String, item: String, event: String, value: Double, requestID: String? = nil, receivedAt: UInt64,
+        eventID: String? = nil
+    ) {
+        self.eventID = eventID
         self.user = user
         self.item = item
         self.event = event
@@ -222,6 +231,10 @@ public struct RunLayout: Sendable, Equatable {
     public var coordinatorEvents: String { "ipc://\(runDirectory)/s/coordinator.pub" }
     /// The gateway's publisher (feedback as accepted, topic `feedback`); the store agent dials it.
     public var gatewayEvents: String { "ipc://\(runDirectory)/s/gateway.pub" }
+    /// A store agent instance's req/rep socket (`StoreRequest` → `StoreReply`).
+    public func storeAddress(agent: String, replica: Int) -> String { "ipc://\(runDirectory)/s/\(agent).\(replica).st" }
+    /// A store agent instance's publisher: each feedback event once committed, topic `feedback`.
+    public func storeEvents(agent: String, replica: Int) -> String { "ipc://\(runDirectory)/s/\(agent).\(replica).sp" }
     /// The coordinator's subscriber (heartbeats); agents dial it with a publisher.
     public var heartbeats: String { "ipc://\(runDirectory)/s/heartbeats.sub" }
     /// The directory holding the socket files.

@@ -10,8 +10,8 @@ import Transport
 ///   `concurrency` requests at once (one NNG context each). Anything that is not a decodable
 ///   `DecisionRequest` in a `.request` envelope gets an `.error` envelope with an `ErrorReply`.
 /// - Control: a replier at `RunLayout.controlAddress(agent:replica:)` answering `ControlRequest`s.
-/// - Facts: hears `EpochAnnouncement`s (and stored feedback, handed to ``Agent/feedback(_:)``)
-///   on the coordinator's events; publishes a `Heartbeat`
+/// - Facts: hears `EpochAnnouncement`s on the coordinator's events and stored feedback, handed
+///   to ``Agent/feedback(_:)``, on every store instance's publisher; publishes a `Heartbeat`
 ///   every `heartbeatInterval` to the coordinator's heartbeat subscriber.
 /// - Shutdown: on SIGTERM/SIGINT, a `stop` control request, or the parent's death, the host
 ///   stops taking new decisions (they get a `draining` error), finishes those in flight
@@ -55,6 +55,8 @@ public actor AgentHost {
     private let agent: any Agent
     private let context: AgentContext
     private let layout: RunLayout
+    /// The publishers of the topology's store instances: stored feedback comes from them.
+    private let storeEvents: [String]
     private var log: Logger
     private var state = AgentState.starting
     private var epoch: Int
@@ -77,7 +79,11 @@ public actor AgentHost {
         self.configuration = configuration
         self.context = context
         self.agent = try configuration.factory.make(context)
-        self.layout = RunLayout(runDirectory: configuration.runDirectory)
+        let layout = RunLayout(runDirectory: configuration.runDirectory)
+        self.layout = layout
+        self.storeEvents = spec.agents.filter { $0.kind == "store" }.flatMap { store in
+            (0..<store.replicas).map { layout.storeEvents(agent: store.name, replica: $0) }
+        }
         self.epoch = spec.epoch
         var log = Logger(label: "agentic.agent")
         log[metadataKey: "agent"] = "\(context.name)"
@@ -105,6 +111,8 @@ public actor AgentHost {
             heartbeats.close()
             events.close()
         }
+        let service = agent as? any AgentService
+        if let service { try await service.start(layout: layout) }
         try decisions.listen(layout.decisionAddress(agent: context.name, replica: context.replica))
         try control.listen(layout.controlAddress(agent: context.name, replica: context.replica))
         try heartbeats.dial(layout.heartbeats)
@@ -113,7 +121,10 @@ public actor AgentHost {
         try events.dial(layout.coordinatorEvents)
         // Feedback as the gateway accepts it (topic `feedback`), so agents learn online
         // before anything stores it. The gateway may start later: NNG dials until it listens.
+        // Without a store in the topology the gateway publishes; with one, the store does,
+        // after commit.
         try events.dial(layout.gatewayEvents)
+        for address in storeEvents { try events.dial(address) }
         try decisions.start { [self] message in await self.answerDecision(message) }
         try control.start { [self] message in await self.answerControl(message) }
         state = .serving
@@ -141,6 +152,7 @@ public actor AgentHost {
         await waitForStop()
         log.info("stopping", metadata: ["reason": "\(stopReason ?? "")"])
         await drain()
+        if let service { await service.shutdown() }
         background.cancel()
         await background.value
         // Let a `stop` control reply, already handed to NNG, leave before the socket closes.

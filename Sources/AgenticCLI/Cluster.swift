@@ -4,7 +4,6 @@ import ArgumentParser
 import Coordinator
 import Foundation
 import Logging
-import RecommenderAgents
 import Topology
 
 /// `agentic up FILE`: validate, start every instance and the gateway, supervise in the foreground.
@@ -31,7 +30,7 @@ struct Up: AsyncParsableCommand {
         configuration.startsGateway = !noGateway
         // Data-backed agents load MovieLens and fit (EASE, ALS, the ranker) before they answer.
         configuration.readinessTimeout = .seconds(120)
-        configuration.factory = RecommenderAgents.factory(topologyPath: topology)
+        configuration.factory = Kinds.factory(topologyPath: topology)
         let coordinator: Coordinator
         do {
             coordinator = try Coordinator(configuration: configuration)
@@ -160,8 +159,7 @@ struct AgentCommand: AsyncParsableCommand {
         }
         configuration.parentPID = parentPid
         configuration.watchStandardInput = watchStdin
-        // The MovieLens kinds over the data-free ones; data loads only for kinds that need it.
-        configuration.factory = RecommenderAgents.factory(topologyPath: topology, base: .builtin)
+        configuration.factory = Kinds.factory(topologyPath: topology)
         let host: AgentHost
         do {
             host = try AgentHost(configuration: configuration)

@@ -20,17 +20,36 @@ struct RecommendResponse: Codable, Sendable {
     }
 }
 
-/// The body of `POST /v1/feedback`.
+/// The body of `POST /v1/feedback`: one event, or several under `events`.
 struct FeedbackBody: Decodable {
     var user: String?
     var item: String?
     var event: String?
     var value: Double?
     var requestID: String?
+    var eventID: String?
+    var events: [FeedbackBody]?
 
     enum CodingKeys: String, CodingKey {
-        case user, item, event, value
+        case user, item, event, value, events
         case requestID = "request_id"
+        case eventID = "event_id"
+    }
+}
+
+/// The answer to `POST /v1/feedback`.
+struct FeedbackAccepted: Encodable {
+    var accepted: Bool
+    /// True once the store has committed every event (false without a store in the topology).
+    var stored: Bool
+    /// Events that were already stored under their id (a resend).
+    var duplicates: Int?
+    /// The id of each event, in order (made by the gateway when the client sent none).
+    var eventIDs: [String]?
+
+    enum CodingKeys: String, CodingKey {
+        case accepted, stored, duplicates
+        case eventIDs = "event_ids"
     }
 }
 
@@ -98,8 +117,33 @@ enum Validation {
         return (user, k)
     }
 
-    static func feedback(from bytes: some Collection<UInt8>) throws(APIError) -> FeedbackEvent {
+    /// The most events one `POST /v1/feedback` may carry.
+    static let maximumBatch = 1000
+
+    /// The events of a feedback body: one, or those under `events` (1…`maximumBatch`).
+    static func feedbackEvents(from bytes: some Collection<UInt8>) throws(APIError) -> [FeedbackEvent] {
         let body = try decode(FeedbackBody.self, from: bytes)
+        guard let batch = body.events else { return [try feedback(body)] }
+        guard !batch.isEmpty else { throw APIError(400, "invalid_field", "events is empty") }
+        guard batch.count <= maximumBatch else {
+            throw APIError(400, "invalid_field", "events holds more than \(maximumBatch) events")
+        }
+        var events: [FeedbackEvent] = []
+        for (index, entry) in batch.enumerated() {
+            do {
+                events.append(try feedback(entry))
+            } catch {
+                throw APIError(error.status, error.code, "events[\(index)]: \(error.message)")
+            }
+        }
+        return events
+    }
+
+    static func feedback(from bytes: some Collection<UInt8>) throws(APIError) -> FeedbackEvent {
+        try feedback(decode(FeedbackBody.self, from: bytes))
+    }
+
+    static func feedback(_ body: FeedbackBody) throws(APIError) -> FeedbackEvent {
         let user = try identifier(body.user, field: "user")
         let item = try identifier(body.item, field: "item")
         let value: Double
@@ -115,9 +159,10 @@ enum Validation {
         if let requestID = body.requestID, requestID.utf8.count > maximumIdentifierLength {
             throw APIError(400, "invalid_field", "request_id is too long")
         }
+        let eventID = try body.eventID.map { id throws(APIError) in try identifier(id, field: "event_id") }
         return FeedbackEvent(
             user: user, item: item, event: body.event!, value: value, requestID: body.requestID,
-            receivedAt: UInt64(Date().timeIntervalSince1970 * 1000)
+            receivedAt: UInt64(Date().timeIntervalSince1970 * 1000), eventID: eventID ?? UUID().uuidString
         )
     }
 

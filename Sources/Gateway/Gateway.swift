@@ -91,6 +91,7 @@ public struct Gateway: Service, CustomStringConvertible {
         router.add(middleware: JSONErrorMiddleware<BasicRequestContext>(metrics: core.metrics))
         HTTPFront(core: core, maximumBodySize: configuration.maximumBodySize).register(on: router)
         var services: [any Service] = [EpochWatcher(core: core, layout: core.layout, log: log)]
+        if let servedLog = core.servedLog { services.append(servedLog) }
         if let nngAddress { services.append(NNGFront(core: core, address: nngAddress, log: log)) }
         let host = self.host
         let onListening = self.onListening
@@ -145,7 +146,8 @@ public struct Gateway: Service, CustomStringConvertible {
     }
 }
 
-/// What both fronts share: the epochs, the executor, the feedback publisher and the metrics.
+/// What both fronts share: the epochs, the executor, the store link (or, without a store, the
+/// feedback publisher), the served-list log and the metrics.
 final class GatewayCore: Sendable {
     let registry: EpochRegistry
     let executor: GraphExecutor
@@ -153,6 +155,10 @@ final class GatewayCore: Sendable {
     let layout: RunLayout
     let log: Logger
     private let feedback: Publisher
+    /// The store instances of the topology, when it has any: feedback is stored there.
+    let store: StoreLink?
+    /// Served lists on their way to the store.
+    let servedLog: ServedLog?
 
     init(spec: TopologySpec, layout: RunLayout, configuration: Gateway.Configuration, log: Logger) throws {
         let metrics = GatewayMetrics()
@@ -167,6 +173,8 @@ final class GatewayCore: Sendable {
         } catch {
             throw GatewayError(.transport, "listening for feedback subscribers at \(layout.gatewayEvents): \(error)")
         }
+        store = try StoreLink(spec: spec, layout: layout)
+        servedLog = store.map { ServedLog(link: $0, log: log) }
         metrics.epoch(spec.epoch)
     }
 
@@ -185,6 +193,11 @@ final class GatewayCore: Sendable {
         let plan = await registry.lease()
         let deadline = ContinuousClock.now + plan.spec.gateway.deadline
         let result = await executor.execute(plan, requestID: id, user: user, k: k, deadline: deadline)
+        if let servedLog, !result.items.isEmpty {
+            servedLog.record(
+                Attribution.servedList(
+                    plan: plan, requestID: RequestIDs.text(id), user: user, items: result.items, outputs: result.outputs))
+        }
         await registry.release(plan)
         if !result.degraded.isEmpty {
             log.notice("degraded", metadata: ["request_id": .string(RequestIDs.text(id)), "agents": .array(result.degraded.map { .string($0) })])
@@ -224,6 +237,7 @@ final class GatewayCore: Sendable {
 
     func shutdown() async {
         await registry.closeAll()
+        store?.close()
         // nng_close of the listening pub socket sometimes takes ~1 s in NNG 1.5: off the
         // cooperative pool, like every other close.
         let feedback = self.feedback

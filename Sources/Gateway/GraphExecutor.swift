@@ -9,6 +9,8 @@ struct Recommendation: Sendable {
     var epoch: Int
     /// Agents that failed or were late, in topological order.
     var degraded: [String]
+    /// What each agent that answered produced (for the served-list attribution).
+    var outputs: [String: AgentOutput] = [:]
 }
 
 /// Runs one request through one epoch's graph: every agent once, as soon as all that feed
@@ -53,7 +55,7 @@ struct GraphExecutor: Sendable {
         let answer = outputs[plan.exit]
             ?? plan.order.reversed().lazy.compactMap { outputs[$0] }.first { !$0.items.isEmpty }
         let items = (answer?.items ?? []).filter { $0.score.isFinite }.prefix(k)
-        return Recommendation(items: Array(items), epoch: plan.epoch, degraded: degraded)
+        return Recommendation(items: Array(items), epoch: plan.epoch, degraded: degraded, outputs: outputs)
     }
 
     /// Asks one agent, trying each replica at most once, within its share of the deadline.

@@ -35,15 +35,26 @@ struct HTTPFront: Sendable {
     private func feedback(_ request: Request) async -> Response {
         do {
             let body = try await jsonBody(request)
-            let event = try Validation.feedback(from: body.readableBytesView)
-            do {
-                try core.publish(event)
-            } catch {
-                core.log.error("cannot publish feedback", metadata: ["error": "\(error)"])
-                return Self.json(FeedbackAccepted(accepted: false, stored: false), status: .serviceUnavailable)
+            let events = try Validation.feedbackEvents(from: body.readableBytesView)
+            let ids = events.compactMap(\.eventID)
+            guard let store = core.store else {
+                // No store in the topology: published on pub/sub only, nothing is durable.
+                do {
+                    for event in events { try core.publish(event) }
+                } catch {
+                    core.log.error("cannot publish feedback", metadata: ["error": "\(error)"])
+                    return Self.json(FeedbackAccepted(accepted: false, stored: false), status: .serviceUnavailable)
+                }
+                return Self.json(FeedbackAccepted(accepted: true, stored: false, eventIDs: ids), status: .accepted)
             }
-            // Published on pub/sub only: the store agent that makes it durable comes later.
-            return Self.json(FeedbackAccepted(accepted: true, stored: false), status: .accepted)
+            do {
+                // Answered only once the store has committed every event.
+                let reply = try await store.append(events)
+                return Self.json(FeedbackAccepted(accepted: true, stored: true, duplicates: reply.duplicates, eventIDs: ids))
+            } catch {
+                core.log.error("feedback not stored", metadata: ["code": "\(error.code)", "events": "\(events.count)"])
+                return Self.error(APIError(error.status, error.code, error.message))
+            }
         } catch {
             return Self.error(error)
         }
@@ -94,11 +105,6 @@ struct HTTPFront: Sendable {
             body: .init(byteBuffer: ByteBuffer(bytes: problem.body()))
         )
     }
-}
-
-private struct FeedbackAccepted: Encodable {
-    var accepted: Bool
-    var stored: Bool
 }
 
 private struct TopologyResponse: Encodable {

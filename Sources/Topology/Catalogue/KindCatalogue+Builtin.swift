@@ -93,7 +93,11 @@ extension KindCatalogue {
             ]),
         KindDescriptor(
             name: "store", role: .store,
-            description: "The knowledge base: users, items, interactions, experiments (SQLite)."),
+            description: "The knowledge base: users, items, interactions, experiments (SQLite).",
+            parameters: [
+                .string("path", default: "", "The database file; empty: store.sqlite in the run directory."),
+                .string("seed", default: "", "A MovieLens directory to seed users, items and ratings from, once."),
+            ]),
     ])
 
     private static let recallK = ParameterSpec.int("k", 10...1000, default: 100, "Candidates returned.")

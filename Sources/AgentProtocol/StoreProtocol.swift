@@ -1,0 +1,216 @@
+/// The store agent's own req/rep protocol, at `RunLayout.storeAddress(agent:replica:)`: a
+/// `StoreRequest` in a `MessageType.request` envelope gets a `StoreReply` in a `.reply`
+/// envelope, or an `ErrorReply` in an `.error` envelope (codes in `StoreErrorCode`).
+
+/// What to ask of the store.
+public struct StoreOperation: RawRepresentable, Codable, Hashable, Sendable {
+    public var rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+    /// Commit `events` (a group commit; the reply comes after the commit is durable).
+    public static let appendFeedback = StoreOperation(rawValue: "append_feedback")
+    /// Record `served` lists with their attribution.
+    public static let logServed = StoreOperation(rawValue: "log_served")
+    /// Counts of every table (`StoreReply.counts`).
+    public static let counts = StoreOperation(rawValue: "counts")
+    /// The rewards per agent version and per epoch (`StoreReply.report`).
+    public static let report = StoreOperation(rawValue: "report")
+}
+
+/// A request to the store agent.
+public struct StoreRequest: Codable, Sendable, Equatable {
+    public var operation: StoreOperation
+    public var events: [FeedbackEvent]?
+    public var served: [ServedList]?
+
+    public init(operation: StoreOperation, events: [FeedbackEvent]? = nil, served: [ServedList]? = nil) {
+        self.operation = operation
+        self.events = events
+        self.served = served
+    }
+}
+
+/// The store agent's answer.
+public struct StoreReply: Codable, Sendable, Equatable {
+    /// Events newly committed by this request.
+    public var stored: Int
+    /// Events whose id was already stored (a resend): acknowledged, not stored again.
+    public var duplicates: Int
+    /// Served lists recorded.
+    public var served: Int
+    public var counts: StoreCounts?
+    public var report: RewardReport?
+
+    public init(stored: Int = 0, duplicates: Int = 0, served: Int = 0, counts: StoreCounts? = nil, report: RewardReport? = nil) {
+        self.stored = stored
+        self.duplicates = duplicates
+        self.served = served
+        self.counts = counts
+        self.report = report
+    }
+}
+
+/// Error codes of the store agent's `ErrorReply`s.
+public enum StoreErrorCode {
+    /// The request is not a `StoreRequest` or an event in it is invalid (a client error).
+    public static let badRequest = "bad_request"
+    /// The database is locked or busy: retry shortly.
+    public static let busy = "store_busy"
+    /// The disk is full: nothing of the request was stored.
+    public static let full = "store_full"
+    /// Any other database failure: nothing of the request was stored.
+    public static let failed = "store_failed"
+}
+
+/// One recommendation as served, with who produced each item.
+public struct ServedList: Codable, Sendable, Equatable {
+    public var requestID: String
+    public var user: String
+    public var epoch: Int
+    /// Milliseconds since the Unix epoch.
+    public var servedAt: UInt64
+    public var items: [ServedItem]
+    /// The `name@version` of every agent after recall that shaped the whole list
+    /// (fusion, ranker, re-ranker).
+    public var pipeline: [String]
+    /// The probability with which an experiment chose this list's variant, when one did.
+    public var propensity: Double?
+    /// The experiment that chose it, when one did.
+    public var experiment: String?
+
+    enum CodingKeys: String, CodingKey {
+        case user, epoch, items, pipeline, propensity, experiment
+        case requestID = "request_id"
+        case servedAt = "served_at"
+    }
+
+    public init(
+        requestID: String, user: String, epoch: Int, servedAt: UInt64, items: [ServedItem], pipeline: [String],
+        propensity: Double? = nil, experiment: String? = nil
+    ) {
+        self.requestID = requestID
+        self.user = user
+        self.epoch = epoch
+        self.servedAt = servedAt
+        self.items = items
+        self.pipeline = pipeline
+        self.propensity = propensity
+        self.experiment = experiment
+    }
+}
+
+/// One item of a served list.
+public struct ServedItem: Codable, Sendable, Equatable {
+    public var item: String
+    public var score: Double
+    /// The `name@version` of each recall agent whose candidates held the item.
+    public var sources: [String]
+
+    public init(item: String, score: Double, sources: [String]) {
+        self.item = item
+        self.score = score
+        self.sources = sources
+    }
+}
+
+/// How many rows each table of the store holds.
+public struct StoreCounts: Codable, Sendable, Equatable {
+    public var users: Int
+    public var items: Int
+    public var interactions: Int
+    public var feedback: Int
+    public var servedLists: Int
+    public var experiments: Int
+    public var agentVersions: Int
+
+    enum CodingKeys: String, CodingKey {
+        case users, items, interactions, feedback, experiments
+        case servedLists = "served_lists"
+        case agentVersions = "agent_versions"
+    }
+
+    public init(users: Int, items: Int, interactions: Int, feedback: Int, servedLists: Int, experiments: Int, agentVersions: Int) {
+        self.users = users
+        self.items = items
+        self.interactions = interactions
+        self.feedback = feedback
+        self.servedLists = servedLists
+        self.experiments = experiments
+        self.agentVersions = agentVersions
+    }
+}
+
+/// Rewards computed from served lists and the feedback on them.
+///
+/// A served item is *clicked* when a positive event (a click with a positive value, or a
+/// rating of 4 or more) names its list's request id and the item.
+public struct RewardReport: Codable, Sendable, Equatable {
+    /// One row per agent version (`name@version`).
+    public var agents: [AgentReward]
+    /// One row per topology epoch.
+    public var epochs: [EpochReward]
+
+    public init(agents: [AgentReward], epochs: [EpochReward]) {
+        self.agents = agents
+        self.epochs = epochs
+    }
+}
+
+/// The rewards of one agent version.
+public struct AgentReward: Codable, Sendable, Equatable {
+    /// `name@version`.
+    public var agent: String
+    /// Served items it contributed (a recall source of the item, or a pipeline agent of its list).
+    public var contributed: Int
+    /// Of those, clicked.
+    public var clicked: Int
+    /// Inner reward: click-through of the items it contributed (`clicked / contributed`).
+    public var innerCTR: Double
+    /// Served lists it took part in.
+    public var lists: Int
+    /// Outer reward: the share of those lists with at least one click.
+    public var listsClicked: Double
+    /// Outer reward: the mean NDCG of those lists, clicks as relevance.
+    public var ndcg: Double
+
+    enum CodingKeys: String, CodingKey {
+        case agent, contributed, clicked, lists, ndcg
+        case innerCTR = "inner_ctr"
+        case listsClicked = "lists_clicked"
+    }
+
+    public init(agent: String, contributed: Int, clicked: Int, innerCTR: Double, lists: Int, listsClicked: Double, ndcg: Double) {
+        self.agent = agent
+        self.contributed = contributed
+        self.clicked = clicked
+        self.innerCTR = innerCTR
+        self.lists = lists
+        self.listsClicked = listsClicked
+        self.ndcg = ndcg
+    }
+}
+
+/// The outer reward of one epoch.
+public struct EpochReward: Codable, Sendable, Equatable {
+    public var epoch: Int
+    public var lists: Int
+    public var items: Int
+    public var clicked: Int
+    /// The share of lists with at least one click.
+    public var listsClicked: Double
+    /// The mean NDCG of the lists.
+    public var ndcg: Double
+
+    enum CodingKeys: String, CodingKey {
+        case epoch, lists, items, clicked, ndcg
+        case listsClicked = "lists_clicked"
+    }
+
+    public init(epoch: Int, lists: Int, items: Int, clicked: Int, listsClicked: Double, ndcg: Double) {
+        self.epoch = epoch
+        self.lists = lists
+        self.items = items
+        self.clicked = clicked
+        self.listsClicked = listsClicked
+        self.ndcg = ndcg
+    }
+}

@@ -1,0 +1,290 @@
+import ArgumentParser
+import Coordinator
+import Foundation
+import Store
+import Synchronization
+
+/// `agentic bench feedback`: feedback ingestion through the gateway's HTTP at saturation,
+/// into a store agent, then a check that the database holds every acknowledged event.
+struct BenchFeedback: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "feedback",
+        abstract: "Feedback events per second through the gateway into the store, and a check that none acknowledged is lost.",
+        discussion: """
+            Brings up a small cluster (a static recall agent and a store) in a temporary run directory, \
+            drives POST /v1/feedback from keep-alive connections for --seconds, stops the cluster, \
+            then looks up every acknowledged event id in the database. JSON keys: events_per_s, \
+            acknowledged, failed, lost, stored, requests_per_s, batch, connections, seconds, kills. \
+            With --kills N the store is killed with SIGKILL N times during the run.
+            """
+    )
+
+    @Flag(help: "Print one JSON object.") var json = false
+    @Option(help: "How long to drive load, in seconds.") var seconds = 5.0
+    @Option(help: "Concurrent HTTP connections.") var connections = 32
+    @Option(help: "Events per POST (1 sends the single-event body).") var batch = 20
+    @Option(help: "kill -9 the store this many times, evenly spread over the run (the coordinator restarts it).")
+    var kills = 0
+
+    func validate() throws {
+        guard seconds > 0, seconds <= 600 else { throw ValidationError("--seconds must be in (0, 600]") }
+        guard (1...512).contains(connections) else { throw ValidationError("--connections must be in 1…512") }
+        guard (1...200).contains(batch) else { throw ValidationError("--batch must be in 1…200") }
+        guard (0...100).contains(kills) else { throw ValidationError("--kills must be in 0…100") }
+    }
+
+    func run() async throws {
+        let say: (String) -> Void = { line in if !json { FileHandle.standardError.write(Data((line + "\n").utf8)) } }
+        let agentic = try Executables.sibling("agentic")
+        let directory = try TemporaryDirectory(prefix: "agb")
+        defer { directory.remove() }
+        let runDirectory = directory.path + "/r"
+        let topology = directory.path + "/bench.yaml"
+        try Self.topology.write(toFile: topology, atomically: true, encoding: .utf8)
+        // The cluster's logs would drown the figures; AGENTIC_LOG_LEVEL still wins when set.
+        setenv("AGENTIC_LOG_LEVEL", "warning", 0)
+        say("starting a cluster in \(runDirectory)")
+        let up = try ChildProcess(executable: agentic, arguments: ["up", topology, "--run-dir", runDirectory])
+        var url: String?
+        while true {
+            let line = try await up.nextLine(timeout: .seconds(60))
+            if line.hasPrefix("gateway ") { url = String(line.dropFirst("gateway ".count)) }
+            if line.hasPrefix("up ") { break }
+        }
+        guard let url, let port = URLComponents(string: url)?.port else {
+            up.stop()
+            throw CLIError("the cluster started no gateway")
+        }
+        say("driving \(connections) connections × \(batch) events per POST for \(seconds) s at \(url)")
+        let killer = Task { [kills, seconds] in await Self.killStore(runDirectory: runDirectory, times: kills, over: seconds) }
+        let load = try await Self.drive(port: port, connections: connections, batch: batch, seconds: seconds)
+        let killed = await killer.value
+        say("stopping the cluster")
+        up.stop()
+        let store = try KnowledgeStore(path: runDirectory + "/" + KnowledgeStore.defaultFileName, create: false)
+        let stored = Set(try store.feedbackEventIDs())
+        let lost = load.acknowledged.count { !stored.contains($0) }
+        let result = BenchFeedbackResult(
+            eventsPerSecond: Double(load.acknowledged.count) / load.elapsed,
+            requestsPerSecond: Double(load.requests) / load.elapsed, acknowledged: load.acknowledged.count,
+            failed: load.failed, lost: lost, stored: stored.count, batch: batch, connections: connections,
+            seconds: load.elapsed, kills: killed)
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            print(String(decoding: try encoder.encode(result), as: UTF8.self))
+        } else {
+            print(String(format: "events_per_s    %.0f", result.eventsPerSecond))
+            print(String(format: "requests_per_s  %.0f  (%d events per POST, %d connections, %.1f s)", result.requestsPerSecond, batch, connections, result.seconds))
+            print("acknowledged    \(result.acknowledged)")
+            print("failed          \(result.failed)")
+            print("lost            \(result.lost)  (acknowledged but not in the database)")
+            print("stored          \(result.stored)")
+            if kills > 0 { print("kills           \(killed)  (kill -9 of the store during the run)") }
+        }
+        if lost > 0 { throw ExitCode(1) }
+    }
+
+    static let topology = """
+        epoch: 0
+        name: bench-feedback
+        transport:
+          kind: ipc
+        agents:
+          - name: catalogue
+            kind: recall.static
+          - name: store
+            kind: store
+            restart: { policy: permanent, intensity: 200, period_s: 60, backoff_ms: 50, max_backoff_ms: 500 }
+        edges: []
+        gateway:
+          listen: [ "http://127.0.0.1:0" ]
+          entry: catalogue
+          exit: catalogue
+          deadline_ms: 1000
+
+        """
+
+    /// Kills the store instance `times` times, evenly over `seconds`; returns how many kills hit.
+    static func killStore(runDirectory: String, times: Int, over seconds: Double) async -> Int {
+        guard times > 0 else { return 0 }
+        let client = CoordinatorClient(runDirectory: runDirectory)
+        var killed = 0
+        var last: Int32 = 0
+        for _ in 0..<times {
+            try? await Task.sleep(for: .seconds(seconds / Double(times + 1)))
+            // The previous victim's successor must be up before the next kill.
+            var pid: Int32 = 0
+            for _ in 0..<100 {
+                let store = try? await client.status().agents.first { $0.kind == "store" }
+                if let store, store.pid != last, store.pid > 0, store.state == .serving {
+                    pid = store.pid
+                    break
+                }
+                try? await Task.sleep(for: .milliseconds(20))
+            }
+            guard pid > 0 else { continue }
+            if kill(pid, SIGKILL) == 0 { killed += 1 }
+            last = pid
+        }
+        return killed
+    }
+
+    struct Load: Sendable {
+        var acknowledged: [String] = []
+        var failed = 0
+        var requests = 0
+        var elapsed = 0.0
+    }
+
+    /// Blocking keep-alive connections on threads of their own: the load generator must not
+    /// compete with itself for Swift's two pool threads.
+    static func drive(port: Int, connections: Int, batch: Int, seconds: Double) async throws -> Load {
+        let collector = Collector()
+        let started = Date()
+        let stopAt = started.addingTimeInterval(seconds)
+        let run = UUID().uuidString.prefix(8)
+        for worker in 0..<connections {
+            Thread.detachNewThread {
+                var local = Load()
+                defer {
+                    collector.total.withLock {
+                        $0.acknowledged += local.acknowledged
+                        $0.failed += local.failed
+                        $0.requests += local.requests
+                    }
+                    collector.finished.add(1, ordering: .releasing)
+                }
+                var connection: HTTPConnection?
+                var sequence = 0
+                while Date() < stopAt {
+                    var ids: [String] = []
+                    var events: [String] = []
+                    for _ in 0..<batch {
+                        sequence += 1
+                        let id = "\(run)-\(worker)-\(sequence)"
+                        ids.append(id)
+                        events.append(
+                            #"{"event_id":"\#(id)","user":"u\#(sequence % 943)","item":"i\#(sequence % 1682)","event":"click"}"#)
+                    }
+                    let body = batch == 1 ? events[0] : #"{"events":[\#(events.joined(separator: ","))]}"#
+                    do {
+                        if connection == nil { connection = try HTTPConnection(port: port) }
+                        let (status, response) = try connection!.post("/v1/feedback", body: Array(body.utf8))
+                        local.requests += 1
+                        if status == 200, String(decoding: response, as: UTF8.self).contains(#""stored":true"#) {
+                            local.acknowledged += ids
+                        } else {
+                            local.failed += batch
+                        }
+                    } catch {
+                        connection = nil
+                        local.failed += batch
+                        usleep(10_000)
+                    }
+                }
+            }
+        }
+        while collector.finished.load(ordering: .acquiring) < connections { try await Task.sleep(for: .milliseconds(20)) }
+        var load = collector.total.withLock { $0 }
+        load.elapsed = Date().timeIntervalSince(started)
+        return load
+    }
+}
+
+/// What the load threads add up.
+final class Collector: Sendable {
+    let total = Mutex(BenchFeedback.Load())
+    let finished = Atomic<Int>(0)
+}
+
+struct BenchFeedbackResult: Encodable {
+    var eventsPerSecond: Double
+    var requestsPerSecond: Double
+    var acknowledged: Int
+    var failed: Int
+    var lost: Int
+    var stored: Int
+    var batch: Int
+    var connections: Int
+    var seconds: Double
+    var kills: Int
+
+    enum CodingKeys: String, CodingKey {
+        case acknowledged, failed, lost, stored, batch, connections, seconds, kills
+        case eventsPerSecond = "events_per_s"
+        case requestsPerSecond = "requests_per_s"
+    }
+}
+
+/// A minimal HTTP/1.1 keep-alive client over a blocking socket: enough for a load generator
+/// that must cost less than the server it measures.
+final class HTTPConnection {
+    private let descriptor: Int32
+    private var buffer: [UInt8] = []
+
+    init(port: Int) throws {
+        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { throw CLIError("socket: \(String(cString: strerror(errno)))") }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard connected == 0 else {
+            close(descriptor)
+            throw CLIError("connect: \(String(cString: strerror(errno)))")
+        }
+        var on: Int32 = 1
+        setsockopt(descriptor, Int32(IPPROTO_TCP), TCP_NODELAY, &on, socklen_t(MemoryLayout<Int32>.size))
+        var timeout = timeval(tv_sec: 15, tv_usec: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    deinit { close(descriptor) }
+
+    /// POSTs `body` as JSON; returns the status and the response body.
+    func post(_ path: String, body: [UInt8]) throws -> (Int, [UInt8]) {
+        let head = "POST \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\n\r\n"
+        let request = Array(head.utf8) + body
+        var sent = 0
+        while sent < request.count {
+            let n = request[sent...].withUnsafeBytes { send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            guard n > 0 else { throw CLIError("send: \(String(cString: strerror(errno)))") }
+            sent += n
+        }
+        let separator: [UInt8] = Array("\r\n\r\n".utf8)
+        var headerEnd: Int?
+        while headerEnd == nil {
+            if let range = buffer.firstRange(of: separator) {
+                headerEnd = range.upperBound
+                break
+            }
+            try receive()
+        }
+        let header = String(decoding: buffer[..<headerEnd!], as: UTF8.self)
+        let lines = header.split(separator: "\r\n")
+        guard let statusLine = lines.first, let status = statusLine.split(separator: " ").dropFirst().first.flatMap({ Int($0) }) else {
+            throw CLIError("malformed response")
+        }
+        var length = 0
+        for line in lines.dropFirst() where line.lowercased().hasPrefix("content-length:") {
+            length = Int(line.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) ?? 0
+        }
+        while buffer.count < headerEnd! + length { try receive() }
+        let responseBody = Array(buffer[headerEnd!..<(headerEnd! + length)])
+        buffer.removeFirst(headerEnd! + length)
+        return (status, responseBody)
+    }
+
+    private func receive() throws {
+        var chunk = [UInt8](repeating: 0, count: 16 * 1024)
+        let n = chunk.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
+        guard n > 0 else { throw CLIError(n == 0 ? "connection closed" : "recv: \(String(cString: strerror(errno)))") }
+        buffer.append(contentsOf: chunk[..<n])
+    }
+}

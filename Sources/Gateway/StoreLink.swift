@@ -1,0 +1,186 @@
+import AgentProtocol
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+import Topology
+import Transport
+
+/// The gateway's side of the store agent's req/rep protocol: one requester dialled to every
+/// store instance of the topology (NNG spreads requests over them and, when one dies with a
+/// request in flight, sends it again to the next that connects).
+final class StoreLink: Sendable {
+    /// Why feedback could not be stored, as the client hears it.
+    struct Failure: Error {
+        var status: Int
+        var code: String
+        var message: String
+    }
+
+    let addresses: [String]
+    private let requester: Requester
+    /// The whole time an append may take, restarts of the store included.
+    private let budget: Duration
+    /// One attempt's share of it.
+    private let attempt: Duration
+
+    /// A link to the store instances of `spec`, or nil when it has none.
+    init?(spec: TopologySpec, layout: RunLayout, budget: Duration = .seconds(8), attempt: Duration = .seconds(2)) throws {
+        let addresses = spec.agents.filter { $0.kind == "store" }.flatMap { store in
+            (0..<store.replicas).map { layout.storeAddress(agent: store.name, replica: $0) }
+        }
+        guard !addresses.isEmpty else { return nil }
+        self.addresses = addresses
+        self.budget = budget
+        self.attempt = attempt
+        do {
+            requester = try Requester()
+            for address in addresses { try requester.dial(address) }
+        } catch {
+            throw GatewayError(.transport, "dialling the store: \(error)")
+        }
+    }
+
+    /// Stores `events`; returns once they are committed (or were already stored).
+    /// - Throws: ``Failure``: 503 while no store answers within the budget or the database
+    ///   stays locked, 507 when its disk is full, 500 for any other database failure.
+    func append(_ events: [FeedbackEvent]) async throws(Failure) -> StoreReply {
+        try await call(StoreRequest(operation: .appendFeedback, events: events), budget: budget)
+    }
+
+    /// Records served lists (best effort: the caller keeps them for a later try on failure).
+    func logServed(_ lists: [ServedList]) async throws(Failure) -> StoreReply {
+        try await call(StoreRequest(operation: .logServed, served: lists), budget: attempt)
+    }
+
+    private func call(_ request: StoreRequest, budget: Duration) async throws(Failure) -> StoreReply {
+        let payload: [UInt8]
+        do {
+            payload = try WireCodec.encode(request)
+        } catch {
+            throw Failure(status: 500, code: "internal", message: "the store request could not be encoded")
+        }
+        let clock = ContinuousClock()
+        let deadline = clock.now + budget
+        var last = Failure(status: 503, code: "store_unavailable", message: "no store answered in time")
+        // The same request (same event ids) may be sent again: the store stores each id once.
+        while clock.now < deadline {
+            let timeout = min(attempt, deadline - clock.now)
+            let reply: Envelope
+            do {
+                let message = try Message(envelope: Envelope(type: .request, requestID: UInt64.random(in: 1 ... .max), payload: payload))
+                reply = try await requester.request(message, timeout: timeout).envelope()
+            } catch let error as TransportError where error.code == .closed || error.code == .cancelled {
+                throw Failure(status: 503, code: "store_unavailable", message: "the gateway is shutting down")
+            } catch {
+                last = Failure(status: 503, code: "store_unavailable", message: "no store answered in time")
+                continue
+            }
+            switch reply.type {
+            case .reply:
+                if let answer = try? WireCodec.decode(StoreReply.self, from: reply.payload) { return answer }
+                throw Failure(status: 500, code: "store_failed", message: "the store's reply is unreadable")
+            case .error:
+                let problem = try? WireCodec.decode(ErrorReply.self, from: reply.payload)
+                switch problem?.code {
+                case StoreErrorCode.busy:
+                    // Locked: wait a moment and try again within the budget.
+                    last = Failure(status: 503, code: "store_busy", message: "the store's database is locked")
+                    try? await Task.sleep(for: .milliseconds(50))
+                    continue
+                case StoreErrorCode.full:
+                    throw Failure(status: 507, code: "store_full", message: "the store's disk is full; nothing was stored")
+                case StoreErrorCode.badRequest:
+                    throw Failure(status: 400, code: "invalid_event", message: problem?.message ?? "the store rejected the events")
+                default:
+                    throw Failure(status: 500, code: "store_failed", message: "the store could not commit; nothing was stored")
+                }
+            default:
+                throw Failure(status: 500, code: "store_failed", message: "unexpected \(reply.type) reply from the store")
+            }
+        }
+        throw last
+    }
+
+    func close() { requester.close() }
+}
+
+/// Served lists on their way to the store: recorded at the end of a request without waiting
+/// (a lock and an append), sent in batches by ``run()`` a few times a second.
+final class ServedLog: Service, Sendable {
+    private let link: StoreLink
+    private let log: Logger
+    private let buffer = Mutex<[ServedList]>([])
+    /// Lists kept while the store is unreachable; beyond it the oldest are dropped (logged).
+    private let limit = 20_000
+    private let interval: Duration
+
+    init(link: StoreLink, log: Logger, interval: Duration = .milliseconds(100)) {
+        self.link = link
+        self.log = log
+        self.interval = interval
+    }
+
+    func record(_ list: ServedList) {
+        let dropped = buffer.withLock { lists -> Bool in
+            lists.append(list)
+            guard lists.count > limit else { return false }
+            lists.removeFirst(lists.count - limit)
+            return true
+        }
+        if dropped { log.warning("served-list buffer full: dropping the oldest") }
+    }
+
+    func run() async throws {
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            try? await Task.sleep(for: interval)
+            await flush()
+        }
+        await flush()
+    }
+
+    /// Sends what is buffered, in batches; on failure puts it back for the next round.
+    func flush() async {
+        while true {
+            let batch = buffer.withLock { lists -> [ServedList] in
+                let batch = Array(lists.prefix(500))
+                lists.removeFirst(batch.count)
+                return batch
+            }
+            if batch.isEmpty { return }
+            do {
+                _ = try await link.logServed(batch)
+            } catch {
+                log.notice("served lists not logged yet", metadata: ["lists": "\(batch.count)", "reason": "\(error.code)"])
+                buffer.withLock { $0.insert(contentsOf: batch, at: 0) }
+                return
+            }
+        }
+    }
+}
+
+/// Who produced each item of a served list: the recall agents (by role) whose candidates
+/// held it, and the agents after recall (fusion, rank, re-rank) that shaped the list.
+enum Attribution {
+    static func servedList(
+        plan: EpochPlan, requestID: String, user: String, items: [ScoredItem], outputs: [String: AgentOutput]
+    ) -> ServedList {
+        var recall: [String: [String]] = [:]
+        var pipeline: [String] = []
+        for name in plan.order {
+            guard let output = outputs[name], let spec = plan.spec.agent(named: name) else { continue }
+            let role = KindCatalogue.builtin[spec.kind]?.role
+            let label = "\(name)@\(output.version)"
+            if role == .recall || spec.kind.hasPrefix("recall.") {
+                for item in output.items { recall[item.item, default: []].append(label) }
+            } else if role == .fusion || role == .rank || role == .rerank {
+                pipeline.append(label)
+            }
+        }
+        return ServedList(
+            requestID: requestID, user: user, epoch: plan.epoch,
+            servedAt: UInt64(Date().timeIntervalSince1970 * 1000),
+            items: items.map { ServedItem(item: $0.item, score: $0.score, sources: recall[$0.item] ?? []) },
+            pipeline: pipeline)
+    }
+}

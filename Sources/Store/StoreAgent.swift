@@ -1,0 +1,235 @@
+public import AgentProtocol
+public import AgentRuntime
+import Foundation
+import Logging
+import Transport
+
+/// The `store` kind: the knowledge store as an agent process. It takes no part in the
+/// recommendation graph (a decision gets an empty list, which is how the coordinator sees it
+/// serving); its work is its own req/rep socket (`StoreRequest` → `StoreReply`) at
+/// `RunLayout.storeAddress(agent:replica:)` and a publisher at `RunLayout.storeEvents(…)`
+/// on which each feedback event goes out on topic `feedback` once committed.
+///
+/// Parameters: `path` (the database; default `store.sqlite` in the run directory) and
+/// `seed` (a MovieLens directory loaded once at start).
+public actor StoreAgent: AgentService {
+    public nonisolated let context: AgentContext
+    public var parameterSet: ParameterSet
+    private var endpoint: StoreEndpoint?
+    private var replier: Replier?
+    private var publisher: Publisher?
+    private let log: Logger
+
+    public init(_ context: AgentContext) {
+        self.context = context
+        self.parameterSet = ParameterSet(context)
+        var log = Logger(label: "agentic.store")
+        log[metadataKey: "agent"] = "\(context.name)"
+        log[metadataKey: "replica"] = "\(context.replica)"
+        self.log = log
+    }
+
+    /// Registers the `store` kind's maker in `factory`.
+    public static func register(in factory: inout AgentFactory) {
+        factory.register(kind: "store") { StoreAgent($0) }
+    }
+
+    public func decide(_ request: DecisionRequest) async throws -> DecisionResponse {
+        AgentOutput(agent: context.name, version: context.version, items: [])
+    }
+
+    /// The database file this agent uses in `layout`'s run.
+    public func databasePath(in layout: RunLayout) -> String {
+        let configured = parameterSet.string("path") ?? ""
+        if configured.isEmpty { return layout.runDirectory + "/" + KnowledgeStore.defaultFileName }
+        return configured.hasPrefix("/")
+            ? configured : FileManager.default.currentDirectoryPath + "/" + configured
+    }
+
+    public func start(layout: RunLayout) async throws {
+        let path = databasePath(in: layout)
+        let store = try KnowledgeStore(path: path)
+        if let seed = parameterSet.string("seed"), !seed.isEmpty {
+            let started = ContinuousClock.now
+            do {
+                let added = try store.seed(movieLens: seed)
+                log.info("seeded", metadata: ["interactions": "\(added)", "took": "\(ContinuousClock.now - started)"])
+            } catch {
+                // Loud but not fatal: a store that does not start would lose every feedback event.
+                log.error("not seeded", metadata: ["seed": "\(seed)", "error": "\(error)"])
+            }
+        }
+        let publisher = try Publisher()
+        try publisher.listen(layout.storeEvents(agent: context.name, replica: context.replica))
+        let committer = GroupCommitter(store: store, publisher: publisher, log: log)
+        let endpoint = StoreEndpoint(store: store, committer: committer, log: log)
+        var configuration = Replier.Configuration()
+        // Many appends wait at once on one group commit: each needs its own NNG context.
+        configuration.concurrency = 512
+        let replier = try Replier(configuration: configuration)
+        try replier.listen(layout.storeAddress(agent: context.name, replica: context.replica))
+        try replier.start { message in await endpoint.answer(message) }
+        self.publisher = publisher
+        self.replier = replier
+        self.endpoint = endpoint
+        log.info("store open", metadata: ["path": "\(path)"])
+    }
+
+    public func shutdown() async {
+        replier?.close()
+        await endpoint?.committer.idle()
+        publisher?.close()
+        replier = nil
+        publisher = nil
+    }
+}
+
+/// Answers store requests off the agent's actor: appends go to the group committer, the
+/// rest to the database directly.
+struct StoreEndpoint: Sendable {
+    let store: KnowledgeStore
+    let committer: GroupCommitter
+    let log: Logger
+
+    func answer(_ message: Message) async -> Message? {
+        let envelope: Envelope
+        do {
+            envelope = try message.envelope()
+        } catch {
+            return Self.error(nil, StoreError(.badRequest, "malformed frame: \(error)"))
+        }
+        guard envelope.type == .request else {
+            return Self.error(envelope, StoreError(.badRequest, "the store takes request envelopes, not \(envelope.type)"))
+        }
+        let request: StoreRequest
+        do {
+            request = try WireCodec.decode(StoreRequest.self, from: envelope.payload)
+        } catch {
+            return Self.error(envelope, StoreError(.badRequest, "the payload is not a StoreRequest: \(error)"))
+        }
+        do {
+            let reply: StoreReply
+            switch request.operation {
+            case .appendFeedback:
+                let (stored, duplicates) = try await committer.append(request.events ?? [])
+                reply = StoreReply(stored: stored, duplicates: duplicates)
+            case .logServed:
+                reply = StoreReply(served: try await store.logServed(request.served ?? []))
+            case .counts:
+                reply = StoreReply(counts: try store.counts())
+            case .report:
+                reply = StoreReply(report: try store.report())
+            default:
+                throw StoreError(.badRequest, "unknown operation \(request.operation.rawValue)")
+            }
+            return try Message(
+                envelope: Envelope(
+                    type: .reply, requestID: envelope.requestID, traceID: envelope.traceID,
+                    payload: WireCodec.encode(reply)))
+        } catch let error as StoreError {
+            if error.code != .badRequest {
+                log.error(
+                    "store request failed",
+                    metadata: ["operation": "\(request.operation.rawValue)", "error": "\(error)"])
+            }
+            return Self.error(envelope, error)
+        } catch {
+            return Self.error(envelope, StoreError(.failed, "\(error)"))
+        }
+    }
+
+    static func error(_ request: Envelope?, _ error: StoreError) -> Message? {
+        let payload = (try? WireCodec.encode(ErrorReply(code: error.code.description, message: error.message))) ?? []
+        return try? Message(
+            envelope: Envelope(
+                type: .error, requestID: request?.requestID ?? 0, traceID: request?.traceID ?? .none, payload: payload))
+    }
+}
+
+/// Group commit: appends that arrive while a transaction is being written wait and go
+/// together into the next one, so one fsync covers many events and every caller still hears
+/// back only after its events are durable. A failed transaction fails every append in it
+/// (none of their events is stored).
+actor GroupCommitter {
+    private struct Waiter {
+        var events: [FeedbackEvent]
+        var continuation: CheckedContinuation<(Int, Int), any Error>
+    }
+
+    private let store: KnowledgeStore
+    private let publisher: Publisher
+    private let log: Logger
+    private var pending: [Waiter] = []
+    private var writing = false
+    private var idleWaiters: [CheckedContinuation<Void, Never>] = []
+    private var sequence: UInt64 = 0
+
+    init(store: KnowledgeStore, publisher: Publisher, log: Logger) {
+        self.store = store
+        self.publisher = publisher
+        self.log = log
+    }
+
+    /// Stores `events` with the next group; returns (stored, duplicates) once committed.
+    /// - Throws: ``StoreError`` (`badRequest` for an invalid event, before anything is written).
+    func append(_ events: [FeedbackEvent]) async throws -> (Int, Int) {
+        for event in events { try KnowledgeStore.validate(event) }
+        if events.isEmpty { return (0, 0) }
+        return try await withCheckedThrowingContinuation { continuation in
+            pending.append(Waiter(events: events, continuation: continuation))
+            if !writing {
+                writing = true
+                Task { await self.writeRounds() }
+            }
+        }
+    }
+
+    /// Returns once no append is pending or being written.
+    func idle() async {
+        if !writing { return }
+        await withCheckedContinuation { idleWaiters.append($0) }
+    }
+
+    private func writeRounds() async {
+        while !pending.isEmpty {
+            let round = pending
+            pending.removeAll()
+            let events = round.flatMap(\.events)
+            do {
+                let result = try await store.append(events)
+                var offset = 0
+                for waiter in round {
+                    let flags = result.inserted[offset..<(offset + waiter.events.count)]
+                    offset += waiter.events.count
+                    let stored = flags.count { $0 }
+                    waiter.continuation.resume(returning: (stored, flags.count - stored))
+                }
+                publish(result.stored)
+            } catch {
+                for waiter in round { waiter.continuation.resume(throwing: error) }
+            }
+        }
+        writing = false
+        let waiters = idleWaiters
+        idleWaiters.removeAll()
+        waiters.forEach { $0.resume() }
+    }
+
+    /// Each newly stored event on topic `feedback` (a resend that was a duplicate is not
+    /// published again, so agents learn from each event once).
+    private func publish(_ events: [FeedbackEvent]) {
+        for event in events {
+            sequence += 1
+            guard let payload = try? WireCodec.encode(event),
+                let message = try? Message(
+                    topic: Topics.feedback, envelope: Envelope(type: .feedback, requestID: sequence, payload: payload))
+            else { continue }
+            do {
+                try publisher.publish(message)
+            } catch {
+                log.warning("cannot publish stored feedback", metadata: ["error": "\(error)"])
+                return
+            }
+        }
+    }
+}
