@@ -98,7 +98,11 @@ final class EpochPlan: Sendable {
         var routes: [String: AgentRoute] = [:]
         for name in order {
             let replicas = max(1, spec.agent(named: name)?.replicas ?? 1)
-            let instances = try (0..<replicas).map { try instance(layout.decisionAddress(agent: name, replica: $0)) }
+            // The version is part of the address: a swap's new processes serve beside the old ones.
+            let version = spec.agent(named: name)?.version ?? "1"
+            let instances = try (0..<replicas).map {
+                try instance(layout.decisionAddress(agent: name, version: version, replica: $0))
+            }
             routes[name] = AgentRoute(agent: name, instances: instances)
         }
         self.spec = spec
