@@ -157,9 +157,11 @@ actor EpochRegistry {
         if left <= 0, retiring.removeValue(forKey: id) != nil { sweep() }
     }
 
-    /// Switches to `spec` for the next requests, dialling instances it adds.
+    /// Switches to `spec` for the next requests, dialling instances it adds and waiting (up to
+    /// `connectionWait`) until they are connected, so the first requests of the new epoch do
+    /// not wait for a dial: a swap's new process serves from its first request.
     /// - Throws: `GatewayError` if its graph cannot run; the current epoch keeps serving.
-    func install(_ spec: TopologySpec) throws {
+    func install(_ spec: TopologySpec, connectionWait: Duration = .seconds(1)) async throws {
         var made: [String: AgentInstance] = [:]
         let known = instances
         let plan: EpochPlan
@@ -177,6 +179,10 @@ actor EpochRegistry {
             throw error
         }
         instances.merge(made) { old, _ in old }
+        let deadline = ContinuousClock.now + connectionWait
+        while !made.values.allSatisfy(\.isConnected), ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(2))
+        }
         let previous = current
         current = plan
         if leases[ObjectIdentifier(previous)] != nil { retiring[ObjectIdentifier(previous)] = previous }
