@@ -227,6 +227,27 @@ public struct RunLayout: Sendable, Equatable {
     public func decisionAddress(agent: String, replica: Int) -> String { "ipc://\(runDirectory)/s/\(agent).\(replica).d" }
     /// Control socket of one instance.
     public func controlAddress(agent: String, replica: Int) -> String { "ipc://\(runDirectory)/s/\(agent).\(replica).c" }
+    /// Decision socket of one instance of `version` of an agent: version "1" (the default) keeps
+    /// the plain `NAME.REPLICA.d`, any other is `NAME~VERSION.REPLICA.d`, so the processes of two
+    /// versions of an agent can serve side by side while a swap moves traffic between them.
+    public func decisionAddress(agent: String, version: String, replica: Int) -> String {
+        decisionAddress(agent: Self.versioned(agent, version), replica: replica)
+    }
+    /// Control socket of one instance of `version` of an agent (see `decisionAddress(agent:version:replica:)`).
+    public func controlAddress(agent: String, version: String, replica: Int) -> String {
+        controlAddress(agent: Self.versioned(agent, version), replica: replica)
+    }
+    private static func versioned(_ agent: String, _ version: String) -> String {
+        guard version != "1" else { return agent }
+        // A version is free text: keep only what is safe in a file name.
+        let safe = version.unicodeScalars.map { scalar -> Character in
+            switch scalar {
+            case "a"..."z", "A"..."Z", "0"..."9", ".", "-", "_": Character(scalar)
+            default: "_"
+            }
+        }
+        return "\(agent)~\(String(safe))"
+    }
     /// The coordinator's publisher (epochs); agents and the gateway dial it.
     public var coordinatorEvents: String { "ipc://\(runDirectory)/s/coordinator.pub" }
     /// The gateway's publisher (feedback as accepted, topic `feedback`); the store agent dials it.

@@ -6,10 +6,10 @@ import Transport
 
 /// Runs one agent in this process: the sockets, the counters, heartbeats and graceful shutdown.
 ///
-/// - Decisions: a replier at `RunLayout.decisionAddress(agent:replica:)` serving up to
+/// - Decisions: a replier at `RunLayout.decisionAddress(agent:version:replica:)` serving up to
 ///   `concurrency` requests at once (one NNG context each). Anything that is not a decodable
 ///   `DecisionRequest` in a `.request` envelope gets an `.error` envelope with an `ErrorReply`.
-/// - Control: a replier at `RunLayout.controlAddress(agent:replica:)` answering `ControlRequest`s.
+/// - Control: a replier at `RunLayout.controlAddress(agent:version:replica:)` answering `ControlRequest`s.
 /// - Facts: hears `EpochAnnouncement`s on the coordinator's events and stored feedback, handed
 ///   to ``Agent/feedback(_:)``, on every store instance's publisher; publishes a `Heartbeat`
 ///   every `heartbeatInterval` to the coordinator's heartbeat subscriber.
@@ -113,8 +113,8 @@ public actor AgentHost {
         }
         let service = agent as? any AgentService
         if let service { try await service.start(layout: layout) }
-        try decisions.listen(layout.decisionAddress(agent: context.name, replica: context.replica))
-        try control.listen(layout.controlAddress(agent: context.name, replica: context.replica))
+        try decisions.listen(layout.decisionAddress(agent: context.name, version: context.version, replica: context.replica))
+        try control.listen(layout.controlAddress(agent: context.name, version: context.version, replica: context.replica))
         try heartbeats.dial(layout.heartbeats)
         try events.subscribe(topic: Topics.epoch)
         try events.subscribe(topic: Topics.feedback)

@@ -15,9 +15,57 @@ public struct CoordinatorRequest: Codable, Sendable, Equatable {
         public static let status = Command(rawValue: "status")
         /// Answer with the `ClusterStatus`, then stop everything gracefully and exit.
         public static let down = Command(rawValue: "down")
+        /// Replace `agent`'s processes (`parameters`, `version`, `kind`); answer with a `SwapReport`.
+        public static let swap = Command(rawValue: "swap")
+        /// Change the system to `topology` (YAML text); answer with a `SwapReport`.
+        public static let apply = Command(rawValue: "apply")
+        /// Go back to `epoch`'s agents and wiring as a new epoch; answer with a `SwapReport`.
+        public static let rollback = Command(rawValue: "rollback")
+        /// Answer with the `HistoryReport`.
+        public static let history = Command(rawValue: "history")
+        /// Answer with the `TopologyDiff` from `epoch` to `to_epoch`.
+        public static let diff = Command(rawValue: "diff")
     }
     public var command: Command
-    public init(command: Command) { self.command = command }
+    /// `swap`: the agent.
+    public var agent: String?
+    /// `swap`: parameter values as text, typed by the agent's kind.
+    public var parameters: [String: String]?
+    /// `swap`: the new version (default: the next one).
+    public var version: String?
+    /// `swap`: the new kind.
+    public var kind: String?
+    /// `apply`: the topology file's text; `file` names it in errors.
+    public var topology: String?
+    public var file: String?
+    /// `rollback`: the epoch to return to; `diff`: the first epoch.
+    public var epoch: Int?
+    /// `diff`: the second epoch.
+    public var toEpoch: Int?
+    /// Why (recorded in the history).
+    public var reason: String?
+
+    enum CodingKeys: String, CodingKey {
+        case command, agent, parameters, version, kind, topology, file, epoch, reason
+        case toEpoch = "to_epoch"
+    }
+
+    public init(
+        command: Command, agent: String? = nil, parameters: [String: String]? = nil, version: String? = nil,
+        kind: String? = nil, topology: String? = nil, file: String? = nil, epoch: Int? = nil, toEpoch: Int? = nil,
+        reason: String? = nil
+    ) {
+        self.command = command
+        self.agent = agent
+        self.parameters = parameters
+        self.version = version
+        self.kind = kind
+        self.topology = topology
+        self.file = file
+        self.epoch = epoch
+        self.toEpoch = toEpoch
+        self.reason = reason
+    }
 }
 
 /// The live cluster, as `agentic status` shows it.

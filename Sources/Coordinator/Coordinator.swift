@@ -8,7 +8,14 @@
 ///   restart policy with exponential back-off, and a crash loop (more than `intensity`
 ///   restarts in `period_s`) marks it `failed` instead of restarting forever.
 /// - ``RestartIntensity`` is that restart rule as a pure value with an injected clock.
-/// - ``CoordinatorClient`` asks a running coordinator for its ``ClusterStatus`` or to stop.
+/// - ``Coordinator/apply(_:reason:)`` changes the running system without downtime: one
+///   mechanism for a swap (new parameters, version or kind), adding or removing an agent and
+///   rewiring edges. New processes serve beside the old on version-distinct addresses, are
+///   gated on the real serving path, a new epoch is published (the run's topology file is
+///   rewritten atomically, every epoch kept in its history), the gateway switches, and the old
+///   processes drain and stop. A failed gate stops the new processes and changes nothing.
+/// - ``CoordinatorClient`` asks a running coordinator for its ``ClusterStatus``, to stop, or to
+///   swap, apply, roll back, and for the history and diffs of its epochs.
 /// - ``RunDirectory`` makes the private run directory its sockets live in.
 import AgentProtocol
 public import AgentRuntime
@@ -44,6 +51,13 @@ public actor Coordinator {
         public var heartbeatTimeout: Duration? = .seconds(10)
         /// How the gateway process is restarted when it dies.
         public var gatewayRestart = RestartPolicy()
+        /// How long a swap waits for the gateway to confirm it serves the new epoch before it
+        /// drains the old processes anyway (a gateway that is down reads the new file on restart).
+        public var switchTimeout: Duration = .seconds(5)
+        /// How long a swapped-out process gets to finish its requests before SIGKILL.
+        public var drainTimeout: Duration = .seconds(10)
+        /// Rounds of real requests a swap's serving-path gate sends through the new graph.
+        public var gateRounds: Int = 3
 
         public init(runDirectory: String, topologyPath: String, executable: String) {
             self.runDirectory = runDirectory
@@ -64,8 +78,10 @@ public actor Coordinator {
 
     struct Key: Hashable, Sendable, CustomStringConvertible {
         var name: String
+        /// Two versions of an agent serve side by side during a swap.
+        var version: String
         var replica: Int
-        var description: String { "\(name).\(replica)" }
+        var description: String { version == "1" ? "\(name).\(replica)" : "\(name)~\(version).\(replica)" }
     }
 
     struct Instance {
@@ -81,19 +97,37 @@ public actor Coordinator {
         var intensity: RestartIntensity<ContinuousClock>
         var stats = AgentStats()
         var lastHeartbeat: ContinuousClock.Instant?
+        /// The topology file the process is started with (a swap's candidate file until it commits).
+        var topologyPath: String
+        /// Started by a swap that has not committed: never restarted, stopped on a failed gate.
+        var candidate = false
+        /// Swapped out and draining: never restarted.
+        var retiring = false
+        /// How the process last ended, for a gate's reason.
+        var exitNote: String?
     }
 
-    private let configuration: Configuration
-    private let spec: TopologySpec
-    private let layout: RunLayout
-    private var log = Logger(label: "agentic.coordinator")
-    private var order: [Key] = []
-    private var instances: [Key: Instance] = [:]
+    let configuration: Configuration
+    /// The epoch serving now.
+    var spec: TopologySpec
+    let layout: RunLayout
+    var log = Logger(label: "agentic.coordinator")
+    var order: [Key] = []
+    var instances: [Key: Instance] = [:]
+    /// The run's copy of the topology: rewritten by every change, its epochs kept in `history/`.
+    let store: TopologyStore
+    /// What each epoch was, when and why (the files hold what it was).
+    var journal: [EpochRecord] = []
+    var events: Publisher?
+    /// The epoch the gateway says it serves (it answers each announcement).
+    var gatewayEpoch: Int?
+    var changing = false
+    var changeWaiters: [CheckedContinuation<Void, Never>] = []
     private var gateway: Child?
     private var gatewayURL: String?
     private var gatewayIntensity: RestartIntensity<ContinuousClock>
     private var phase = "starting"
-    private var shutdownRequested = false
+    var shutdownRequested = false
     private var shutdownWaiters: [CheckedContinuation<Void, Never>] = []
 
     /// Loads and checks the topology.
@@ -113,14 +147,19 @@ public actor Coordinator {
         self.configuration = configuration
         self.spec = spec
         self.layout = RunLayout(runDirectory: configuration.runDirectory)
+        self.store = TopologyStore(
+            path: configuration.runDirectory + "/topology.yaml",
+            configuration: TopologyStore.Configuration(
+                historyDirectory: configuration.runDirectory + "/history", catalogue: configuration.factory.catalogue))
         self.gatewayIntensity = RestartIntensity(policy: configuration.gatewayRestart, clock: ContinuousClock())
         for agent in spec.agents {
             for replica in 0..<agent.replicas {
-                let key = Key(name: agent.name, replica: replica)
+                let key = Key(name: agent.name, version: agent.version, replica: replica)
                 order.append(key)
                 instances[key] = Instance(
                     key: key, kind: agent.kind, version: agent.version, policy: agent.restart,
-                    intensity: RestartIntensity(policy: agent.restart, clock: ContinuousClock()))
+                    intensity: RestartIntensity(policy: agent.restart, clock: ContinuousClock()),
+                    topologyPath: configuration.runDirectory + "/topology.yaml")
             }
         }
     }
@@ -137,17 +176,23 @@ public actor Coordinator {
         } catch let error as TransportError where error.code == .addressInUse {
             throw CoordinatorError(.alreadyRunning, "a coordinator already runs in \(configuration.runDirectory)")
         }
+        try startHistory()
         let events = try Publisher()
         let heartbeats = try Subscriber()
+        let served = try Subscriber()
         try events.listen(layout.coordinatorEvents)
+        self.events = events
         try heartbeats.subscribe(topic: Topics.heartbeat)
         try heartbeats.listen(layout.heartbeats)
+        try served.subscribe(topic: Topics.epoch)
+        try served.dial(layout.gatewayEvents)
         try control.start { [self] message in await self.answerControl(message) }
         let background = Task { [self] in
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { await self.announceEpochs(events) }
                 group.addTask { await self.followHeartbeats(heartbeats) }
                 group.addTask { await self.watchHeartbeats() }
+                group.addTask { await self.followGatewayEpochs(served) }
             }
         }
         log.info("starting", metadata: ["instances": "\(order.count)", "run_dir": "\(configuration.runDirectory)"])
@@ -174,6 +219,7 @@ public actor Coordinator {
         control.close()
         events.close()
         heartbeats.close()
+        served.close()
         let left = RunDirectory.removeSockets(configuration.runDirectory)
         if !left.isEmpty { log.warning("socket files left", metadata: ["files": "\(left)"]) }
         log.info("stopped")
@@ -193,7 +239,7 @@ public actor Coordinator {
     public func status() -> ClusterStatus {
         let now = ContinuousClock.now
         return ClusterStatus(
-            runDirectory: configuration.runDirectory, coordinatorPID: getpid(), topology: configuration.topologyPath,
+            runDirectory: configuration.runDirectory, coordinatorPID: getpid(), topology: store.path,
             epoch: spec.epoch, state: phase, gateway: gatewayURL,
             agents: order.compactMap { key in
                 guard let instance = instances[key] else { return nil }
@@ -201,7 +247,7 @@ public actor Coordinator {
                 return InstanceStatus(
                     name: key.name, replica: key.replica, kind: instance.kind, version: instance.version,
                     pid: instance.child?.pid ?? 0,
-                    address: layout.decisionAddress(agent: key.name, replica: key.replica),
+                    address: layout.decisionAddress(agent: key.name, version: key.version, replica: key.replica),
                     state: instance.state,
                     uptimeSeconds: Double(uptime.components.seconds) + Double(uptime.components.attoseconds) / 1e18,
                     restarts: instance.restarts, served: instance.stats.served, failed: instance.stats.failed,
@@ -211,19 +257,21 @@ public actor Coordinator {
 
     // MARK: supervision
 
-    private func start(_ key: Key) {
-        guard !shutdownRequested, var instance = instances[key], instance.child == nil else { return }
+    func start(_ key: Key) {
+        guard !shutdownRequested, var instance = instances[key], instance.child == nil, !instance.retiring else {
+            return
+        }
         // A SIGKILLed predecessor leaves its socket files; the new process must be able to listen.
         for address in [
-            layout.decisionAddress(agent: key.name, replica: key.replica),
-            layout.controlAddress(agent: key.name, replica: key.replica),
+            layout.decisionAddress(agent: key.name, version: key.version, replica: key.replica),
+            layout.controlAddress(agent: key.name, version: key.version, replica: key.replica),
         ] {
             unlink(String(address.dropFirst("ipc://".count)))
         }
         instance.generation += 1
         let generation = instance.generation
         let arguments = [
-            "agent", "--run-dir", configuration.runDirectory, "--topology", configuration.topologyPath,
+            "agent", "--run-dir", configuration.runDirectory, "--topology", instance.topologyPath,
             "--agent", key.name, "--replica", String(key.replica), "--parent-pid", String(getpid()), "--watch-stdin",
         ]
         do {
@@ -242,7 +290,8 @@ public actor Coordinator {
         instance.stats = AgentStats()
         instances[key] = instance
         log.info("started", metadata: ["agent": "\(key)", "pid": "\(instance.child?.pid ?? 0)"])
-        Task { await gate(key, generation: generation) }
+        // A swap's candidates are gated by the swap itself, on the serving path.
+        if !instance.candidate { Task { await gate(key, generation: generation) } }
     }
 
     /// Marks the instance serving once it answers a real decision request; kills it if it
@@ -252,7 +301,7 @@ public actor Coordinator {
         guard let requester = try? Requester() else { return }
         // Closing waits for NNG (up to 2 s if NNG 1.5.2 hangs): never on one of the two pool threads.
         defer { Thread.detachNewThread { requester.close() } }
-        try? requester.dial(layout.decisionAddress(agent: key.name, replica: key.replica))
+        try? requester.dial(layout.decisionAddress(agent: key.name, version: key.version, replica: key.replica))
         var attempt: UInt64 = 0
         while ContinuousClock.now < deadline {
             guard let instance = instances[key], instance.generation == generation, instance.state == .starting,
@@ -291,6 +340,13 @@ public actor Coordinator {
         instance.startedAt = nil
         let abnormal = signalled || status != 0
         let how = signalled ? "signal \(status)" : "status \(status)"
+        instance.exitNote = how
+        if shutdownRequested || instance.candidate || instance.retiring {
+            // A swap decides what happens to its candidates and to the processes it retires.
+            instance.state = instance.candidate && abnormal ? .failed : .stopped
+            instances[key] = instance
+            return
+        }
         if shutdownRequested {
             instance.state = .stopped
             instances[key] = instance
@@ -375,7 +431,7 @@ public actor Coordinator {
             child = try Child(
                 executable: configuration.executable,
                 arguments: [
-                    "gateway", "--run-dir", configuration.runDirectory, "--topology", configuration.topologyPath,
+                    "gateway", "--run-dir", configuration.runDirectory, "--topology", store.path,
                 ],
                 capturesOutput: true
             ) { [self] status, signalled in
@@ -468,6 +524,20 @@ public actor Coordinator {
             break
         case .down:
             shutdown()
+        case .swap, .apply, .rollback:
+            do {
+                return Self.reply(try await change(request), to: envelope)
+            } catch {
+                return Self.errorReply(error, to: envelope)
+            }
+        case .history:
+            return Self.reply(HistoryReport(epoch: spec.epoch, epochs: journal), to: envelope)
+        case .diff:
+            do {
+                return Self.reply(try diff(from: request.epoch ?? spec.epoch, to: request.toEpoch ?? spec.epoch), to: envelope)
+            } catch {
+                return Self.errorReply(error, to: envelope)
+            }
         default:
             let payload =
                 (try? WireCodec.encode(ErrorReply(code: "unknown_command", message: request.command.rawValue))) ?? []
@@ -479,18 +549,44 @@ public actor Coordinator {
         return try? Message(envelope: Envelope(type: .reply, requestID: envelope.requestID, payload: payload))
     }
 
+    private static func reply(_ value: some Encodable, to envelope: Envelope) -> Message? {
+        let payload = (try? WireCodec.encode(value)) ?? []
+        return try? Message(envelope: Envelope(type: .reply, requestID: envelope.requestID, payload: payload))
+    }
+
+    private static func errorReply(_ error: CoordinatorError, to envelope: Envelope) -> Message? {
+        let payload = (try? WireCodec.encode(ErrorReply(code: error.code.description, message: error.message))) ?? []
+        return try? Message(envelope: Envelope(type: .error, requestID: envelope.requestID, payload: payload))
+    }
+
     private func announceEpochs(_ publisher: Publisher) async {
         var sequence: UInt64 = 0
         while !Task.isCancelled {
             sequence += 1
-            let announcement = EpochAnnouncement(epoch: spec.epoch, topologyPath: configuration.topologyPath)
-            if let payload = try? WireCodec.encode(announcement),
-                let message = try? Message(
-                    topic: Topics.epoch, envelope: Envelope(type: .epoch, requestID: sequence, payload: payload))
-            {
-                try? publisher.publish(message)
-            }
+            announce(sequence: sequence, on: publisher)
             do { try await Task.sleep(for: configuration.announceInterval) } catch { return }
+        }
+    }
+
+    /// Publishes the current epoch now (a swap does not wait for the next tick).
+    func announce(sequence: UInt64 = 0, on publisher: Publisher? = nil) {
+        guard let publisher = publisher ?? events else { return }
+        let announcement = EpochAnnouncement(epoch: spec.epoch, topologyPath: store.path)
+        if let payload = try? WireCodec.encode(announcement),
+            let message = try? Message(
+                topic: Topics.epoch, envelope: Envelope(type: .epoch, requestID: sequence, payload: payload))
+        {
+            try? publisher.publish(message)
+        }
+    }
+
+    /// The gateway answers each announcement with the epoch it serves.
+    private func followGatewayEpochs(_ subscriber: Subscriber) async {
+        for await message in subscriber.messages {
+            guard let (topic, envelope) = try? message.topicEnvelope(), topic == Topics.epoch,
+                let announcement = try? WireCodec.decode(EpochAnnouncement.self, from: envelope.payload)
+            else { continue }
+            gatewayEpoch = announcement.epoch
         }
     }
 
@@ -499,7 +595,7 @@ public actor Coordinator {
             guard let (topic, envelope) = try? message.topicEnvelope(), topic == Topics.heartbeat,
                 let heartbeat = try? WireCodec.decode(Heartbeat.self, from: envelope.payload)
             else { continue }
-            let key = Key(name: heartbeat.status.agent, replica: heartbeat.status.instance)
+            let key = Key(name: heartbeat.status.agent, version: heartbeat.status.version, replica: heartbeat.status.instance)
             // Only the current process of the instance speaks for it.
             guard var instance = instances[key], instance.child?.pid == heartbeat.status.pid else { continue }
             instance.stats = heartbeat.status.stats

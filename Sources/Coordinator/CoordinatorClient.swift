@@ -1,8 +1,10 @@
 import AgentProtocol
 import Foundation
+public import Topology
 import Transport
 
-/// Talks to the coordinator of a run: what `agentic status` and `agentic down` use.
+/// Talks to the coordinator of a run: what `agentic status`, `down`, `swap`, `apply`,
+/// `rollback`, `history` and `diff` use.
 public struct CoordinatorClient: Sendable {
     public let runDirectory: String
 
@@ -32,8 +34,50 @@ public struct CoordinatorClient: Sendable {
         return status
     }
 
+    /// Replaces every instance of `agent` (see ``Coordinator/swap(agent:changes:version:kind:reason:)``).
+    /// - Returns: the report; its `outcome` is `rolled_back`, with the reason, when the gate failed.
+    /// - Throws: ``CoordinatorError`` for a request the coordinator refuses (unknown agent, bad spec).
+    public func swap(
+        agent: String, parameters: [String: String] = [:], version: String? = nil, kind: String? = nil,
+        timeout: Duration = .seconds(120)
+    ) async throws(CoordinatorError) -> SwapReport {
+        try await ask(
+            CoordinatorRequest(command: .swap, agent: agent, parameters: parameters, version: version, kind: kind),
+            as: SwapReport.self, timeout: timeout)
+    }
+
+    /// Changes the running system to the topology `text` (named `file` in errors).
+    public func apply(topology text: String, file: String, timeout: Duration = .seconds(120)) async throws(CoordinatorError)
+        -> SwapReport
+    {
+        try await ask(
+            CoordinatorRequest(command: .apply, topology: text, file: file, reason: "apply \(file)"),
+            as: SwapReport.self, timeout: timeout)
+    }
+
+    /// Goes back to an earlier epoch's agents and wiring, as a new epoch.
+    public func rollback(to epoch: Int, timeout: Duration = .seconds(120)) async throws(CoordinatorError) -> SwapReport {
+        try await ask(CoordinatorRequest(command: .rollback, epoch: epoch), as: SwapReport.self, timeout: timeout)
+    }
+
+    /// Every epoch of the run.
+    public func history(timeout: Duration = .seconds(3)) async throws(CoordinatorError) -> HistoryReport {
+        try await ask(CoordinatorRequest(command: .history), as: HistoryReport.self, timeout: timeout)
+    }
+
+    /// What changed from epoch `from` to epoch `to`.
+    public func diff(from: Int, to: Int, timeout: Duration = .seconds(3)) async throws(CoordinatorError) -> TopologyDiff {
+        try await ask(CoordinatorRequest(command: .diff, epoch: from, toEpoch: to), as: TopologyDiff.self, timeout: timeout)
+    }
+
     private func ask(_ command: CoordinatorRequest.Command, timeout: Duration) async throws(CoordinatorError)
         -> ClusterStatus
+    {
+        try await ask(CoordinatorRequest(command: command), as: ClusterStatus.self, timeout: timeout)
+    }
+
+    private func ask<Answer: Decodable>(_ request: CoordinatorRequest, as: Answer.Type, timeout: Duration)
+        async throws(CoordinatorError) -> Answer
     {
         let layout = RunLayout(runDirectory: runDirectory)
         let socketPath = String(layout.coordinatorControl.dropFirst("ipc://".count))
@@ -45,7 +89,7 @@ public struct CoordinatorClient: Sendable {
             let requester = try Requester()
             defer { requester.close() }
             try requester.dial(layout.coordinatorControl)
-            let payload = try WireCodec.encode(CoordinatorRequest(command: command))
+            let payload = try WireCodec.encode(request)
             reply = try await requester.request(
                 Message(envelope: Envelope(type: .control, requestID: 1, payload: payload)), timeout: timeout
             )
@@ -53,13 +97,18 @@ public struct CoordinatorClient: Sendable {
         } catch {
             throw CoordinatorError(.notRunning, "no coordinator answers in \(runDirectory) (\(error))")
         }
-        guard reply.type == .reply, let status = try? WireCodec.decode(ClusterStatus.self, from: reply.payload) else {
+        if reply.type == .error, let problem = try? WireCodec.decode(ErrorReply.self, from: reply.payload),
+            let code = CoordinatorError.Code.named(problem.code)
+        {
+            throw CoordinatorError(code, problem.message)
+        }
+        guard reply.type == .reply, let answer = try? WireCodec.decode(Answer.self, from: reply.payload) else {
             let detail =
                 (try? WireCodec.decode(ErrorReply.self, from: reply.payload)).map { "\($0.code): \($0.message)" }
                 ?? "undecodable"
             throw CoordinatorError(.protocolError, "the coordinator answered \(reply.type): \(detail)")
         }
-        return status
+        return answer
     }
 }
 

@@ -5,6 +5,7 @@ public struct CoordinatorError: Error, Sendable, Equatable, CustomStringConverti
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Base: String, Hashable, Sendable {
             case notRunning, alreadyRunning, invalidTopology, runDirectory, spawn, protocolError
+            case gateFailed, notFound, io
         }
         private let base: Base
         private init(_ base: Base) { self.base = base }
@@ -21,6 +22,17 @@ public struct CoordinatorError: Error, Sendable, Equatable, CustomStringConverti
         public static let spawn = Code(.spawn)
         /// The coordinator answered something that does not decode.
         public static let protocolError = Code(.protocolError)
+        /// A change's new processes failed their gate: they were stopped and nothing changed.
+        public static let gateFailed = Code(.gateFailed)
+        /// No such agent or epoch.
+        public static let notFound = Code(.notFound)
+        /// The run's topology file or history could not be written or read.
+        public static let io = Code(.io)
+
+        /// The code whose description is `name` (an error that crossed the wire), if any.
+        static func named(_ name: String) -> Code? {
+            Base(rawValue: name).map(Code.init)
+        }
 
         public var description: String { base.rawValue }
     }

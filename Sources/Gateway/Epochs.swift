@@ -98,7 +98,11 @@ final class EpochPlan: Sendable {
         var routes: [String: AgentRoute] = [:]
         for name in order {
             let replicas = max(1, spec.agent(named: name)?.replicas ?? 1)
-            let instances = try (0..<replicas).map { try instance(layout.decisionAddress(agent: name, replica: $0)) }
+            // The version is part of the address: a swap's new processes serve beside the old ones.
+            let version = spec.agent(named: name)?.version ?? "1"
+            let instances = try (0..<replicas).map {
+                try instance(layout.decisionAddress(agent: name, version: version, replica: $0))
+            }
             routes[name] = AgentRoute(agent: name, instances: instances)
         }
         self.spec = spec
@@ -153,9 +157,11 @@ actor EpochRegistry {
         if left <= 0, retiring.removeValue(forKey: id) != nil { sweep() }
     }
 
-    /// Switches to `spec` for the next requests, dialling instances it adds.
+    /// Switches to `spec` for the next requests, dialling instances it adds and waiting (up to
+    /// `connectionWait`) until they are connected, so the first requests of the new epoch do
+    /// not wait for a dial: a swap's new process serves from its first request.
     /// - Throws: `GatewayError` if its graph cannot run; the current epoch keeps serving.
-    func install(_ spec: TopologySpec) throws {
+    func install(_ spec: TopologySpec, connectionWait: Duration = .seconds(1)) async throws {
         var made: [String: AgentInstance] = [:]
         let known = instances
         let plan: EpochPlan
@@ -173,6 +179,10 @@ actor EpochRegistry {
             throw error
         }
         instances.merge(made) { old, _ in old }
+        let deadline = ContinuousClock.now + connectionWait
+        while !made.values.allSatisfy(\.isConnected), ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(2))
+        }
         let previous = current
         current = plan
         if leases[ObjectIdentifier(previous)] != nil { retiring[ObjectIdentifier(previous)] = previous }

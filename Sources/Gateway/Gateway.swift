@@ -214,6 +214,9 @@ final class GatewayCore: Sendable {
     /// Applies the topology file of an announced epoch, or logs why not. The coordinator may
     /// announce an epoch more than once (pub/sub may drop): a repeat is skipped quietly.
     func apply(_ announcement: EpochAnnouncement) async {
+        // Tell the coordinator which epoch serves now (it drains a swap's old processes only
+        // once it hears this); every announcement gets an answer, so a dropped one is repeated.
+        defer { Task { await self.announceServedEpoch(path: announcement.topologyPath) } }
         let current = await registry.current.epoch
         guard announcement.epoch > current else {
             log.debug("epoch already applied", metadata: ["epoch": "\(announcement.epoch)"])
@@ -233,6 +236,14 @@ final class GatewayCore: Sendable {
             metrics.epochRejected()
             log.error("ignoring an announced topology", metadata: ["epoch": "\(announcement.epoch)", "path": .string(path), "error": "\(error)"])
         }
+    }
+
+    /// Publishes the epoch serving now on topic `epoch` at `RunLayout.gatewayEvents`.
+    private func announceServedEpoch(path: String) async {
+        let epoch = await registry.current.epoch
+        guard let payload = try? WireCodec.encode(EpochAnnouncement(epoch: epoch, topologyPath: path)) else { return }
+        let envelope = Envelope(type: .epoch, requestID: RequestIDs.make(), payload: payload)
+        try? feedback.publish(Message(topic: Topics.epoch, envelope: envelope))
     }
 
     func shutdown() async {

@@ -6,7 +6,8 @@ public import Topology
 ///
 /// It answers like `recall.static`, after `delay_ms` (so tests can hold requests in flight),
 /// and with `crash_on_start: true` its process exits with status 70 as soon as it is made
-/// (so tests can watch a crash loop escalate). Never available to a normal topology.
+/// (so tests can watch a crash loop escalate); `fail_decisions` and `wrong_answers` make it
+/// fail a swap's serving-path gate. Never available to a normal topology.
 public actor ProbeAgent: Agent {
     public nonisolated let context: AgentContext
     public var parameterSet: ParameterSet
@@ -19,6 +20,8 @@ public actor ProbeAgent: Agent {
             .bool("crash_on_start", default: false, "Exit with status 70 right after start."),
             .int("delay_ms", 0...60_000, default: 0, "Milliseconds each decision takes."),
             .int("k", 1...1000, default: 10, "Items returned."),
+            .bool("fail_decisions", default: false, "Answer every decision with an error."),
+            .bool("wrong_answers", default: false, "Answer with one item repeated (a wrong answer)."),
         ])
 
     public init(_ context: AgentContext) {
@@ -33,7 +36,15 @@ public actor ProbeAgent: Agent {
     public func decide(_ request: DecisionRequest) async throws -> DecisionResponse {
         let delay = parameterSet.int("delay_ms") ?? 0
         if delay > 0 { try await Task.sleep(for: .milliseconds(delay)) }
+        if parameterSet.bool("fail_decisions") == true {
+            throw AgentRuntimeError(.unavailable, "test.probe \(context.name): fail_decisions")
+        }
         let k = parameterSet.int("k") ?? 10
+        if parameterSet.bool("wrong_answers") == true {
+            return AgentOutput(
+                agent: context.name, version: context.version,
+                items: (0..<k).map { ScoredItem(item: "1", score: 1 - Double($0) / Double(k)) })
+        }
         return AgentOutput(
             agent: context.name, version: context.version,
             items: (0..<k).map { ScoredItem(item: String($0 + 1), score: 1 - Double($0) / Double(k)) })
