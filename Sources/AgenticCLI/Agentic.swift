@@ -9,13 +9,13 @@ struct Agentic: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "agentic",
         abstract: "An agentic recommender system: agents in their own processes, talking over NNG.",
-        subcommands: [Validate.self, Eval.self, Up.self, Status.self, Down.self, Bench.self, Peer.self, AgentCommand.self, GatewayCommand.self]
+        subcommands: [Validate.self, Eval.self, Up.self, Status.self, Down.self, Load.self, Bench.self, Peer.self, AgentCommand.self, GatewayCommand.self]
     )
 }
 
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure agentic against a baseline run in the same invocation.",
-        subcommands: [BenchTransport.self]
+        subcommands: [BenchTransport.self, BenchMesh.self]
     )
 }
