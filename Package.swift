@@ -117,7 +117,10 @@ let package = Package(
             name: "GatewayTests", dependencies: ["Transport", "AgentProtocol", "Gateway", "AgenticTestSupport"], swiftSettings: strict),
         .testTarget(
             name: "LoadGeneratorTests",
-            dependencies: ["LoadGenerator", "AgenticTestSupport", .product(name: "Hummingbird", package: "hummingbird")],
+            dependencies: [
+                "LoadGenerator", "AgenticTestSupport", .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(name: "DatasetTests", dependencies: ["Dataset"], swiftSettings: strict),

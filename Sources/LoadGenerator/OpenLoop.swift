@@ -92,7 +92,7 @@ public struct OpenLoop: Sendable {
         let launcher = Task {
             await withDiscardingTaskGroup { group in
                 var index = 0
-                while index < count {
+                while index < count, !Task.isCancelled {
                     let due = start + schedule.offset(of: index)
                     if due > clock.now { try? await Task.sleep(until: due, tolerance: .microseconds(50), clock: clock) }
                     // Everything due by now goes out at once: being late to send must not thin the load.

@@ -2,6 +2,7 @@ import AgenticTestSupport
 import Foundation
 import Hummingbird
 import LoadGenerator
+import Logging
 import Synchronization
 import Testing
 
@@ -37,9 +38,11 @@ struct LoadGeneratorTests {
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: .init(string: text)))
         }
         let port = Mutex<Int?>(nil)
+        var log = Logger(label: "slow-server")
+        log.logLevel = .critical
         let app = Application(
             router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { channel in port.withLock { $0 = channel.localAddress?.port } })
+            onServerRunning: { channel in port.withLock { $0 = channel.localAddress?.port } }, logger: log)
         return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask { try await app.runService(); return nil }
             try await waitUntil("the server listens") { port.withLock { $0 } != nil }
