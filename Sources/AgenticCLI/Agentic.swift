@@ -9,13 +9,13 @@ struct Agentic: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "agentic",
         abstract: "An agentic recommender system: agents in their own processes, talking over NNG.",
-        subcommands: [Validate.self, Eval.self, Up.self, Status.self, Down.self, Report.self, Swap.self, Apply.self, History.self, DiffCommand.self, Rollback.self, Bench.self, Peer.self, AgentCommand.self, GatewayCommand.self]
+        subcommands: [Validate.self, Eval.self, Up.self, Status.self, Down.self, Report.self, Load.self, Swap.self, Apply.self, History.self, DiffCommand.self, Rollback.self, Bench.self, Peer.self, AgentCommand.self, GatewayCommand.self]
     )
 }
 
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure agentic against a baseline run in the same invocation.",
-        subcommands: [BenchTransport.self, BenchFeedback.self]
+        subcommands: [BenchTransport.self, BenchFeedback.self, BenchMesh.self]
     )
 }

@@ -24,7 +24,20 @@ struct GraphExecutor: Sendable {
     let minimumAttempt: Duration
 
     func execute(_ plan: EpochPlan, requestID: UInt64, user: String, k: Int, deadline: ContinuousClock.Instant) async -> Recommendation {
-        let idText = RequestIDs.text(requestID)
+        let shape = GraphShape(order: plan.order, predecessors: plan.predecessors, successors: plan.successors, exit: plan.exit)
+        let result = await Self.walk(shape, epoch: plan.epoch, requestID: RequestIDs.text(requestID), user: user, k: k) { name, request in
+            await call(plan.routes[name], request, envelopeID: requestID, depth: plan.depth[name] ?? 1, deadline: deadline)
+        }
+        for agent in result.degraded { metrics.degraded(agent: agent) }
+        return result
+    }
+
+    /// The walk itself, with how one agent is asked left to the caller: over its sockets for
+    /// the gateway, directly for the in-process baseline (``InProcessGraph``).
+    static func walk(
+        _ plan: GraphShape, epoch: Int, requestID idText: String, user: String, k: Int,
+        ask: @escaping @Sendable (String, DecisionRequest) async -> AgentOutput?
+    ) async -> Recommendation {
         var outputs: [String: AgentOutput] = [:]
         var failed: Set<String> = []
         var waiting: [String: Int] = plan.predecessors.mapValues(\.count)
@@ -33,11 +46,8 @@ struct GraphExecutor: Sendable {
             func launch(_ name: String) {
                 // Degrade around a failed predecessor: the agent gets the inputs that did arrive.
                 let inputs = (plan.predecessors[name] ?? []).compactMap { outputs[$0] }
-                let request = DecisionRequest(requestID: idText, user: user, k: k, epoch: plan.epoch, inputs: inputs)
-                let depth = plan.depth[name] ?? 1
-                group.addTask {
-                    (name, await call(plan.routes[name], request, envelopeID: requestID, depth: depth, deadline: deadline))
-                }
+                let request = DecisionRequest(requestID: idText, user: user, k: k, epoch: epoch, inputs: inputs)
+                group.addTask { (name, await ask(name, request)) }
             }
             for name in plan.order where waiting[name] == 0 { launch(name) }
             for await (name, output) in group {
@@ -50,12 +60,11 @@ struct GraphExecutor: Sendable {
         }
 
         let degraded = plan.order.filter { failed.contains($0) }
-        for agent in degraded { metrics.degraded(agent: agent) }
         // The exit's list, else the deepest agent that answered with something.
         let answer = outputs[plan.exit]
             ?? plan.order.reversed().lazy.compactMap { outputs[$0] }.first { !$0.items.isEmpty }
         let items = (answer?.items ?? []).filter { $0.score.isFinite }.prefix(k)
-        return Recommendation(items: Array(items), epoch: plan.epoch, degraded: degraded, outputs: outputs)
+        return Recommendation(items: Array(items), epoch: epoch, degraded: degraded, outputs: outputs)
     }
 
     /// Asks one agent, trying each replica at most once, within its share of the deadline.

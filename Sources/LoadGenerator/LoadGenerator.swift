@@ -1,0 +1,173 @@
+/// # LoadGenerator
+///
+/// Open-loop load against a gateway's `POST /v1/recommend`: requests go out on a fixed
+/// schedule whether or not earlier ones returned, each timed from when it was due, into an
+/// HdrHistogram. ``OpenLoop`` is the schedule and the bookkeeping (any transport);
+/// ``LoadGenerator`` puts HTTP under it (AsyncHTTPClient).
+///
+/// ```swift
+/// var configuration = try LoadGenerator.Configuration(url: "http://127.0.0.1:8080", rate: 200, duration: .seconds(10))
+/// configuration.users = try LoadGenerator.users(fromTSV: "p1_test.tsv")
+/// let report = try await LoadGenerator(configuration: configuration).run()
+/// print(report.text)
+/// ```
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+public struct LoadGenerator: Sendable {
+    public struct Configuration: Sendable {
+        /// The recommend endpoint (a bare `http://HOST:PORT` gets `/v1/recommend`).
+        public var url: String
+        public var schedule: Schedule
+        /// Users to ask for, in order, cycling.
+        public var users: [String] = (1...943).map(String.init)
+        /// Items per recommendation.
+        public var k: Int = 10
+        /// How long one request may take, from its due time.
+        public var timeout: Duration = .seconds(2)
+        /// How long after the last due time requests in flight are waited for.
+        public var grace: Duration = .seconds(2)
+        /// Connections the client may open: enough that the client never holds requests back.
+        public var connections: Int = 256
+
+        /// - Throws: ``LoadError/Code/invalidArgument`` for a URL that is not http(s)://HOST[:PORT][/PATH],
+        ///   or a rate or duration that is not positive.
+        public init(url: String, rate: Double, duration: Duration) throws(LoadError) {
+            self.url = try Self.endpoint(url)
+            self.schedule = try Schedule(rate: rate, duration: duration)
+        }
+
+        static func endpoint(_ text: String) throws(LoadError) -> String {
+            guard let components = URLComponents(string: text), let scheme = components.scheme?.lowercased(),
+                scheme == "http" || scheme == "https", let host = components.host, !host.isEmpty
+            else { throw LoadError(.invalidArgument, "\(text) is not an http:// URL with a host") }
+            if let port = components.port, !(1...65535).contains(port) {
+                throw LoadError(.invalidArgument, "port \(port) is out of range")
+            }
+            if components.path.isEmpty || components.path == "/" {
+                var withPath = components
+                withPath.path = "/v1/recommend"
+                return withPath.string ?? text
+            }
+            return text
+        }
+    }
+
+    public let configuration: Configuration
+
+    public init(configuration: Configuration) { self.configuration = configuration }
+
+    /// Runs the schedule against the gateway. Connection errors, error statuses and timeouts
+    /// are counted as failed (by reason), never thrown.
+    /// - Parameter onResult: called as each request completes.
+    public func run(onResult: @escaping @Sendable (RequestResult) -> Void = { _ in }) async -> LoadReport {
+        let client = RecommendClient(url: configuration.url, connections: configuration.connections, connectTimeout: configuration.timeout)
+        let users = configuration.users.isEmpty ? ["1"] : configuration.users
+        let k = configuration.k
+        var loop = OpenLoop.Configuration(schedule: configuration.schedule)
+        loop.timeout = configuration.timeout
+        loop.grace = configuration.grace
+        let report = await OpenLoop(configuration: loop).run(onResult: onResult) { call in
+            await client.recommend(user: users[call.index % users.count], k: k, deadline: call.deadline)
+        }
+        await client.shutdown()
+        return report
+    }
+
+    /// A short reason for a connection error ("connection refused", not the whole chain).
+    static func describe(_ error: any Error) -> String {
+        let text = "\(error)"
+        for known in ["Connection refused", "connection refused", "Connection reset", "No route to host", "Host is unreachable", "nodename nor servname", "Name or service not known"] where text.contains(known) {
+            return known.lowercased()
+        }
+        if let ioError = error as? IOError { return "socket error \(ioError.errnoCode)" }
+        return String(text.prefix(120))
+    }
+
+    /// The users of a split file (TSV with a header naming a `user` column, one interaction a
+    /// line), each once, in the order they first appear.
+    /// - Throws: ``LoadError/Code/invalidUsers`` for a file that cannot be read, has no
+    ///   `user` column or no rows.
+    public static func users(fromTSV path: String) throws(LoadError) -> [String] {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw LoadError(.invalidUsers, "cannot read \(path): \(error.localizedDescription)")
+        }
+        var lines = text.split(whereSeparator: \.isNewline).makeIterator()
+        guard let header = lines.next() else { throw LoadError(.invalidUsers, "\(path) is empty") }
+        let columns = header.split(separator: "\t", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        guard let column = columns.firstIndex(of: "user") else {
+            throw LoadError(.invalidUsers, "\(path) has no user column in its header")
+        }
+        var users: [String] = []
+        var seen = Set<String>()
+        while let line = lines.next() {
+            let fields = line.split(separator: "\t", omittingEmptySubsequences: false)
+            guard column < fields.count else { continue }
+            let user = fields[column].trimmingCharacters(in: .whitespaces)
+            if !user.isEmpty, seen.insert(user).inserted { users.append(user) }
+        }
+        guard !users.isEmpty else { throw LoadError(.invalidUsers, "\(path) holds no users") }
+        return users
+    }
+}
+
+/// `POST /v1/recommend` over HTTP/1.1 with a pool of keep-alive connections. Never throws:
+/// every problem is a ``RequestOutcome/failed(reason:)``.
+public final class RecommendClient: Sendable {
+    private let client: HTTPClient
+    private let url: String
+
+    /// - Parameters:
+    ///   - url: the recommend endpoint (see ``LoadGenerator/Configuration/url``).
+    ///   - connections: how many connections the pool may open.
+    public init(url: String, connections: Int = 256, connectTimeout: Duration = .seconds(2)) {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool = .init(idleTimeout: .seconds(30), concurrentHTTP1ConnectionsPerHostSoftLimit: max(1, connections))
+        configuration.timeout = .init(connect: .nanoseconds(Int64(connectTimeout.seconds * 1e9)))
+        configuration.redirectConfiguration = .disallow
+        configuration.httpVersion = .http1Only
+        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        self.url = url
+    }
+
+    /// Asks for `k` items for `user`, giving up at `deadline`.
+    public func recommend(user: String, k: Int, deadline: ContinuousClock.Instant) async -> RequestOutcome {
+        let object: [String: any Sendable] = ["user": user, "k": k]
+        let body = (try? JSONSerialization.data(withJSONObject: object)) ?? Data()
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.body = .bytes(ByteBuffer(bytes: body))
+        let left = ContinuousClock.now.duration(to: deadline)
+        guard left > .zero else { return .failed(reason: "timed out") }
+        do {
+            let response = try await client.execute(request, deadline: .now() + .nanoseconds(Int64(left.seconds * 1e9)))
+            let bytes = try await response.body.collect(upTo: 4 << 20)
+            guard response.status == .ok else { return .failed(reason: "HTTP \(response.status.code)") }
+            guard let answer = try? JSONDecoder().decode(Answer.self, from: Data(bytes.readableBytesView)) else {
+                return .failed(reason: "unreadable answer")
+            }
+            return .ok(degraded: answer.degraded ?? [])
+        } catch let error as HTTPClientError {
+            switch error {
+            case .deadlineExceeded, .readTimeout, .connectTimeout, .writeTimeout: return .failed(reason: "timed out")
+            case .cancelled: return .failed(reason: "cancelled")
+            default: return .failed(reason: LoadGenerator.describe(error))
+            }
+        } catch {
+            return .failed(reason: LoadGenerator.describe(error))
+        }
+    }
+
+    /// Closes the connections; call once, after the last request.
+    public func shutdown() async { try? await client.shutdown() }
+
+    private struct Answer: Decodable {
+        var degraded: [String]?
+    }
+}

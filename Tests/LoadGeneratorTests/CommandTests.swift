@@ -1,0 +1,68 @@
+import AgenticTestSupport
+import Foundation
+import Testing
+
+/// The repository's topology directory.
+let topologyDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().appendingPathComponent("topology").path
+
+/// `agentic load` and `agentic bench mesh` as users run them, against real processes.
+@Suite("Load commands", .serialized, .timeLimit(.minutes(3)))
+struct CommandTests {
+    @Test("agentic load against a real agentic up of minimal.yaml: every request answered")
+    func loadAgainstMesh() async throws {
+        let directory = try ShortDirectory()
+        let up = try TestProcess.agentic(["up", "\(topologyDirectory)/minimal.yaml", "--run-dir", "\(directory.path)/r"])
+        defer { up.stop() }
+        let line = try await up.waitForLine(timeout: .seconds(90)) { $0.hasPrefix("gateway ") }
+        let gateway = String(line.dropFirst("gateway ".count))
+        _ = try await up.waitForLine(timeout: .seconds(30)) { $0.hasPrefix("up ") }
+        let split = try directory.write("t.tsv", "user\titem\trating\ttimestamp\n1\t1\t5\t1\n2\t1\t5\t1\n3\t1\t5\t1\n")
+        let load = try TestProcess.agentic([
+            "load", "--url", gateway, "--rate", "50", "--duration", "2", "--users", split, "--json", "--timeout", "5",
+        ])
+        let json = try await load.waitForLine(timeout: .seconds(60)) { $0.hasPrefix("{") }
+        #expect(try await load.waitForExit() == 0)
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        for key in ["sent", "ok", "failed", "degraded", "p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms", "rps"] {
+            #expect(report[key] != nil, "missing \(key)")
+        }
+        let sent = report["sent"] as? Int
+        #expect(sent == 100)
+        #expect(report["failed"] as? Int == 0)
+        #expect(report["ok"] as? Int == sent)
+    }
+
+    @Test("agentic load with a refused connection reports failures and exits")
+    func loadRefused() async throws {
+        let load = try TestProcess.agentic(["load", "--url", "http://127.0.0.1:1", "--rate", "20", "--duration", "0.5", "--json"])
+        let json = try await load.waitForLine(timeout: .seconds(30)) { $0.hasPrefix("{") }
+        #expect(try await load.waitForExit() == 0)
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        #expect(report["sent"] as? Int == 10)
+        #expect(report["failed"] as? Int == 10)
+    }
+
+    @Test("agentic load refuses a bad URL with a clear error")
+    func loadBadURL() async throws {
+        let load = try TestProcess.agentic(["load", "--url", "nonsense", "--rate", "20", "--duration", "1"])
+        #expect(try await load.waitForExit() == 2)
+    }
+
+    @Test("agentic bench mesh --json has the keys")
+    func benchMesh() async throws {
+        let bench = try TestProcess.agentic([
+            "bench", "mesh", "--json", "--topology", "\(topologyDirectory)/minimal.yaml",
+            "--seconds", "0.5", "--rate", "50", "--rate-seconds", "0.5", "--concurrency", "4",
+        ])
+        let json = try await bench.waitForLine(timeout: .seconds(120)) { $0.hasPrefix("{") }
+        #expect(try await bench.waitForExit() == 0)
+        let result = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        for key in ["mesh_over_inprocess_rps", "mesh_p99_ms_at_rate", "mesh_rps", "inprocess_rps", "inprocess_p99_ms_at_rate", "mesh_p50_ms_at_rate"] {
+            #expect(result[key] != nil, "missing \(key)")
+        }
+        #expect((result["mesh_rps"] as? Double ?? 0) > 0)
+        #expect((result["inprocess_rps"] as? Double ?? 0) > 0)
+        #expect(result["mesh_failed"] as? Int == 0)
+    }
+}
