@@ -36,7 +36,7 @@ let package = Package(
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS", providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]),
         .target(name: "Dataset", swiftSettings: strict),
         .target(name: "Recommender", dependencies: ["Dataset", "COpenBLAS"], swiftSettings: strict),
-        .target(name: "Evaluation", dependencies: ["Dataset", "Recommender"], swiftSettings: strict),
+        .target(name: "Evaluation", dependencies: ["Dataset", "Recommender", "Topology"], swiftSettings: strict),
         .target(name: "Topology", dependencies: [.product(name: "Yams", package: "Yams")], swiftSettings: strict),
         .target(
             name: "AgentRuntime",
@@ -103,7 +103,7 @@ let package = Package(
             name: "GatewayTests", dependencies: ["Transport", "AgentProtocol", "Gateway", "AgenticTestSupport"], swiftSettings: strict),
         .testTarget(name: "DatasetTests", dependencies: ["Dataset"], swiftSettings: strict),
         .testTarget(name: "RecommenderTests", dependencies: ["Recommender", "Dataset"], swiftSettings: strict),
-        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Recommender", "Dataset"], swiftSettings: strict),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Recommender", "Dataset", "Topology"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )
