@@ -121,6 +121,8 @@ public actor TopologyEvaluator {
     private var routeUse: [String: Int] = [:]
     private var useClock = 0
     private var rankerCache: [String: TrainedRanker] = [:]
+    /// Route models fitted so far (cache misses), for callers that budget refits.
+    public private(set) var routeFits = 0
     let clock = ContinuousClock()
 
     /// Loads the data set and computes (or reads) the split.
@@ -280,6 +282,7 @@ public actor TopologyEvaluator {
             routeUse[key] = useClock
             return hit
         }
+        routeFits += 1
         let model: any ScoringModel
         do {
             model = try route.spec.fit(on: data.training(stage), items: data.index.items)

@@ -86,7 +86,7 @@ extension TopologyEvaluator {
             let currentLambda = TopologyPlan.mmrLambda(diversity: plan.reranker.diversity)
             var lambdas = [currentLambda]
             if let d = agent.decisionSpace["lambda"], let lo = d.min, let hi = d.max, hi > lo {
-                lambdas += (0..<6).map { lo + (hi - lo) * Double($0) / 5 }
+                lambdas += (0..<5).map { lo + (hi - lo) * Double($0) / 4 }
             }
             var penalties = [plan.reranker.popularityPenalty]
             if let d = agent.decisionSpace["popularity_penalty"], let lo = d.min, let hi = d.max, hi > lo {
