@@ -40,7 +40,7 @@ let package = Package(
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS", providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]),
         .target(name: "Dataset", swiftSettings: strict),
         .target(name: "Recommender", dependencies: ["Dataset", "COpenBLAS"], swiftSettings: strict),
-        .target(name: "Evaluation", dependencies: ["Dataset", "Recommender"], swiftSettings: strict),
+        .target(name: "Evaluation", dependencies: ["Dataset", "Recommender", "Topology"], swiftSettings: strict),
         // The MovieLens kinds as agents (data loading, online learning from feedback).
         .target(
             name: "RecommenderAgents",
@@ -159,7 +159,7 @@ let package = Package(
             name: "RecommenderAgentsTests",
             dependencies: ["RecommenderAgents", "AgentRuntime", "AgentProtocol", "Topology", "Dataset", "AgenticTestSupport"],
             swiftSettings: strict),
-        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Recommender", "Dataset"], swiftSettings: strict),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Recommender", "Dataset", "Topology"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

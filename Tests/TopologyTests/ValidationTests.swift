@@ -23,13 +23,13 @@ struct ExampleTests {
     @Test("int literals of double parameters become doubles")
     func normalisesDoubles() throws {
         let spec = try TopologyValidator.load(contentsOf: Paths.example("movielens.yaml"))
-        #expect(spec.agent(named: "ease")?.parameters["lambda"] == .double(300))
+        #expect(spec.agent(named: "ease")?.parameters["lambda"] == .double(400))
         guard case .double = spec.agent(named: "ease")?.parameters["lambda"] else {
             Issue.record("lambda should be a double")
             return
         }
-        #expect(spec.agent(named: "rp3beta")?.parameters["alpha"] == .double(0.75))
-        #expect(spec.agent(named: "itemknn")?.parameters["neighbours"] == .int(400))
+        #expect(spec.agent(named: "rp3beta")?.parameters["alpha"] == .double(0.5))
+        #expect(spec.agent(named: "itemknn")?.parameters["neighbours"] == .int(800))
     }
 }
 
