@@ -121,6 +121,7 @@ let package = Package(
             dependencies: [
                 "Evolution", "Topology", "AgenticTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),

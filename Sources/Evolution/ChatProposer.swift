@@ -41,9 +41,8 @@ public struct ChatProposer: Proposer {
 
         /// The configuration from `AGENTIC_LLM_URL`, `AGENTIC_LLM_MODEL` and `AGENTIC_LLM_KEY`, or nil
         /// when no URL is set (then the offline proposer takes over).
-        public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment)
-            -> Configuration?
-        {
+        public static func fromEnvironment(_ environment: [String: String]? = nil) -> Configuration? {
+            let environment = environment ?? ProcessInfo.processInfo.environment
             guard let url = environment["AGENTIC_LLM_URL"], !url.isEmpty else { return nil }
             return Configuration(
                 baseURL: url, model: environment["AGENTIC_LLM_MODEL"] ?? "default",
@@ -67,7 +66,7 @@ public struct ChatProposer: Proposer {
     }
 
     /// The request body for `context`.
-    public func requestBody(_ context: ArchitectContext) throws(EvolutionError) -> Data {
+    func requestBody(_ context: ArchitectContext) throws(EvolutionError) -> Data {
         let body: [String: Any] = [
             "model": configuration.model,
             "messages": Architect.messages(context, catalogue: configuration.catalogue, maxEdits: configuration.maxEdits),

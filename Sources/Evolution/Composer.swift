@@ -75,14 +75,23 @@ public struct Composer: Sendable {
         /// (model family, tree counts, sweeps) that would make every trial a slow refit.
         public var untunedParameters: Set<String>
 
+        /// How often `randomEdit` draws each operation (relative; 0 never). Structural edits weigh
+        /// more than single parameter changes, which the tuner covers.
+        public var operationWeights: [Edit.Operation: Double]
+
         public init(
             catalogue: KindCatalogue = .builtin, routeKinds: [String]? = nil, maxRoutes: Int = 8,
-            untunedParameters: Set<String> = ["k", "model", "trees", "depth", "learning_rate", "iterations", "factors"]
+            untunedParameters: Set<String> = ["k", "model", "trees", "depth", "learning_rate", "iterations", "factors"],
+            operationWeights: [Edit.Operation: Double] = [
+                .addRoute: 3, .dropRoute: 1, .setFusionMethod: 1, .setWeight: 2, .insertRanker: 2, .removeRanker: 1,
+                .insertReranker: 2, .removeReranker: 1, .setParameter: 2, .routeSegment: 1, .setReplicas: 0.5,
+            ]
         ) {
             self.catalogue = catalogue
             self.routeKinds = routeKinds
             self.maxRoutes = maxRoutes
             self.untunedParameters = untunedParameters
+            self.operationWeights = operationWeights
         }
     }
 
@@ -321,7 +330,14 @@ public struct Composer: Sendable {
 
     // MARK: - Random edits
 
-    /// Every edit that applies to `spec` now (parameter and weight edits are drawn, not listed).
+    /// `value` kept inside the range `agent` declares for `parameter`, if it declares one: the
+    /// validator holds parameters to their decision space.
+    private func clamp(_ value: Double, _ agent: AgentSpec, _ parameter: String) -> Double {
+        guard let d = agent.decisionSpace[parameter], let low = d.min, let high = d.max else { return value }
+        return min(max(value, low), high)
+    }
+
+    /// A random edit that applies to `spec`: an operation drawn by weight, then one of its options.
     public func randomEdit(for spec: TopologySpec, using generator: inout SeededGenerator) -> Edit? {
         var options: [Edit] = []
         let existing = routes(spec)
@@ -341,7 +357,8 @@ public struct Composer: Sendable {
             for route in existing {
                 let current = agent.parameters["weight.\(route)"]?.number ?? 1
                 let factor = [0.5, 0.7, 1.4, 2.0][Int(generator.next() % 4)]
-                options.append(Edit(.setWeight, agent: route, value: .double(min(10, max(0, (current * factor * 100).rounded() / 100)))))
+                let weight = clamp(min(10, max(0, (current * factor * 100).rounded() / 100)), agent, "weight.\(route)")
+                if weight != current { options.append(Edit(.setWeight, agent: route, value: .double(weight))) }
             }
         }
         let rankKinds = catalogue.names.filter { catalogue[$0]?.role == .rank }
@@ -359,9 +376,9 @@ public struct Composer: Sendable {
         if let router = agents(spec, role: .router).first.flatMap({ spec.agent(named: $0) }) {
             let cold = router.parameters["cold_max_history"]?.int ?? 5
             let light = router.parameters["light_max_history"]?.int ?? 30
-            let newCold = max(0, min(light - 1, cold + [-2, -1, 1, 2][Int(generator.next() % 4)]))
+            let newCold = Int(clamp(Double(max(0, min(light - 1, cold + [-2, -1, 1, 2][Int(generator.next() % 4)]))), router, "cold_max_history"))
             if newCold != cold { options.append(Edit(.routeSegment, parameter: "cold_max_history", value: .int(newCold))) }
-            let newLight = max(cold + 1, min(500, Int((Double(light) * [0.7, 1.4][Int(generator.next() % 2)]).rounded())))
+            let newLight = Int(clamp(Double(max(cold + 1, min(500, Int((Double(light) * [0.7, 1.4][Int(generator.next() % 2)]).rounded())))), router, "light_max_history"))
             if newLight != light { options.append(Edit(.routeSegment, parameter: "light_max_history", value: .int(newLight))) }
         }
         for agent in spec.agents where !agent.decisionSpace.isEmpty {
@@ -374,6 +391,24 @@ public struct Composer: Sendable {
             let replicas = agent.replicas + (agent.replicas > 1 && generator.next() % 2 == 0 ? -1 : 1)
             if (1...16).contains(replicas) { options.append(Edit(.setReplicas, agent: agent.name, value: .int(replicas))) }
         }
-        return options.isEmpty ? nil : options[Int(generator.next() % UInt64(options.count))]
+        // First an operation (by weight, among those with an option), then one of its options.
+        let byOperation = Dictionary(grouping: options, by: \.op)
+        let weighted = Edit.Operation.allCases.compactMap { op -> (Edit.Operation, Double)? in
+            let weight = configuration.operationWeights[op] ?? 1
+            return byOperation[op] != nil && weight > 0 ? (op, weight) : nil
+        }
+        let total = weighted.reduce(0) { $0 + $1.1 }
+        guard total > 0 else { return nil }
+        var r = generator.unit() * total
+        var chosen = weighted[weighted.count - 1].0
+        for (op, weight) in weighted {
+            r -= weight
+            if r < 0 {
+                chosen = op
+                break
+            }
+        }
+        let choices = byOperation[chosen]!
+        return choices[Int(generator.next() % UInt64(choices.count))]
     }
 }

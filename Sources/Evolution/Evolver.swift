@@ -160,7 +160,9 @@ public actor Evolver {
         guard let agent = current.agent(named: name), let space = try? SearchSpace(agent.decisionSpace) else { return }
         let seed = configuration.seed &+ UInt64(round) &* 1000 &+ name.utf8.reduce(0) { $0 &* 31 &+ UInt64($1) }
         var tuner = Tuner(space: space, configuration: Tuner.Configuration(startupTrials: max(2, configuration.trialsPerAgent / 2), seed: seed))
-        tuner.enqueue(agent.parameters.filter { agent.decisionSpace[$0.key] != nil })
+        // The current setting first (defaults filled in), so the tuner only ever moves to better.
+        let resolved = composer.catalogue[agent.kind]?.resolvedParameters(agent.parameters) ?? agent.parameters
+        tuner.enqueue(resolved.filter { agent.decisionSpace[$0.key] != nil })
         var results: [Int: (spec: TopologySpec, measurement: TopologyMeasurement)] = [:]
         for _ in 0..<configuration.trialsPerAgent {
             if outOfTime { break }
@@ -203,8 +205,7 @@ public actor Evolver {
                 outerReward: judge.judge(m, of: spec).reward, innerReward: reward, metrics: m.metrics))
         }
         // The winner on the inner reward becomes a candidate version; the outer reward gates it.
-        guard let best = tuner.best, let winner = results.first(where: { $0.value.spec.agent(named: name)?.parameters == current.agent(named: name).map({ base in base.parameters.merging(best.parameters) { $1 } }) })?.value
-        else { return }
+        guard let bestID = tuner.bestID, let winner = results[bestID], let best = tuner.best else { return }
         guard winner.spec != current else { return }
         let edits = best.parameters.sorted { $0.key < $1.key }.map { Edit(.setParameter, agent: name, parameter: $0.key, value: $0.value) }
         try await decide(winner.spec, winner.measurement, edits: edits, source: .tuner, agent: name, round: round, judge: judge, reason: nil)

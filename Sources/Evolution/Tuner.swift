@@ -25,7 +25,7 @@ public struct Tuner: Sendable {
         public var seed: UInt64
 
         public init(
-            startupTrials: Int = 8, gamma: Double = 0.25, candidates: Int = 24, pruningWarmupTrials: Int = 4,
+            startupTrials: Int = 8, gamma: Double = 0.15, candidates: Int = 24, pruningWarmupTrials: Int = 4,
             seed: UInt64 = 1
         ) {
             self.startupTrials = startupTrials
@@ -128,6 +128,11 @@ public struct Tuner: Sendable {
         records.filter { $0.state == .complete }.max { $0.value! < $1.value! }.map { ($0.parameters, $0.value!) }
     }
 
+    /// The id of the best finished trial.
+    public var bestID: Int? {
+        records.indices.filter { records[$0].state == .complete }.max { records[$0].value! < records[$1].value! }
+    }
+
     /// How many trials were pruned.
     public var prunedCount: Int { records.filter { $0.state == .pruned }.count }
 
@@ -202,14 +207,18 @@ public struct Tuner: Sendable {
         return weights.count - 1
     }
 
-    /// The kernel width for `n` points: Scott's rule on [0, 1], kept between 0.03 and 0.5.
-    private func bandwidth(_ n: Int) -> Double {
-        min(0.5, max(0.03, 0.5 * pow(Double(max(n, 1)), -0.2) * 0.6))
+    /// The kernel width for `points`: Scott's rule on their spread, so it narrows as the good
+    /// trials concentrate, kept between 0.02 and 0.5 of the unit range.
+    private func bandwidth(_ points: [Double]) -> Double {
+        guard points.count > 1 else { return 0.5 }
+        let mean = points.reduce(0, +) / Double(points.count)
+        let sd = (points.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(points.count - 1)).squareRoot()
+        return min(0.5, max(0.02, 1.06 * sd * pow(Double(points.count), -0.2)))
     }
 
     /// The Parzen density at `u`: a kernel per point plus a flat prior (weight of one point).
     private func parzen(_ u: Double, _ points: [Double]) -> Double {
-        let h = bandwidth(points.count)
+        let h = bandwidth(points)
         var sum = 1.0  // the uniform prior on [0, 1]
         for p in points {
             let z = (u - p) / h
@@ -221,7 +230,7 @@ public struct Tuner: Sendable {
     private mutating func sampleParzen(_ points: [Double]) -> Double {
         let choice = Int(generator.next() % UInt64(points.count + 1))
         if choice == points.count { return generator.unit() }
-        let x = points[choice] + bandwidth(points.count) * generator.normal()
+        let x = points[choice] + bandwidth(points) * generator.normal()
         return min(max(x, 0), 1)
     }
 }

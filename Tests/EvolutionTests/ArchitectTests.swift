@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import Logging
 import NIOCore
 import Synchronization
 import Testing
@@ -37,7 +38,13 @@ final class ChatStub: Sendable {
         let (urls, continuation) = AsyncStream<String>.makeStream()
         let app = Application(
             router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: nil),
-            onServerRunning: { channel in continuation.yield("http://127.0.0.1:\(channel.localAddress?.port ?? 0)") })
+            onServerRunning: { channel in continuation.yield("http://127.0.0.1:\(channel.localAddress?.port ?? 0)") },
+            logger: {
+                // Cancelling the server at the end of a test is expected; keep its shutdown quiet.
+                var log = Logger(label: "chat-stub")
+                log.logLevel = .critical
+                return log
+            }())
         let server = Task { try await app.runService() }
         defer { server.cancel() }
         var iterator = urls.makeAsyncIterator()

@@ -80,7 +80,9 @@ actor SyntheticObjective: TopologyObjective {
                 objective: SyntheticObjective(), journal: journal,
                 configuration: .init(rounds: 2, trialsPerAgent: 4, maxTuneSweeps: 1, proposalsPerRound: 6, seed: 9))
             _ = try await evolver.run(try Fixtures.topology("weak.yaml"))
-            return await journal.entries.map { "\($0.source) \($0.decision) \($0.edits) \($0.parameters ?? [:])" }
+            return await journal.entries.map {
+                "\($0.source) \($0.decision) \($0.edits) \(($0.parameters ?? [:]).sorted { $0.key < $1.key }) \($0.outerReward ?? -1)"
+            }
         }
         #expect(try await run() == run())
     }

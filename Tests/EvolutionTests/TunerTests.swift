@@ -28,20 +28,25 @@ private func search(seed: UInt64, trials: Int, startup: Int) throws -> (best: Do
 
 @Suite struct TunerTests {
     @Test func tpeFindsTheOptimumOfAMixedSpace() throws {
-        let found = try search(seed: 3, trials: 80, startup: 10)
-        // The optimum is 1; random points score about -1 on average.
-        #expect(found.best > 0.9, "best \(found.best) at \(found.parameters)")
-        #expect(found.parameters["mode"] == "b")
-        #expect(abs(found.parameters["n"]!.int! - 37) <= 8)
+        // The optimum is 1; a uniformly random point scores about -1. Over 8 seeds of 80 trials the
+        // best found must come close on average, with the right category.
+        var total = 0.0, rightMode = 0
+        for seed in UInt64(1)...8 {
+            let found = try search(seed: seed, trials: 80, startup: 10)
+            total += found.best
+            if found.parameters["mode"] == "b" { rightMode += 1 }
+        }
+        #expect(total / 8 > 0.8, "mean best \(total / 8)")
+        #expect(rightMode >= 7)
     }
 
     @Test func tpeBeatsRandomSearchOnAverage() throws {
         var tpe = 0.0, random = 0.0
-        for seed in UInt64(1)...6 {
+        for seed in UInt64(1)...8 {
             tpe += try search(seed: seed, trials: 40, startup: 8).best
             random += try search(seed: seed, trials: 40, startup: 40).best
         }
-        #expect(tpe > random, "TPE mean \(tpe / 6), random mean \(random / 6)")
+        #expect(tpe > random, "TPE mean \(tpe / 8), random mean \(random / 8)")
     }
 
     @Test func aSeedReproducesTheTrials() throws {
