@@ -37,7 +37,7 @@ let package = Package(
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS", providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]),
         .target(name: "Dataset", swiftSettings: strict),
         .target(name: "Recommender", dependencies: ["Dataset", "COpenBLAS"], swiftSettings: strict),
-        .target(name: "Evaluation", dependencies: ["Dataset", "Recommender"], swiftSettings: strict),
+        .target(name: "Evaluation", dependencies: ["Dataset", "Recommender", "Topology"], swiftSettings: strict),
         .target(name: "Topology", dependencies: [.product(name: "Yams", package: "Yams")], swiftSettings: strict),
         // The evolution layer: tuner, composer, architect (its only I/O is the chat endpoint), the loop.
         .target(
@@ -125,7 +125,7 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Recommender", "Dataset"], swiftSettings: strict),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Recommender", "Dataset", "Topology"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

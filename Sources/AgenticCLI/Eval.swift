@@ -8,13 +8,14 @@ struct Eval: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Tune on valid, refit on train+valid, report on test: overall, per router segment, per recall route.",
         discussion: """
-            The recall routes, fusion, ranker and re-ranker are fitted and tuned on the split; \
-            the topology's router thresholds set the segments. Fetch the data first with \
-            deploy/fetch-data.sh (the README's main command does).
+            The pipeline is the topology's: its recall.* agents are the routes (tuned within \
+            their decision_space), fusion's inputs are its edges, the ranker runs iff a \
+            rank.learned agent is on the path, MMR and the router take their parameters. Fetch \
+            the data first with deploy/fetch-data.sh (the README's main command does).
             """
     )
 
-    @Argument(help: "Topology file (its router parameters set the segments).") var file: String
+    @Argument(help: "Topology file: its agents and edges are the pipeline evaluated.") var file: String
     @Option(help: "Folder with ml-100k.inter, ml-100k.item, ml-100k.user.") var data = "data/ml-100k"
     @Option(help: "Split: p1 (computed from the data by the protocol's hash).") var split = "p1"
     @Option(help: "Train split file (user item rating timestamp, header line).") var train: String?
@@ -41,13 +42,9 @@ struct Eval: AsyncParsableCommand {
         var configuration = OfflineEvaluation.Configuration(dataDirectory: data, recommendationsPath: out)
         if let train, let valid, let test { configuration.split = .files(train: train, valid: valid, test: test) }
         if verbose { configuration.log = { printError($0) } }
-        if let router = spec.agents.first(where: { $0.kind == "router" }) {
-            if case .int(let cold)? = router.parameters["cold_max_history"] { configuration.router.coldMaximum = cold }
-            if case .int(let light)? = router.parameters["light_max_history"] { configuration.router.heavyMinimum = light + 1 }
-        }
         let report: EvaluationReport
         do {
-            report = try OfflineEvaluation.run(configuration: configuration)
+            report = try await OfflineEvaluation.run(topology: spec, configuration: configuration)
         } catch {
             printError("agentic eval: \(error)")
             throw ExitCode(1)

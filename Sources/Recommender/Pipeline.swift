@@ -78,13 +78,17 @@ public struct HybridRecommender: Sendable {
         public let routes: RouteSet
         public let side: ItemSideInformation
         public let ranker: LogisticRanker.Model?
+        /// Boosted trees; when present they score the candidates instead of `ranker`.
+        public let boosted: BoostedRanker.Model?
         let builder: FeatureBuilder
 
-        init(configuration: Configuration, routes: RouteSet, side: ItemSideInformation, ranker: LogisticRanker.Model?) {
+        init(configuration: Configuration, routes: RouteSet, side: ItemSideInformation, ranker: LogisticRanker.Model?,
+             boosted: BoostedRanker.Model? = nil) {
             self.configuration = configuration
             self.routes = routes
             self.side = side
             self.ranker = ranker
+            self.boosted = boosted
             builder = FeatureBuilder(routes: routes, side: side, configuration: configuration)
         }
 
@@ -97,16 +101,7 @@ public struct HybridRecommender: Sendable {
         /// The `k` best items for `user`, never a seen or excluded item.
         public func recommend(user: Int, k: Int, excluding: Set<Int> = []) -> [Int] {
             let policy = configuration.policy(for: segment(user: user))
-            var candidates = builder.candidates(user: user, fusion: policy.fusion, excluding: excluding)
-            if policy.useRanker, let ranker {
-                let features = builder.features(user: user, candidates: candidates.items, fused: candidates.fused)
-                let d = ranker.weights.count
-                features.withUnsafeBufferPointer { f in
-                    for c in 0..<candidates.items.count {
-                        candidates.scores[c] = ranker.score(UnsafeBufferPointer(rebasing: f[(c * d)..<((c + 1) * d)]))
-                    }
-                }
-            }
+            let candidates = scoredCandidates(user: user, policy: policy, excluding: excluding)
             var rerankConfiguration = configuration.reranker
             rerankConfiguration.diversity = policy.diversity
             rerankConfiguration.popularityPenalty = policy.popularityPenalty
@@ -117,6 +112,36 @@ public struct HybridRecommender: Sendable {
             return reranker.rerank(candidates: candidates.items, scores: candidates.scores, k: k) {
                 training.contains(row: user, column: $0)
             }
+        }
+
+        /// The `k` best candidates in the ranker's order (the fused order where the user's
+        /// segment runs no ranker), before re-ranking: what the ranker alone would serve.
+        public func rankedCandidates(user: Int, k: Int, excluding: Set<Int> = []) -> [Int] {
+            let policy = configuration.policy(for: segment(user: user))
+            let c = scoredCandidates(user: user, policy: policy, excluding: excluding)
+            return topK(c.scores, k: k).map { c.items[$0] }
+        }
+
+        func scoredCandidates(user: Int, policy: SegmentPolicy, excluding: Set<Int>) -> (items: [Int], scores: [Double]) {
+            var candidates = builder.candidates(user: user, fusion: policy.fusion, excluding: excluding)
+            if policy.useRanker, let boosted {
+                let features = builder.features(user: user, candidates: candidates.items, fused: candidates.fused)
+                let d = boosted.featureNames.count
+                features.withUnsafeBufferPointer { f in
+                    for c in 0..<candidates.items.count {
+                        candidates.scores[c] = boosted.score(UnsafeBufferPointer(rebasing: f[(c * d)..<((c + 1) * d)]))
+                    }
+                }
+            } else if policy.useRanker, let ranker {
+                let features = builder.features(user: user, candidates: candidates.items, fused: candidates.fused)
+                let d = ranker.weights.count
+                features.withUnsafeBufferPointer { f in
+                    for c in 0..<candidates.items.count {
+                        candidates.scores[c] = ranker.score(UnsafeBufferPointer(rebasing: f[(c * d)..<((c + 1) * d)]))
+                    }
+                }
+            }
+            return (candidates.items, candidates.scores)
         }
     }
 
@@ -129,10 +154,30 @@ public struct HybridRecommender: Sendable {
         Model(configuration: configuration, routes: routes, side: ItemSideInformation(items: items), ranker: ranker)
     }
 
+    /// Assembles a model whose ranker is boosted trees.
+    public func model(routes: RouteSet, items: [Item], boosted: BoostedRanker.Model?) -> Model {
+        Model(configuration: configuration, routes: routes, side: ItemSideInformation(items: items), ranker: nil, boosted: boosted)
+    }
+
+    /// Trains a LambdaMART ranker on the same candidates and labels as ``trainRanker(routes:items:targets:)``.
+    public func trainBoostedRanker(routes: RouteSet, items: [Item], targets: InteractionMatrix,
+                                   configuration boosting: BoostedRanker.Configuration) throws(RecommenderError) -> BoostedRanker.Model {
+        let t = trainingRows(routes: routes, items: items, targets: targets)
+        return try BoostedRanker(configuration: boosting)
+            .fit(features: t.features, labels: t.labels, featureNames: t.names, groups: t.groups)
+    }
+
     /// Trains the ranker: candidates from `routes` (fitted without `targets`), label 1
     /// where the user has the candidate in `targets`. Only users whose segment uses the
     /// ranker contribute.
     public func trainRanker(routes: RouteSet, items: [Item], targets: InteractionMatrix) throws(RecommenderError) -> LogisticRanker.Model {
+        let t = trainingRows(routes: routes, items: items, targets: targets)
+        return try LogisticRanker(configuration: configuration.ranker)
+            .fit(features: t.features, labels: t.labels, featureNames: t.names, groups: t.groups)
+    }
+
+    func trainingRows(routes: RouteSet, items: [Item], targets: InteractionMatrix)
+        -> (features: [Double], labels: [Bool], groups: [Int], names: [String]) {
         let side = ItemSideInformation(items: items)
         let builder = FeatureBuilder(routes: routes, side: side, configuration: configuration)
         let router = Router(configuration: configuration.router)
@@ -149,8 +194,7 @@ public struct HybridRecommender: Sendable {
         }
         var features: [Double] = [], labels: [Bool] = [], groups: [Int] = []
         for r in perUser.values { features += r.features; labels += r.labels; groups.append(r.labels.count) }
-        return try LogisticRanker(configuration: configuration.ranker)
-            .fit(features: features, labels: labels, featureNames: builder.featureNames, groups: groups)
+        return (features, labels, groups, builder.featureNames)
     }
 }
 
@@ -161,26 +205,35 @@ struct FeatureBuilder: Sendable {
     let configuration: HybridRecommender.Configuration
     let logPopularity: [Double]
     let itemFirstSeen: [Int]
+    /// Each item's event timestamps, ascending (for popularity around a user's active time).
+    let itemTimes: [[Int]]
 
     init(routes: RouteSet, side: ItemSideInformation, configuration: HybridRecommender.Configuration) {
         self.routes = routes
         self.side = side
         self.configuration = configuration
         let training = routes.training
-        logPopularity = training.columnCounts().map { _log(1 + Double($0)) }
+        // Relative to the mean count, so the feature means the same on train and on
+        // train + valid (trees split on absolute thresholds).
+        let meanCount = Double(max(training.nonZeroCount, 1)) / Double(max(training.columnCount, 1))
+        logPopularity = training.columnCounts().map { _log((1 + Double($0)) / meanCount) }
         var first = [Int](repeating: Int.max, count: training.columnCount)
+        var times = [[Int]](repeating: [], count: training.columnCount)
         for k in 0..<training.nonZeroCount {
             let i = Int(training.columns[k])
             first[i] = min(first[i], training.timestamps[k])
+            times[i].append(training.timestamps[k])
         }
         itemFirstSeen = first
+        itemTimes = times.map { $0.sorted() }
     }
 
     var featureRoutes: [String] { configuration.featureRoutes.filter { routes.scores[$0] != nil } }
 
     var featureNames: [String] {
         featureRoutes.flatMap { ["z.\($0)", "logrank.\($0)"] }
-            + ["fused", "log_popularity", "release_year", "genre_affinity", "first_seen_gap"]
+            + ["fused", "log_popularity", "release_year", "genre_affinity", "first_seen_gap", "window_popularity",
+               "log_history"]
     }
 
     /// Union of each route's and the fused list's head, with fused scores as the default order.
@@ -211,7 +264,7 @@ struct FeatureBuilder: Sendable {
         var seen = [Bool](repeating: false, count: n)
         for i in training.row(user) { seen[Int(i)] = true }
         let names = featureRoutes
-        let d = names.count * 2 + 5
+        let d = names.count * 2 + 7
         var out = [Double](repeating: 0, count: candidates.count * d)
         for (r, name) in names.enumerated() {
             let row = routes.scores[name]!.row(user)
@@ -228,12 +281,23 @@ struct FeatureBuilder: Sendable {
             }
         }
         var genreCounts = [Double](repeating: 0, count: 64)
-        var lastSeen = 0
+        var lastSeen = 0, firstSeen = Int.max
         let history = training.row(user)
         for (i, t) in zip(history, training.rowTimestamps(user)) {
             var b = side.genreBits[Int(i)]
             while b != 0 { genreCounts[b.trailingZeroBitCount] += 1; b &= b - 1 }
             lastSeen = max(lastSeen, t)
+            firstSeen = min(firstSeen, t)
+        }
+        // Events of all users within two weeks of this user's active period: what was
+        // being watched (and released) when the user rated.
+        let margin = 14 * 86_400
+        let windowLow = firstSeen == Int.max ? Int.min : firstSeen - margin
+        let windowHigh = history.isEmpty ? Int.max : lastSeen + margin
+        func countAtMost(_ times: [Int], _ t: Int) -> Int {
+            var lo = 0, hi = times.count
+            while lo < hi { let mid = (lo + hi) / 2; if times[mid] <= t { lo = mid + 1 } else { hi = mid } }
+            return lo
         }
         let historyCount = Double(max(history.count, 1))
         let base = names.count * 2
@@ -251,6 +315,11 @@ struct FeatureBuilder: Sendable {
             // appeared after the user left are unlikely picks.
             let gap = itemFirstSeen[i] == Int.max ? 12 : Double(itemFirstSeen[i] - lastSeen) / (30 * 86_400)
             out[row + 4] = min(max(gap, -12), 12)
+            let times = itemTimes[i]
+            let inWindow = windowHigh == Int.max ? times.count
+                : countAtMost(times, windowHigh) - countAtMost(times, windowLow == Int.min ? Int.min : windowLow - 1)
+            out[row + 5] = _log(1 + Double(inWindow)) - _log(1 + Double(times.count))
+            out[row + 6] = _log(1 + Double(history.count))
         }
         return out
     }

@@ -75,6 +75,15 @@ public struct RouteSet: Sendable {
         self.scores = scores
     }
 
+    /// Routes whose scores were already materialised (e.g. cached by an evaluator);
+    /// `scores[name]` must be `models[name].scoreAll()`.
+    public init(training: InteractionMatrix, models: [String: any ScoringModel], scores: [String: ScoreMatrix]) {
+        precondition(Set(models.keys) == Set(scores.keys), "one score matrix per model")
+        self.training = training
+        self.models = models
+        self.scores = scores
+    }
+
     /// Fits every spec on `training`.
     public static func fit(_ specs: [RouteSpec], on training: InteractionMatrix, items: [Item]) throws(RecommenderError) -> RouteSet {
         var models: [String: any ScoringModel] = [:]

@@ -20,6 +20,7 @@ extension KindCatalogue {
                 recallK,
                 .int("neighbours", 5...1682, default: 100, "Neighbours kept per item."),
                 .double("shrinkage", 0...500, default: 10, "Shrinks similarities of rarely co-rated pairs."),
+                ratingExponent,
             ]),
         KindDescriptor(
             name: "recall.rp3beta", role: .recall,
@@ -28,6 +29,8 @@ extension KindCatalogue {
                 recallK,
                 .double("alpha", 0...2, default: 1, "Exponent on transition probabilities."),
                 .double("beta", 0...1, default: 0.5, "Popularity penalty exponent."),
+                .int("neighbours", 5...1682, default: 1682, "Neighbours kept per item."),
+                ratingExponent,
             ]),
         KindDescriptor(
             name: "recall.ease", role: .recall,
@@ -35,6 +38,10 @@ extension KindCatalogue {
             parameters: [
                 recallK,
                 .double("lambda", 1...10000, default: 300, "L2 regularisation of the item-item weights."),
+                .double("dropout", 0...4, default: 0, "Dropout emphasis p/(1-p): extra penalty per item popularity."),
+                .bool("zero_diagonal", default: true, "Constrain the diagonal to zero (EASE); false is DLAE."),
+                ratingExponent,
+                .double("user_normalization", 0...1, default: 0, "Rows weighted by |history|^-x in the Gram matrix."),
             ]),
         KindDescriptor(
             name: "recall.content", role: .recall,
@@ -43,6 +50,7 @@ extension KindCatalogue {
                 recallK,
                 .double("genre_weight", 0...1, default: 0.8, "Weight of genre similarity."),
                 .double("year_weight", 0...1, default: 0.2, "Weight of release-year proximity."),
+                .double("title_weight", 0...1, default: 0.3, "Weight of shared title tokens."),
             ]),
         KindDescriptor(
             name: "recall.als", role: .recall,
@@ -53,6 +61,7 @@ extension KindCatalogue {
                 .double("reg", 0...1000, default: 0.1, "L2 regularisation."),
                 .double("alpha", 0...100, default: 10, "Confidence scaling of observed interactions."),
                 .int("iterations", 1...50, default: 15, "ALS sweeps."),
+                ratingExponent,
             ]),
         KindDescriptor(
             name: "recall.static", role: .recall,
@@ -78,6 +87,10 @@ extension KindCatalogue {
             parameters: [
                 .int("k", 10...200, default: 50, "Items kept after ranking."),
                 .double("l2", 0...10, default: 0.01, "L2 regularisation of the ranker."),
+                .choice("model", ["linear", "boosted"], default: "linear", "Listwise linear model or boosted trees."),
+                .int("trees", 1...2000, default: 200, "Boosted trees: number of trees."),
+                .int("depth", 1...8, default: 4, "Boosted trees: depth of each tree."),
+                .double("learning_rate", 0.001...1, default: 0.05, "Boosted trees: shrinkage per tree."),
             ]),
         KindDescriptor(
             name: "rank.passthrough", role: .rank,
@@ -90,6 +103,9 @@ extension KindCatalogue {
                 .int("k", 1...100, default: 10, "Length of the final list."),
                 .double("lambda", 0...1, default: 0.7, "1 = pure relevance, 0 = pure diversity."),
                 .int("genre_cap", 0...10, default: 0, "Most items per genre; 0 = no cap."),
+                .double(
+                    "popularity_penalty", 0...2, default: 0,
+                    "Relevance lost per unit of z-scored log popularity (raises coverage)."),
             ]),
         KindDescriptor(
             name: "store", role: .store,
@@ -97,4 +113,6 @@ extension KindCatalogue {
     ])
 
     private static let recallK = ParameterSpec.int("k", 10...1000, default: 100, "Candidates returned.")
+    private static let ratingExponent = ParameterSpec.double(
+        "rating_exponent", 0...3, default: 0, "Entries are (rating/5)^x; 0 is the binary matrix.")
 }

@@ -1,0 +1,406 @@
+public import Dataset
+import Dispatch
+import Foundation
+import Recommender
+public import Topology
+
+/// Which side of the protocol an evaluation runs on.
+public enum EvaluationStage: String, Sendable, Codable, CaseIterable {
+    /// Routes fitted on train, scored against valid (a learned ranker is cross-fitted over
+    /// two halves of the valid users, so the score is never in-sample).
+    case valid
+    /// Routes refitted on train + valid, scored against test (the ranker trained on all
+    /// of valid with train-fitted routes).
+    case test
+}
+
+/// What one topology scored on one stage.
+public struct TopologyEvaluation: Sendable, Codable {
+    public var stage: EvaluationStage
+    /// The whole pipeline (`ndcg@10`, `recall@20`, `coverage@10`, `ild@10`, …).
+    public var overall: MetricSet
+    /// The pipeline per router segment (cold / light / heavy).
+    public var segments: [String: MetricSet]
+    /// Each recall agent alone (top-20 of its own scores), by agent name.
+    public var routes: [String: MetricSet]
+    /// Inner reward per agent name: recall agents Recall@k of their k candidates; the
+    /// ranker NDCG@10 of its order before re-ranking; the re-ranker ILD@10 gained per
+    /// NDCG@10 lost; the router (and fusion) the outer NDCG@10.
+    public var innerRewards: [String: Double]
+    /// The router's reward per segment: the outer NDCG@10 of the segment's users.
+    public var segmentRewards: [String: Double]
+    /// Ranker weights on standardised features (linear ranker only).
+    public var rankerWeights: [String: Double]
+    /// Wall seconds this evaluation took.
+    public var seconds: Double
+    /// Top-`listLength` item indices per user index (not encoded).
+    public var recommendations: [Int: [Int]] = [:]
+
+    enum CodingKeys: String, CodingKey {
+        case stage, overall, segments, routes, innerRewards = "inner_rewards", segmentRewards = "segment_rewards"
+        case rankerWeights = "ranker_weights", seconds
+    }
+}
+
+/// A topology tuned on valid, with the values each tuned agent took.
+public struct TunedTopology: Sendable {
+    /// The input topology with the chosen parameters written in.
+    public var topology: TopologySpec
+    /// Chosen values per agent name (and per re-ranker floor), for reports.
+    public var chosen: [String: [String: Double]]
+}
+
+/// Evaluates topologies offline, for `agentic eval` and for the evolution loop.
+///
+/// Loads the data and the split once; fitted route models are cached by (kind,
+/// parameters, training matrix), so re-evaluating a topology that differs only
+/// downstream (fusion weights, ranker, MMR λ, router thresholds) refits nothing and
+/// takes seconds in release. ``evaluate(_:on:)`` takes the topology AS SPECIFIED;
+/// ``tune(_:)`` searches each agent's declared `decision_space` on valid and returns
+/// the topology with the chosen values.
+///
+///     let evaluator = try TopologyEvaluator(configuration: .init(dataDirectory: "data/ml-100k"))
+///     let tuned = try await evaluator.tune(spec)
+///     let report = try await evaluator.evaluate(tuned.topology, on: .test)
+public actor TopologyEvaluator {
+    public struct Configuration: Sendable {
+        /// Folder with `ml-100k.inter` and `ml-100k.item` (`.user` optional).
+        public var dataDirectory: String
+        public var split: OfflineEvaluation.SplitSource = .p1
+        /// Length of each recommendation list.
+        public var listLength: Int = 20
+        /// Fitted routes kept (each holds a users × items score matrix, ~13 MB on ML-100K).
+        public var cachedRoutes: Int = 24
+        /// Tuning picks the most accurate re-ranker setting whose valid ILD@10 reaches
+        /// this and whose valid Coverage@10 exceeds the best single route's.
+        public var minimumValidILD: Double = 0.81
+        /// Progress lines (tuning) go here; nil is silent.
+        public var log: (@Sendable (String) -> Void)?
+
+        public init(dataDirectory: String, split: OfflineEvaluation.SplitSource = .p1,
+                    log: (@Sendable (String) -> Void)? = nil) {
+            self.dataDirectory = dataDirectory
+            self.split = split
+            self.log = log
+        }
+    }
+
+    /// The data of one protocol run, indexed.
+    public struct Data: Sendable {
+        public let index: IndexedData
+        public let train: InteractionMatrix
+        public let valid: InteractionMatrix
+        public let test: InteractionMatrix
+        public let trainValid: InteractionMatrix
+        let genres: [UInt64]
+        let catalogueSize: Int
+
+        /// Builds the matrices from a split; `items` is the catalogue.
+        public init(items: [Item], split: Split) {
+            index = IndexedData(items: items, interactions: split.train + split.valid + split.test)
+            train = index.matrix(split.train)
+            valid = index.matrix(split.valid)
+            test = index.matrix(split.test)
+            trainValid = index.matrix(split.train + split.valid)
+            genres = Reranker.genreBits(index.items.map(\.genres))
+            catalogueSize = items.count
+        }
+
+        func training(_ stage: EvaluationStage) -> InteractionMatrix { stage == .valid ? train : trainValid }
+        func truth(_ stage: EvaluationStage) -> InteractionMatrix { stage == .valid ? valid : test }
+    }
+
+    struct FittedRoute: Sendable {
+        let model: any ScoringModel
+        let scores: ScoreMatrix
+    }
+
+    public let configuration: Configuration
+    public let data: Data
+    private var routeCache: [String: FittedRoute] = [:]
+    private var routeUse: [String: Int] = [:]
+    private var useClock = 0
+    private var rankerCache: [String: TrainedRanker] = [:]
+    let clock = ContinuousClock()
+
+    /// Loads the data set and computes (or reads) the split.
+    public init(configuration: Configuration) throws(EvaluationError) {
+        let movieLens: MovieLens
+        let split: Split
+        do {
+            movieLens = try MovieLens.load(directory: configuration.dataDirectory)
+            switch configuration.split {
+            case .p1:
+                split = P1Split.split(movieLens.interactions)
+            case .files(let train, let valid, let test):
+                split = Split(train: try SplitFile.read(path: train), valid: try SplitFile.read(path: valid),
+                              test: try SplitFile.read(path: test))
+            }
+        } catch {
+            throw EvaluationError(code: .data, message: error.description)
+        }
+        self.init(configuration: configuration, data: Data(items: movieLens.items, split: split))
+    }
+
+    /// An evaluator over data already in memory (tests, synthetic data).
+    public init(configuration: Configuration, data: Data) {
+        self.configuration = configuration
+        self.data = data
+    }
+
+    func log(_ line: String) { configuration.log?(line) }
+
+    // MARK: Evaluation as specified
+
+    /// Scores `topology` as specified (no tuning) on `stage`.
+    public func evaluate(_ topology: TopologySpec, on stage: EvaluationStage) throws(EvaluationError) -> TopologyEvaluation {
+        try evaluate(topology, on: stage, details: true)
+    }
+
+    /// Without `details`, only the overall and per-segment metrics (what tuning reads).
+    func evaluate(_ topology: TopologySpec, on stage: EvaluationStage, details: Bool) throws(EvaluationError) -> TopologyEvaluation {
+        let start = clock.now
+        let plan = try TopologyPlan(topology)
+        let routes = try routeSet(plan, stage: stage)
+        let pipeline = plan.pipeline(ranker: 1)
+        let truth = data.truth(stage), known = data.training(stage)
+        let k = configuration.listLength
+        let users = Array(0..<known.rowCount)
+
+        // The models serving each user: with a ranker on valid, two cross-fitted halves.
+        var models: [(users: [Int], model: HybridRecommender.Model)] = []
+        var rankerWeights: [String: Double] = [:]
+        if let choice = plan.ranker {
+            if stage == .valid {
+                for fold in 0..<2 {
+                    let ranker = try trainedRanker(plan, choice: choice, fold: fold)
+                    models.append((users.filter { $0 % 2 == fold },
+                                   ranker.model(HybridRecommender(configuration: pipeline), routes: routes, items: data.index.items)))
+                }
+            } else {
+                let ranker = try trainedRanker(plan, choice: choice, fold: nil)
+                rankerWeights = ranker.weights
+                models.append((users, ranker.model(HybridRecommender(configuration: pipeline), routes: routes, items: data.index.items)))
+            }
+        } else {
+            models.append((users, HybridRecommender(configuration: pipeline).model(routes: routes, items: data.index.items, ranker: nil)))
+        }
+
+        var recs: [Int: [Int]] = [:], ranked: [Int: [Int]] = [:]
+        for (group, model) in models {
+            let lists = Self.parallelMap(group) { u in
+                (model.recommend(user: u, k: k), details ? model.rankedCandidates(user: u, k: 10) : [])
+            }
+            for (u, pair) in zip(group, lists) { recs[u] = pair.0; ranked[u] = pair.1 }
+        }
+        let overall = Metrics.compute(recommendations: recs, truth: truth, known: known, itemGenres: data.genres,
+                                      catalogueSize: data.catalogueSize)
+        let router = Router(configuration: plan.router)
+        var segments: [String: MetricSet] = [:]
+        var segmentRewards: [String: Double] = [:]
+        for segment in Router.Segment.allCases {
+            let members = Set(users.filter { router.segment(historyLength: known.rowLength($0)) == segment })
+            guard members.contains(where: { truth.rowLength($0) > 0 }) else { continue }
+            let m = Metrics.compute(recommendations: recs, truth: truth, known: known, itemGenres: data.genres,
+                                    catalogueSize: data.catalogueSize, users: members)
+            segments[segment.rawValue] = m
+            segmentRewards[segment.rawValue] = m.ndcg10
+        }
+
+        var routeMetrics: [String: MetricSet] = [:]
+        var rewards: [String: Double] = [:]
+        for route in plan.routes where details {
+            guard let scores = routes.scores[route.name] else { continue }
+            let depth = max(route.k, k)
+            let lists = Runner.recommendAll(scores, training: known, k: depth)
+            routeMetrics[route.name] = Metrics.compute(recommendations: lists.mapValues { Array($0.prefix(k)) }, truth: truth,
+                                                       known: known, itemGenres: data.genres, catalogueSize: data.catalogueSize)
+            rewards[route.name] = Self.recall(lists.mapValues { Array($0.prefix(route.k)) }, truth: truth)
+        }
+        if let name = plan.rankerAgent, details {
+            rewards[name] = Metrics.ndcg10(recommendations: ranked, truth: truth)
+        }
+        if let name = plan.rerankAgent, details {
+            let before = Metrics.compute(recommendations: ranked, truth: truth, known: known, itemGenres: data.genres,
+                                         catalogueSize: data.catalogueSize)
+            let gained = overall.ild10 - before.ild10, lost = before.ndcg10 - overall.ndcg10
+            rewards[name] = gained / max(lost, 0.001)
+        }
+        if let name = plan.routerAgent { rewards[name] = overall.ndcg10 }
+        if let name = plan.fusionAgent, plan.ranker == nil, details { rewards[name] = Metrics.ndcg10(recommendations: ranked, truth: truth) }
+
+        let d = start.duration(to: clock.now)
+        return TopologyEvaluation(
+            stage: stage, overall: overall, segments: segments, routes: routeMetrics, innerRewards: rewards,
+            segmentRewards: segmentRewards, rankerWeights: rankerWeights,
+            seconds: Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18, recommendations: recs)
+    }
+
+    /// Writes `evaluation`'s lists as `user item rank` (raw ids), the input of `score.py`.
+    public func writeRecommendations(_ evaluation: TopologyEvaluation, to path: String) throws(EvaluationError) {
+        var text = "user\titem\trank\n"
+        for u in 0..<data.index.userCount {
+            for (r, i) in (evaluation.recommendations[u] ?? []).enumerated() {
+                text += "\(data.index.userIDs[u])\t\(data.index.itemIDs[i])\t\(r + 1)\n"
+            }
+        }
+        do {
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+        } catch {
+            throw EvaluationError(code: .output, message: "cannot write \(path): \(error.localizedDescription)")
+        }
+    }
+
+    static func recall(_ lists: [Int: [Int]], truth: InteractionMatrix) -> Double {
+        var total = 0.0, count = 0
+        for u in 0..<truth.rowCount where truth.rowLength(u) > 0 {
+            count += 1
+            let hits = (lists[u] ?? []).filter { truth.contains(row: u, column: $0) }.count
+            total += Double(hits) / Double(truth.rowLength(u))
+        }
+        return count > 0 ? total / Double(count) : 0
+    }
+
+    static func parallelMap<T: Sendable>(_ input: [Int], _ body: @Sendable (Int) -> T) -> [T] {
+        let slots = ConcurrentSlots<T>(count: input.count)
+        DispatchQueue.concurrentPerform(iterations: input.count) { slots.set($0, body(input[$0])) }
+        return slots.values
+    }
+
+    // MARK: Route models
+
+    static func key(_ spec: RouteSpec, values: [String: Double], stage: EvaluationStage) -> String {
+        "\(spec.name)|\(Runner.describe(values))|\(stage.rawValue)"
+    }
+
+    func fitted(_ route: TopologyPlan.Route, stage: EvaluationStage, cache: Bool = true) throws(EvaluationError) -> FittedRoute {
+        let key = Self.key(route.spec, values: route.values, stage: stage)
+        useClock += 1
+        if let hit = routeCache[key] {
+            routeUse[key] = useClock
+            return hit
+        }
+        let model: any ScoringModel
+        do {
+            model = try route.spec.fit(on: data.training(stage), items: data.index.items)
+        } catch {
+            throw EvaluationError(code: .model, message: "\(route.name): \(error.description)")
+        }
+        let fitted = FittedRoute(model: model, scores: model.scoreAll())
+        if cache {
+            if routeCache.count >= max(configuration.cachedRoutes, 1),
+               let oldest = routeUse.min(by: { $0.value < $1.value })?.key {
+                routeCache[oldest] = nil
+                routeUse[oldest] = nil
+            }
+            routeCache[key] = fitted
+            routeUse[key] = useClock
+        }
+        return fitted
+    }
+
+    func routeSet(_ plan: TopologyPlan, stage: EvaluationStage) throws(EvaluationError) -> RouteSet {
+        var models: [String: any ScoringModel] = [:], scores: [String: ScoreMatrix] = [:]
+        var routes = plan.routes
+        if plan.coldFusion.weights[TopologyPlan.fallbackPopularity] != nil {
+            routes.append(.init(name: TopologyPlan.fallbackPopularity, kind: "recall.popularity",
+                                spec: .popularity(.init()), values: [:], k: 100, names: [:]))
+        }
+        for route in routes {
+            let f = try fitted(route, stage: stage)
+            models[route.name] = f.model
+            scores[route.name] = f.scores
+        }
+        return RouteSet(training: data.training(stage), models: models, scores: scores)
+    }
+
+    // MARK: Ranker
+
+    /// A trained ranker (linear or boosted trees), with how to assemble a model around it.
+    struct TrainedRanker: Sendable {
+        let linear: LogisticRanker.Model?
+        var boosted: BoostedRanker.Model? = nil
+
+        var weights: [String: Double] {
+            linear.map { Dictionary(uniqueKeysWithValues: zip($0.featureNames, $0.weights)) } ?? [:]
+        }
+
+        func model(_ recommender: HybridRecommender, routes: RouteSet, items: [Item]) -> HybridRecommender.Model {
+            if let boosted { return recommender.model(routes: routes, items: items, boosted: boosted) }
+            return recommender.model(routes: routes, items: items, ranker: linear)
+        }
+    }
+
+    /// The ranker trained on valid labels with train-fitted routes: on the users of the
+    /// other fold (`fold` 0 or 1, for honest valid scores) or on all (`nil`, for test).
+    func trainedRanker(_ plan: TopologyPlan, choice: TopologyPlan.RankerChoice, fold: Int?) throws(EvaluationError) -> TrainedRanker {
+        let routes = try routeSet(plan, stage: .valid)
+        let routeKeys = plan.routes.map { Self.key($0.spec, values: $0.values, stage: .valid) }.sorted()
+        let key = "\(routeKeys)|\(plan.fusion)|\(plan.candidates)|\(plan.router)|\(choice)|\(fold.map(String.init) ?? "all")"
+        if let hit = rankerCache[key] { return hit }
+        let targets = fold.map { f in Runner.rows(of: data.valid, where: { $0 % 2 != f }) } ?? data.valid
+        let users = Double(Runner.usersWithRows(targets))
+        let pipeline = plan.pipeline(ranker: choice.l2 * users)
+        let trained: TrainedRanker
+        do {
+            let recommender = HybridRecommender(configuration: pipeline)
+            if choice.boosted {
+                let boosting = BoostedRanker.Configuration(trees: choice.trees, depth: choice.depth, learningRate: choice.learningRate,
+                                                           l2: max(choice.l2, 1e-6) * 100)
+                trained = TrainedRanker(linear: nil, boosted: try recommender.trainBoostedRanker(
+                    routes: routes, items: data.index.items, targets: targets, configuration: boosting))
+            } else {
+                trained = TrainedRanker(linear: try recommender.trainRanker(routes: routes, items: data.index.items, targets: targets))
+            }
+        } catch {
+            throw EvaluationError(code: .model, message: "ranker: \(error.description)")
+        }
+        if rankerCache.count > 32 { rankerCache.removeAll() }
+        rankerCache[key] = trained
+        return trained
+    }
+}
+
+extension OfflineEvaluation {
+    /// The offline protocol on a topology (what `agentic eval FILE` runs): tune every
+    /// agent within its decision space on valid, report the tuned pipeline on valid
+    /// (routes fitted on train) and on test (refitted on train + valid).
+    public static func run(topology: TopologySpec, configuration: Configuration) async throws(EvaluationError) -> EvaluationReport {
+        let clock = ContinuousClock()
+        let start = clock.now
+        var seconds: [String: Double] = [:]
+        func lap(_ name: String, since: ContinuousClock.Instant) {
+            let d = since.duration(to: clock.now)
+            seconds[name] = Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+        }
+        var settings = TopologyEvaluator.Configuration(dataDirectory: configuration.dataDirectory, split: configuration.split,
+                                                       log: configuration.log)
+        settings.listLength = configuration.listLength
+        settings.minimumValidILD = configuration.minimumValidILD
+        let evaluator = try TopologyEvaluator(configuration: settings)
+        lap("load", since: start)
+        var phase = clock.now
+        let tuned = try await evaluator.tune(topology)
+        lap("tune", since: phase)
+        phase = clock.now
+        let valid = try await evaluator.evaluate(tuned.topology, on: .valid)
+        lap("valid_report", since: phase)
+        phase = clock.now
+        let test = try await evaluator.evaluate(tuned.topology, on: .test)
+        lap("test_report", since: phase)
+        if let path = configuration.recommendationsPath { try await evaluator.writeRecommendations(test, to: path) }
+        lap("total", since: start)
+        var chosen = tuned.chosen
+        for (name, reward) in test.innerRewards { chosen[name, default: [:]]["test_inner_reward"] = reward }
+        let data = evaluator.data
+        return EvaluationReport(
+            split: {
+                if case .p1 = configuration.split { return "p1" }
+                return "files"
+            }(),
+            users: data.index.userCount, items: data.index.itemCount, tuned: chosen, rankerWeights: test.rankerWeights,
+            valid: StageReport(overall: valid.overall, segments: valid.segments, routes: valid.routes),
+            test: StageReport(overall: test.overall, segments: test.segments, routes: test.routes),
+            seconds: seconds, recommendationsFile: configuration.recommendationsPath)
+    }
+}

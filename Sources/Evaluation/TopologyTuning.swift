@@ -1,0 +1,207 @@
+import Dataset
+import Foundation
+import Recommender
+public import Topology
+
+extension TopologyEvaluator {
+    /// Tunes `topology` on valid (routes fitted on train) within each agent's declared
+    /// `decision_space`, in pipeline order: each recall agent alone (coordinate search,
+    /// a few points per dimension around its current value), fusion weights (coordinate
+    /// ascent over its inputs), the ranker's L2 (cross-fitted over valid users), then
+    /// MMR λ and popularity penalty: the most accurate setting whose valid ILD@10 reaches
+    /// ``Configuration/minimumValidILD`` and whose Coverage@10 beats the best single
+    /// route's. Test data is never read.
+    public func tune(_ topology: TopologySpec) throws(EvaluationError) -> TunedTopology {
+        var spec = topology
+        var chosen: [String: [String: Double]] = [:]
+        var plan = try TopologyPlan(spec)
+
+        // 1. Each recall agent alone.
+        for route in plan.routes {
+            guard let agent = spec.agent(named: route.name) else { continue }
+            var best = route
+            var bestScore = routeNDCG(try fitted(route, stage: .valid))
+            log(String(format: "tune %@ %@ valid ndcg@10 %.4f", route.name, Runner.describe(route.values), bestScore))
+            for (dimensionName, dimension) in agent.decisionSpace.sorted(by: { $0.key < $1.key }) {
+                guard let name = route.names[dimensionName], dimension.type == .int || dimension.type == .double,
+                      let lo = dimension.min, let hi = dimension.max, hi > lo else { continue }
+                let current = best.values[name] ?? route.spec.with(values: [:]).defaultValue(name) ?? lo
+                for value in Self.neighbours(of: current, lo: lo, hi: hi, log: dimension.log, integer: dimension.type == .int) {
+                    var trial = best
+                    trial.values[name] = value
+                    trial.spec = route.spec.with(values: trial.values)
+                    let score = routeNDCG(try fitted(trial, stage: .valid, cache: false))
+                    log(String(format: "tune %@ %@ valid ndcg@10 %.4f", route.name, Runner.describe(trial.values), score))
+                    if score > bestScore + 1e-6 { bestScore = score; best = trial }
+                }
+            }
+            _ = try fitted(best, stage: .valid)
+            for (topologyName, name) in route.names {
+                guard let value = best.values[name], agent.decisionSpace[topologyName] != nil else { continue }
+                spec = spec.setting(route.name, topologyName, Self.parameterValue(value, kind: agent.kind, name: topologyName))
+            }
+            chosen[route.name] = best.values
+        }
+        plan = try TopologyPlan(spec)
+
+        // 2. Fusion weights.
+        if let fusionAgent = plan.fusionAgent {
+            let weights = try tuneFusion(plan)
+            for name in plan.fusionInputs {
+                spec = spec.setting(fusionAgent, "weight.\(name)", .double(weights[name] ?? 0))
+            }
+            chosen[fusionAgent] = weights
+            plan = try TopologyPlan(spec)
+        }
+
+        // 3. The ranker's L2 (scored without diversity, so MMR does not mask it).
+        if let rankerAgent = plan.rankerAgent, let choice = plan.ranker, let agent = spec.agent(named: rankerAgent) {
+            var candidates = [choice.l2]
+            if let d = agent.decisionSpace["l2"], let lo = d.min, let hi = d.max, hi > lo {
+                candidates += Self.neighbours(of: choice.l2, lo: lo, hi: hi, log: d.log, integer: false)
+            }
+            var best = (l2: choice.l2, score: -1.0)
+            for l2 in candidates {
+                let trial = spec.setting(rankerAgent, "l2", .double(l2)).setting(plan.rerankAgent, "lambda", .double(1))
+                    .setting(plan.rerankAgent, "popularity_penalty", .double(0))
+                let score = try evaluate(trial, on: .valid, details: false).overall.ndcg10
+                log(String(format: "tune %@ l2=%g valid ndcg@10 %.4f (cross-fitted)", rankerAgent, l2, score))
+                if score > best.score + 1e-6 { best = (l2, score) }
+            }
+            spec = spec.setting(rankerAgent, "l2", .double(best.l2))
+            chosen[rankerAgent] = ["l2": best.l2]
+            plan = try TopologyPlan(spec)
+        }
+
+        // 4. MMR λ and popularity penalty under the diversity floors.
+        if let rerankAgent = plan.rerankAgent, let agent = spec.agent(named: rerankAgent) {
+            let routes = try routeSet(plan, stage: .valid)
+            var floor = 0.0, bestRoute = -1.0
+            for route in plan.routes {
+                let lists = Runner.recommendAll(routes.scores[route.name]!, training: data.train, k: 10)
+                let m = Metrics.compute(recommendations: lists, truth: data.valid, known: data.train, itemGenres: data.genres,
+                                        catalogueSize: data.catalogueSize)
+                if m.ndcg10 > bestRoute { bestRoute = m.ndcg10; floor = m.coverage10 }
+            }
+            let currentLambda = TopologyPlan.mmrLambda(diversity: plan.reranker.diversity)
+            var lambdas = [currentLambda]
+            if let d = agent.decisionSpace["lambda"], let lo = d.min, let hi = d.max, hi > lo {
+                lambdas += (0..<6).map { lo + (hi - lo) * Double($0) / 5 }
+            }
+            var penalties = [plan.reranker.popularityPenalty]
+            if let d = agent.decisionSpace["popularity_penalty"], let lo = d.min, let hi = d.max, hi > lo {
+                penalties += (0..<3).map { lo + (hi - lo) * Double($0) / 2 }
+            }
+            var chosenSetting: (lambda: Double, penalty: Double, metrics: MetricSet)?
+            var fallback: (lambda: Double, penalty: Double, metrics: MetricSet)?
+            for lambda in Array(Set(lambdas)).sorted() {
+                for penalty in Array(Set(penalties)).sorted() {
+                    let trial = spec.setting(rerankAgent, "lambda", .double(lambda))
+                        .setting(rerankAgent, "popularity_penalty", .double(penalty))
+                    let m = try evaluate(trial, on: .valid, details: false).overall
+                    log(String(format: "tune %@ lambda=%.3f popularity_penalty=%.2f valid ndcg@10 %.4f ild@10 %.4f cov@10 %.4f",
+                               rerankAgent, lambda, penalty, m.ndcg10, m.ild10, m.coverage10))
+                    if fallback == nil || m.ndcg10 > fallback!.metrics.ndcg10 { fallback = (lambda, penalty, m) }
+                    if m.ild10 >= configuration.minimumValidILD, m.coverage10 > floor,
+                       chosenSetting == nil || m.ndcg10 > chosenSetting!.metrics.ndcg10 {
+                        chosenSetting = (lambda, penalty, m)
+                    }
+                }
+            }
+            let pick = (chosenSetting ?? fallback)!
+            spec = spec.setting(rerankAgent, "lambda", .double(pick.lambda))
+                .setting(rerankAgent, "popularity_penalty", .double(pick.penalty))
+            chosen[rerankAgent] = ["lambda": pick.lambda, "popularity_penalty": pick.penalty,
+                                   "valid_coverage_floor": floor, "valid_ild_floor": configuration.minimumValidILD]
+        }
+        if let routerAgent = plan.routerAgent {
+            chosen[routerAgent] = ["cold_max_history": Double(plan.router.coldMaximum),
+                                   "light_max_history": Double(plan.router.heavyMinimum - 1)]
+        }
+        return TunedTopology(topology: spec, chosen: chosen)
+    }
+
+    func routeNDCG(_ route: FittedRoute) -> Double {
+        Metrics.ndcg10(recommendations: Runner.recommendAll(route.scores, training: data.train, k: 10), truth: data.valid)
+    }
+
+    /// The two neighbours of `value` one sixth of the range away (log range if `log`).
+    static func neighbours(of value: Double, lo: Double, hi: Double, log: Bool, integer: Bool) -> [Double] {
+        var out: [Double] = []
+        if log && lo > 0 {
+            let step = Foundation.log(hi / lo) / 6
+            out = [value * exp(-step), value * exp(step)]
+        } else {
+            let step = (hi - lo) / 6
+            out = [value - step, value + step]
+        }
+        return out.map { min(max($0, lo), hi) }.map { integer ? $0.rounded() : $0 }.filter { $0 != value }
+    }
+
+    static func parameterValue(_ value: Double, kind: String, name: String) -> ParameterValue {
+        switch KindCatalogue.builtin[kind]?.parameter(named: name)?.type {
+        case .int?: .int(Int(value.rounded()))
+        case .bool?: .bool(value != 0)
+        default: .double(value)
+        }
+    }
+
+    /// Coordinate ascent over fusion weights on per-user z-scores, from the better of the
+    /// topology's weights and the best single input.
+    func tuneFusion(_ plan: TopologyPlan) throws(EvaluationError) -> [String: Double] {
+        let routes = try routeSet(plan, stage: .valid)
+        let training = data.train, truth = data.valid
+        let m = training.rowCount, n = training.columnCount
+        var z: [String: [Double]] = [:]
+        for name in plan.fusionInputs {
+            guard let s = routes.scores[name] else { continue }
+            var values = [Double](repeating: 0, count: m * n)
+            for u in 0..<m {
+                var seen = [Bool](repeating: false, count: n)
+                for i in training.row(u) { seen[Int(i)] = true }
+                let c = Fusion.calibrate(s.row(u), seen: seen, method: plan.fusion.calibration)
+                for i in 0..<n { values[u * n + i] = seen[i] ? -.infinity : c[i] }
+            }
+            z[name] = values
+        }
+        func evaluate(_ w: [String: Double]) -> Double {
+            var fused = [Double](repeating: 0, count: m * n)
+            for (name, weight) in w where weight != 0 {
+                guard let values = z[name] else { continue }
+                for k in 0..<(m * n) { fused[k] += weight * values[k] }
+            }
+            if !w.values.contains(where: { $0 != 0 }) { return 0 }
+            return Metrics.ndcg10(recommendations: Runner.recommendAll(ScoreMatrix(userCount: m, itemCount: n, values: fused),
+                                                                       training: training, k: 10), truth: truth)
+        }
+        var best = plan.fusion.weights
+        var bestScore = evaluate(best)
+        for name in plan.fusionInputs {
+            let s = evaluate([name: 1])
+            if s > bestScore { bestScore = s; best = [name: 1] }
+        }
+        let anchor = best.max { $0.value < $1.value }?.key ?? plan.fusionInputs[0]
+        let scale = best[anchor] ?? 1
+        for _ in 0..<2 {
+            for name in plan.fusionInputs where name != anchor {
+                for w in [0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7] {
+                    var trial = best
+                    trial[name] = w * scale
+                    let s = evaluate(trial)
+                    if s > bestScore + 1e-6 { bestScore = s; best = trial }
+                }
+            }
+        }
+        log(String(format: "tune fusion %@ valid ndcg@10 %.4f", Runner.describe(best), bestScore))
+        var out = best
+        for name in plan.fusionInputs where out[name] == nil { out[name] = 0 }
+        return out
+    }
+}
+
+extension RouteSpec {
+    /// The default of parameter `name` in this route's decision space.
+    func defaultValue(_ name: String) -> Double? {
+        decisionSpace.parameters.first { $0.name == name }?.defaultValue
+    }
+}
