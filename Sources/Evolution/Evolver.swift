@@ -125,6 +125,19 @@ public actor Evolver {
                 }
                 if currentVerdict.reward - before < configuration.minimumGain || outOfTime { break }
             }
+            // The objective's own tuning of the whole topology, when it has one: one more proposal.
+            if !outOfTime, let tuned = try await objective.tuned(current), tuned != current {
+                proposals += 1
+                switch TopologyValidator.validate(tuned, file: "<tuned>", catalogue: composer.catalogue) {
+                case .success(let valid):
+                    let m = try await measure(valid, fraction: 1)
+                    try await decide(valid, m, edits: [], source: .objective, agent: nil, round: round, judge: judge,
+                                     reason: "the objective's own tuning within the decision spaces")
+                case .failure(let error):
+                    rejectedCount += 1
+                    try await record(LineageEntry(round: round, source: .objective, decision: .invalid, reason: error.message))
+                }
+            }
             // Compositional: composer edits and architect proposals, alternating.
             for index in 0..<configuration.proposalsPerRound where !outOfTime {
                 try await compose(round: round, fromArchitect: index % 2 == 1, judge: judge)

@@ -5,7 +5,7 @@ public import Topology
 public struct LineageEntry: Sendable, Equatable, Codable {
     /// What produced the proposal.
     public enum Source: String, Sendable, Codable {
-        case start, tuner, composer, architect, offline, final
+        case start, tuner, composer, architect, offline, objective, final
     }
 
     /// What was decided.

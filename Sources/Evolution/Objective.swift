@@ -35,6 +35,14 @@ public protocol TopologyObjective: Sendable {
     /// `fraction` < 1 asks for a cheaper measurement on that share of the users (for pruning);
     /// an objective may ignore it.
     func evaluate(_ spec: TopologySpec, stage: Stage, fraction: Double) async throws(EvolutionError) -> TopologyMeasurement
+
+    /// `spec` with every agent tuned within its decision space on valid by the objective's own
+    /// search (e.g. the evaluator's grid), or nil when it has none. A proposal like any other.
+    func tuned(_ spec: TopologySpec) async throws(EvolutionError) -> TopologySpec?
+}
+
+extension TopologyObjective {
+    public func tuned(_ spec: TopologySpec) async throws(EvolutionError) -> TopologySpec? { nil }
 }
 
 /// The outer reward of a topology: its metric, if every constraint of `rewards.outer` holds.
