@@ -64,7 +64,8 @@ struct Evolve: AsyncParsableCommand {
             (error.issues.isEmpty ? [error.message] : error.issues.map(\.description)).forEach { printError($0) }
             throw ExitCode(1)
         }
-        let log: (@Sendable (String) -> Void)? = verbose ? { printError($0) } : nil
+        var log: (@Sendable (String) -> Void)?
+        if verbose { log = { printError($0) } }
         let directory = try makeRunDirectory()
 
         var settings = TopologyEvaluator.Configuration(dataDirectory: data)
@@ -98,7 +99,11 @@ struct Evolve: AsyncParsableCommand {
             outcome = try await evolver.run(start)
             // Test is measured for the report only; nothing above saw it.
             startTest = try await objective.evaluate(outcome.start, stage: .test, fraction: 1)
-            bestTest = outcome.best == outcome.start ? startTest : try await objective.evaluate(outcome.best, stage: .test, fraction: 1)
+            if outcome.best == outcome.start {
+                bestTest = startTest
+            } else {
+                bestTest = try await objective.evaluate(outcome.best, stage: .test, fraction: 1)
+            }
         } catch {
             printError("agentic evolve: \(error)")
             throw ExitCode(1)

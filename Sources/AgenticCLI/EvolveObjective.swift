@@ -19,7 +19,7 @@ struct EvaluatorObjective: TopologyObjective {
         do {
             evaluation = try await evaluator.evaluate(spec, on: stage == .valid ? .valid : .test)
         } catch {
-            throw EvolutionError(.evaluation, error.description)
+            throw EvolutionError(.evaluation, "\(error)")
         }
         return TopologyMeasurement(metrics: Self.metrics(evaluation.overall), innerRewards: evaluation.innerRewards, seconds: evaluation.seconds)
     }
@@ -29,7 +29,7 @@ struct EvaluatorObjective: TopologyObjective {
         do {
             return try await evaluator.tune(spec).topology
         } catch {
-            throw EvolutionError(.evaluation, error.description)
+            throw EvolutionError(.evaluation, "\(error)")
         }
     }
 

@@ -161,7 +161,10 @@ public struct Tuner: Sendable {
         let good = Array(done.prefix(goodCount)), bad = Array(done.dropFirst(goodCount))
         var bestScore = -Double.infinity
         var bestPositions: [Double] = []
-        for _ in 0..<max(1, configuration.candidates) {
+        for candidate in 0..<max(1, configuration.candidates) {
+            // Every third candidate is drawn uniformly: the ratio still judges it, but the search
+            // does not collapse onto the first good region it found.
+            let explore = candidate % 3 == 2
             var positions: [Double] = []
             var score = 0.0
             for index in space.dimensions.indices {
@@ -169,11 +172,11 @@ public struct Tuner: Sendable {
                 if space.isChoice(index) {
                     let n = space.categoryCount(index)
                     let weights = categorical(good.map { $0.positions[index] }, n)
-                    u = Double(pick(weights))
+                    u = explore ? Double(Int(generator.next() % UInt64(n))) : Double(pick(weights))
                     score += log(weights[Int(u)]) - log(categorical(bad.map { $0.positions[index] }, n)[Int(u)])
                 } else {
                     let goodPoints = good.map { $0.positions[index] }
-                    u = sampleParzen(goodPoints)
+                    u = explore ? generator.unit() : sampleParzen(goodPoints)
                     score += log(parzen(u, goodPoints)) - log(parzen(u, bad.map { $0.positions[index] }))
                 }
                 positions.append(u)
@@ -213,7 +216,7 @@ public struct Tuner: Sendable {
         guard points.count > 1 else { return 0.5 }
         let mean = points.reduce(0, +) / Double(points.count)
         let sd = (points.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(points.count - 1)).squareRoot()
-        return min(0.5, max(0.02, 1.06 * sd * pow(Double(points.count), -0.2)))
+        return min(0.5, max(0.08, 1.06 * sd * pow(Double(points.count), -0.2)))
     }
 
     /// The Parzen density at `u`: a kernel per point plus a flat prior (weight of one point).
