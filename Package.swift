@@ -51,6 +51,17 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(name: "Topology", dependencies: [.product(name: "Yams", package: "Yams")], swiftSettings: strict),
+        // The evolution layer: tuner, composer, architect (its only I/O is the chat endpoint), the loop.
+        .target(
+            name: "Evolution",
+            dependencies: [
+                "Topology",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
         .target(
             name: "AgentRuntime",
             dependencies: ["Transport", "AgentProtocol", "Topology", .product(name: "Logging", package: "swift-log")],
@@ -113,6 +124,7 @@ let package = Package(
                 "Gateway",
                 "Store",
                 "LoadGenerator",
+                "Evolution",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -159,6 +171,15 @@ let package = Package(
             name: "RecommenderAgentsTests",
             dependencies: ["RecommenderAgents", "AgentRuntime", "AgentProtocol", "Topology", "Dataset", "AgenticTestSupport"],
             swiftSettings: strict),
+        .testTarget(
+            name: "EvolutionTests",
+            dependencies: [
+                "Evolution", "Topology", "AgenticTestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Recommender", "Dataset", "Topology"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

@@ -1,0 +1,43 @@
+import Evaluation
+import Evolution
+import Foundation
+import Topology
+
+/// The offline evaluator as the evolution loop's objective: a topology evaluated as specified on
+/// valid (routes fitted on train) or test (refitted on train + valid), with its inner rewards.
+/// The evaluator caches fitted routes, so edits downstream of the routes refit nothing.
+struct EvaluatorObjective: TopologyObjective {
+    /// The recall kinds the evaluator can fit (`recall.static` is for data-free examples).
+    static let routeKinds = ["recall.als", "recall.content", "recall.ease", "recall.itemknn", "recall.popularity", "recall.rp3beta"]
+
+    let evaluator: TopologyEvaluator
+    /// Offer the evaluator's grid tuning of the whole topology as a proposal each round.
+    var useEvaluatorTuning = true
+
+    func evaluate(_ spec: TopologySpec, stage: Stage, fraction: Double) async throws(EvolutionError) -> TopologyMeasurement {
+        let evaluation: TopologyEvaluation
+        do {
+            evaluation = try await evaluator.evaluate(spec, on: stage == .valid ? .valid : .test)
+        } catch {
+            throw EvolutionError(.evaluation, "\(error)")
+        }
+        return TopologyMeasurement(metrics: Self.metrics(evaluation.overall), innerRewards: evaluation.innerRewards, seconds: evaluation.seconds)
+    }
+
+    func tuned(_ spec: TopologySpec) async throws(EvolutionError) -> TopologySpec? {
+        guard useEvaluatorTuning else { return nil }
+        do {
+            return try await evaluator.tune(spec).topology
+        } catch {
+            throw EvolutionError(.evaluation, "\(error)")
+        }
+    }
+
+    /// A metric set by its protocol names (`ndcg@10`, `coverage@10`, `ild@10`, …).
+    static func metrics(_ set: MetricSet) -> [String: Double] {
+        guard let data = try? JSONEncoder().encode(set),
+            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+        else { return [:] }
+        return object.compactMapValues { ($0 as? NSNumber)?.doubleValue }.filter { $0.key != "users" }
+    }
+}

@@ -1,0 +1,107 @@
+import Foundation
+import Testing
+import Topology
+
+@testable import Evolution
+
+@Suite struct ComposerTests {
+    let composer = Composer()
+
+    @Test(arguments: ["movielens.yaml", "minimal.yaml", "weak.yaml"])
+    func randomEditsAlwaysProduceValidTopologies(file: String) throws {
+        let start = try Fixtures.topology(file)
+        var generator = SeededGenerator(seed: 11)
+        var applied = 0
+        var operations: Set<Edit.Operation> = []
+        // 40 walks of 25 edits: every edit the composer draws must apply and validate.
+        for _ in 0..<40 {
+            var spec = start
+            for _ in 0..<25 {
+                let edit = try #require(composer.randomEdit(for: spec, using: &generator))
+                do {
+                    spec = try composer.apply(edit, to: spec)
+                } catch {
+                    Issue.record("\(file): \(edit) did not apply: \(error)")
+                    break
+                }
+                applied += 1
+                operations.insert(edit.op)
+                guard case .success = TopologyValidator.validate(spec) else {
+                    Issue.record("\(file): \(edit) gave an invalid topology")
+                    break
+                }
+                #expect(spec.graph.reachable(from: spec.gateway.entry).contains(spec.gateway.exit))
+            }
+        }
+        #expect(applied == 1000)
+        // The walks exercise the structural edits, not only parameter changes.
+        for op in [Edit.Operation.addRoute, .dropRoute, .insertRanker, .removeRanker, .setFusionMethod, .setReplicas] {
+            #expect(operations.contains(op), "\(file): never drew \(op)")
+        }
+    }
+
+    @Test func addingARouteWiresRouterFusionAndWeight() throws {
+        let spec = try Fixtures.topology("weak.yaml")
+        let out = try composer.apply(Edit(.addRoute, kind: "recall.ease", value: 0.8), to: spec)
+        let ease = try #require(out.agent(named: "ease"))
+        #expect(ease.kind == "recall.ease")
+        #expect(out.edges.contains(Edge(from: "router", to: "ease")))
+        #expect(out.edges.contains(Edge(from: "ease", to: "fusion")))
+        #expect(out.agent(named: "fusion")?.parameters["weight.ease"] == 0.8)
+        #expect(out.agent(named: "fusion")?.version != spec.agent(named: "fusion")?.version)
+        #expect(ease.decisionSpace["lambda"] != nil)
+        // A second route of the same kind gets a fresh name.
+        let twice = try composer.apply(Edit(.addRoute, kind: "recall.ease"), to: out)
+        #expect(twice.agent(named: "ease-2") != nil)
+    }
+
+    @Test func droppingARouteRemovesItsEdgesAndWeight() throws {
+        let spec = try Fixtures.topology("movielens.yaml")
+        let out = try composer.apply(Edit(.dropRoute, agent: "content"), to: spec)
+        #expect(out.agent(named: "content") == nil)
+        #expect(!out.edges.contains { $0.from == "content" || $0.to == "content" })
+        #expect(out.agent(named: "fusion")?.parameters["weight.content"] == nil)
+    }
+
+    @Test func rankerAndRerankerComeAndGoKeepingTheExitReachable() throws {
+        let weak = try Fixtures.topology("weak.yaml")
+        let ranked = try composer.apply(Edit(.insertRanker, kind: "rank.learned"), to: weak)
+        let ranker = try #require(ranked.agents.first { $0.kind == "rank.learned" })
+        #expect(ranked.edges.contains(Edge(from: "fusion", to: ranker.name)))
+        let reranked = try composer.apply(Edit(.insertReranker, kind: "rerank.mmr"), to: ranked)
+        let mmr = try #require(reranked.agents.first { $0.kind == "rerank.mmr" })
+        #expect(reranked.gateway.exit == mmr.name)
+        let back = try composer.apply([Edit(.removeReranker), Edit(.removeRanker)], to: reranked)
+        #expect(back.gateway.exit == weak.gateway.exit)
+        #expect(Set(back.edges) == Set(weak.edges))
+    }
+
+    @Test func badEditsAreRefusedWithAReason() throws {
+        let spec = try Fixtures.topology("movielens.yaml")
+        let cases: [(Edit, String)] = [
+            (Edit(.addRoute, kind: "recall.transformer"), "unknown agent kind"),
+            (Edit(.addRoute, kind: "rerank.mmr"), "not a recall route"),
+            (Edit(.insertRanker, kind: "rank.learned"), "already has"),
+            (Edit(.setParameter, agent: "ease", parameter: "lambda", value: 1e9), "does not validate"),
+            (Edit(.setParameter, agent: "ease", parameter: "depth", value: 3), "no parameter"),
+            (Edit(.setReplicas, agent: "ease", value: 40), "does not validate"),
+            (Edit(.routeSegment, parameter: "k", value: 3), "route_segment"),
+            (Edit(.dropRoute, agent: "mmr"), "not a recall route"),
+        ]
+        for (edit, reason) in cases {
+            do {
+                _ = try composer.apply(edit, to: spec)
+                Issue.record("\(edit) applied")
+            } catch {
+                #expect(error.code == .invalidEdit)
+                #expect(error.message.contains(reason), "\(edit): \(error.message)")
+            }
+        }
+    }
+
+    @Test func versionsAdvance() {
+        #expect(Composer.nextVersion("1") == "2")
+        #expect(Composer.nextVersion("1.9") == "1.10")
+        #expect(Composer.nextVersion("beta") == "beta.1")
+    }
+}
