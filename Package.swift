@@ -26,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         // Debian's libnng-dev ships no nng.pc, so the module map links `nng` directly.
@@ -66,6 +67,12 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The demo: replays held-out users through the gateway, measures, draws and reports.
+        .target(
+            name: "Demo",
+            dependencies: ["Dataset", "Topology", .product(name: "Histogram", package: "hdrhistogram-swift")],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "AgenticCLI",
             dependencies: [
@@ -76,6 +83,7 @@ let package = Package(
                 "AgentRuntime",
                 "Coordinator",
                 "Gateway",
+                "Demo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -103,6 +111,7 @@ let package = Package(
             name: "GatewayTests", dependencies: ["Transport", "AgentProtocol", "Gateway", "AgenticTestSupport"], swiftSettings: strict),
         .testTarget(name: "DatasetTests", dependencies: ["Dataset"], swiftSettings: strict),
         .testTarget(name: "RecommenderTests", dependencies: ["Recommender", "Dataset"], swiftSettings: strict),
+        .testTarget(name: "DemoTests", dependencies: ["Demo", "Topology", "AgenticTestSupport"], swiftSettings: strict),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Recommender", "Dataset"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
