@@ -131,7 +131,7 @@ struct DemoEndToEndTests {
         _ = try await demo.waitForLine(timeout: .seconds(90)) { $0.hasPrefix("ready ") }
         // Plain progress lines (stdout is a pipe): wait for one that counts answered requests.
         _ = try await demo.waitForLine(timeout: .seconds(30)) { line in
-            line.contains("req/s") && !line.contains("| ok 0 ")
+            line.hasPrefix("[") && line.contains("| ok ") && !line.contains("| ok 0 ")
         }
         demo.signal(SIGINT)
         #expect(try await demo.waitForExit(timeout: .seconds(60)) == 0)
