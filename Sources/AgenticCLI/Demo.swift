@@ -206,11 +206,14 @@ enum DemoPlan {
         }
     }
 
-    /// SEAM(swap): hot swaps while the replay runs, e.g. at a third of the run rewrite one agent
-    /// (new version or parameters) through the coordinator, which starts the new processes,
-    /// announces epoch N+1 and drains the old ones; the step returns what it swapped. The
-    /// report then shows a new row per epoch and a `topology-<N+1>.svg`. Empty until the swap
-    /// work is merged.
+    /// SEAM(swap): hot swaps while the replay runs. With the swap work's
+    /// `Coordinator.swap(agent:changes:version:kind:reason:) -> SwapReport` this is one step, e.g.
+    /// at a third of the run: swap an agent that has a decision space (minimal: `fusion`
+    /// `weight.static.b`; movielens: `mmr` `lambda`) and return
+    /// "epoch \(report.previousEpoch) → \(report.epoch): \(report.changes…) in \(report.totalMilliseconds) ms".
+    /// Name it `swap …`: the demo test then requires an epoch change. The driver notices the
+    /// new epoch from the gateway's answers, draws `topology-<epoch>.svg` and reports it in its
+    /// own row. Empty until the swap work is merged (this branch may not merge it).
     static func swapSteps(duration: Duration) -> [DemoStep] { [] }
 
     /// SEAM(evolution): experiments of live evolution, e.g. a step that proposes a candidate
