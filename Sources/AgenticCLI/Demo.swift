@@ -3,7 +3,6 @@ import ArgumentParser
 import Coordinator
 import Demo
 import Foundation
-import Synchronization
 import Topology
 
 /// `agentic demo`: the whole system at work in one command. Brings a topology up as a live
@@ -66,6 +65,8 @@ struct DemoCommand: AsyncParsableCommand {
         }
 
         let stop = DemoStop()
+        // Set once the cluster serves: the signal handler then lets the replay drain instead.
+        let ready = AtomicFlag()
         let signals = Task {
             for await _ in ProcessEvents.signals([SIGINT, SIGTERM]) {
                 stop.stop()
@@ -139,8 +140,6 @@ struct DemoCommand: AsyncParsableCommand {
         }
     }
 
-    private var ready: ReadyFlag { ReadyFlag.shared }
-
     /// The coordinator for the topology; the default MovieLens mesh falls back to the data-free
     /// minimal one when this build cannot run its kinds yet.
     private func makeCoordinator(runDirectory: String, status: StatusLine) throws -> (Coordinator, String) {
@@ -172,14 +171,6 @@ struct DemoCommand: AsyncParsableCommand {
         formatter.dateFormat = "yyyyMMdd-HHmmss"
         return "/tmp/agentic-\(getuid())/demo-\(formatter.string(from: Date()))"
     }
-}
-
-/// Set once the cluster serves (the signal handler then lets the replay drain instead).
-final class ReadyFlag: Sendable {
-    static let shared = ReadyFlag()
-    private let value = Atomic<Bool>(false)
-    func set() { value.store(true, ordering: .releasing) }
-    var isSet: Bool { value.load(ordering: .acquiring) }
 }
 
 /// The demo's steps, in time order. Each kind of step is a seam the other parts of the
