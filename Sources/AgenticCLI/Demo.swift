@@ -31,7 +31,9 @@ struct DemoCommand: AsyncParsableCommand {
     static let fallbackTopology = "topology/minimal.yaml"
 
     func validate() throws {
-        guard duration > 0, duration.isFinite else { throw ValidationError("--duration must be a positive number of seconds") }
+        guard duration > 0, duration.isFinite else {
+            throw ValidationError("--duration must be a positive number of seconds")
+        }
         guard rate > 0, rate <= 10_000, rate.isFinite else { throw ValidationError("--rate must be in (0, 10000]") }
     }
 
@@ -114,7 +116,8 @@ struct DemoCommand: AsyncParsableCommand {
         configuration.rate = rate
         let planned = duration
         let result = await DemoDriver(configuration: configuration).run(
-            users: users, scenario: DemoPlan.scenario(duration: .seconds(duration), coordinator: coordinator), stop: stop
+            users: users, scenario: DemoPlan.scenario(duration: .seconds(duration), coordinator: coordinator),
+            stop: stop
         ) { progress in
             status.show(progress, planned: planned)
         }

@@ -89,7 +89,9 @@ public struct DemoDriver: Sendable {
                 guard !stop.isStopped else { break }
                 let user = users.users[index % users.users.count]
                 await recorder.recordSent()
-                group.addTask { await one(user, scheduled: scheduled, client: client, recorder: recorder, context: context) }
+                group.addTask {
+                    await one(user, scheduled: scheduled, client: client, recorder: recorder, context: context)
+                }
                 index += 1
             }
         }

@@ -1,8 +1,9 @@
 import Foundation
+import Topology
+
 #if canImport(FoundationNetworking)
     import FoundationNetworking
 #endif
-import Topology
 
 /// The gateway's HTTP API as the demo uses it.
 struct GatewayClient: Sendable {
@@ -56,9 +57,13 @@ struct GatewayClient: Sendable {
             var item: String
             var event = "click"
             var value = 1.0
-            var request_id: String
+            var requestID: String
+            enum CodingKeys: String, CodingKey {
+                case user, item, event, value
+                case requestID = "request_id"
+            }
         }
-        _ = try await post("/v1/feedback", Body(user: user, item: item, request_id: requestID), expecting: 202)
+        _ = try await post("/v1/feedback", Body(user: user, item: item, requestID: requestID), expecting: 202)
     }
 
     func topology() async throws(DemoError) -> TopologyAnswer {

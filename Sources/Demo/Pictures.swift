@@ -67,7 +67,8 @@ public enum TopologyPicture {
     public static func dot(_ graph: Graph) -> String {
         // DOT strings: only the double quote and the backslash need escaping.
         func quoted(_ text: String) -> String {
-            "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            "\""
+                + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
                 .replacingOccurrences(of: "\n", with: " ") + "\""
         }
         var lines = [
@@ -114,7 +115,12 @@ public enum TopologyPicture {
             if !changed { break }
         }
         let columns = Dictionary(grouping: graph.nodes, by: { depth[$0.name] ?? 0 })
-        let boxWidth = 170.0, boxHeight = 44.0, columnGap = 60.0, rowGap = 18.0, margin = 30.0, titleHeight = 30.0
+        let boxWidth = 170.0
+        let boxHeight = 44.0
+        let columnGap = 60.0
+        let rowGap = 18.0
+        let margin = 30.0
+        let titleHeight = 30.0
         let tallest = columns.values.map(\.count).max() ?? 1
         let width = margin * 2 + Double(columns.count) * boxWidth + Double(max(0, columns.count - 1)) * columnGap
         let height = margin * 2 + titleHeight + Double(tallest) * boxHeight + Double(max(0, tallest - 1)) * rowGap
@@ -170,7 +176,8 @@ public enum Graphviz {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: dotPath)
         process.arguments = ["-Tsvg"]
-        let input = Pipe(), output = Pipe()
+        let input = Pipe()
+        let output = Pipe()
         process.standardInput = input
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
@@ -207,7 +214,10 @@ public enum Graphviz {
 /// and offline (what evolution measured on split P1), and the online NDCG@10 over time.
 public enum EvolutionChart {
     public static func svg(_ report: DemoReport) -> String {
-        let width = 760.0, panelHeight = 220.0, margin = 56.0, gap = 70.0
+        let width = 760.0
+        let panelHeight = 220.0
+        let margin = 56.0
+        let gap = 70.0
         let height = margin * 2 + panelHeight * 2 + gap
         let n = Markup.number
         var svg = [
@@ -225,31 +235,45 @@ public enum EvolutionChart {
         let x1 = { (index: Int) in
             margin + (epochs.count <= 1 ? plotWidth / 2 : Double(index) * plotWidth / Double(epochs.count - 1))
         }
-        svg += axes(title: "Reward per topology epoch", x: margin, y: margin, width: plotWidth, height: panelHeight, top: top)
+        svg += axes(
+            title: "Reward per topology epoch", x: margin, y: margin, width: plotWidth, height: panelHeight, top: top)
         for (index, epoch) in epochs.enumerated() {
             svg.append(
-                ##"<text x="\##(n(x1(index)))" y="\##(n(margin + panelHeight + 16))" text-anchor="middle">epoch \##(epoch)</text>"##)
+                ##"<text x="\##(n(x1(index)))" y="\##(n(margin + panelHeight + 16))" text-anchor="middle">epoch \##(epoch)</text>"##
+            )
         }
         let online = report.epochs.sorted { $0.epoch < $1.epoch }
         let series: [(name: String, color: String, dash: String, points: [(Int, Double)])] = [
-            ("online NDCG@10", "#1f77b4", "", online.compactMap { e in epochs.firstIndex(of: e.epoch).map { ($0, e.ndcgAt10) } }),
-            ("online hit rate", "#2ca02c", "6,4", online.compactMap { e in epochs.firstIndex(of: e.epoch).map { ($0, e.hitRate) } }),
-            (report.offline.isEmpty ? "offline (none measured)" : "offline", "#d62728", "2,3",
-             report.offline.compactMap { o in epochs.firstIndex(of: o.epoch).map { ($0, o.value) } }),
+            (
+                "online NDCG@10", "#1f77b4", "",
+                online.compactMap { e in epochs.firstIndex(of: e.epoch).map { ($0, e.ndcgAt10) } }
+            ),
+            (
+                "online hit rate", "#2ca02c", "6,4",
+                online.compactMap { e in epochs.firstIndex(of: e.epoch).map { ($0, e.hitRate) } }
+            ),
+            (
+                report.offline.isEmpty ? "offline (none measured)" : "offline", "#d62728", "2,3",
+                report.offline.compactMap { o in epochs.firstIndex(of: o.epoch).map { ($0, o.value) } }
+            ),
         ]
         for (number, line) in series.enumerated() {
             if line.points.count > 1 {
                 let path = line.points.map { "\(n(x1($0.0))),\(n(y1($0.1)))" }.joined(separator: " ")
                 svg.append(
-                    ##"<polyline points="\##(path)" fill="none" stroke="\##(line.color)" stroke-width="2"\##(line.dash.isEmpty ? "" : " stroke-dasharray=\"\(line.dash)\"")/>"##)
+                    ##"<polyline points="\##(path)" fill="none" stroke="\##(line.color)" stroke-width="2"\##(line.dash.isEmpty ? "" : " stroke-dasharray=\"\(line.dash)\"")/>"##
+                )
             }
             for point in line.points {
                 svg.append(
-                    ##"<circle cx="\##(n(x1(point.0)))" cy="\##(n(y1(point.1)))" r="4" fill="\##(line.color)"><title>\##(Markup.escape("\(line.name): \(String(format: "%.4f", point.1))"))</title></circle>"##)
+                    ##"<circle cx="\##(n(x1(point.0)))" cy="\##(n(y1(point.1)))" r="4" fill="\##(line.color)"><title>\##(Markup.escape("\(line.name): \(String(format: "%.4f", point.1))"))</title></circle>"##
+                )
             }
             let legendX = margin + 10 + Double(number) * 160
-            svg.append(##"<rect x="\##(n(legendX))" y="\##(n(margin + 6))" width="12" height="12" fill="\##(line.color)"/>"##)
-            svg.append(##"<text x="\##(n(legendX + 18))" y="\##(n(margin + 16))">\##(Markup.escape(line.name))</text>"##)
+            svg.append(
+                ##"<rect x="\##(n(legendX))" y="\##(n(margin + 6))" width="12" height="12" fill="\##(line.color)"/>"##)
+            svg.append(
+                ##"<text x="\##(n(legendX + 18))" y="\##(n(margin + 16))">\##(Markup.escape(line.name))</text>"##)
         }
         // Panel 2: online NDCG@10 over time, one colour band per epoch.
         let top2Y = margin + panelHeight + gap
@@ -258,12 +282,16 @@ public enum EvolutionChart {
         let span = max(report.elapsedSeconds, timeline.last?.tSeconds ?? 0, 1)
         let x2 = { (t: Double) in margin + t / span * plotWidth }
         let y2 = { (v: Double) in top2Y + panelHeight - (top2 > 0 ? v / top2 : 0) * panelHeight }
-        svg += axes(title: "Online reward over time (5 s windows)", x: margin, y: top2Y, width: plotWidth, height: panelHeight, top: top2)
+        svg += axes(
+            title: "Online reward over time (5 s windows)", x: margin, y: top2Y, width: plotWidth, height: panelHeight,
+            top: top2)
         for epoch in report.epochs where epoch.firstSeenSeconds > 0 {
             svg.append(
-                ##"<line x1="\##(n(x2(epoch.firstSeenSeconds)))" y1="\##(n(top2Y))" x2="\##(n(x2(epoch.firstSeenSeconds)))" y2="\##(n(top2Y + panelHeight))" stroke="#999" stroke-dasharray="4,3"/>"##)
+                ##"<line x1="\##(n(x2(epoch.firstSeenSeconds)))" y1="\##(n(top2Y))" x2="\##(n(x2(epoch.firstSeenSeconds)))" y2="\##(n(top2Y + panelHeight))" stroke="#999" stroke-dasharray="4,3"/>"##
+            )
             svg.append(
-                ##"<text x="\##(n(x2(epoch.firstSeenSeconds) + 3))" y="\##(n(top2Y + 12))" fill="#666">epoch \##(epoch.epoch)</text>"##)
+                ##"<text x="\##(n(x2(epoch.firstSeenSeconds) + 3))" y="\##(n(top2Y + 12))" fill="#666">epoch \##(epoch.epoch)</text>"##
+            )
         }
         for (name, color, pick) in [
             ("NDCG@10", "#1f77b4", { (p: DemoReport.Point) in p.ndcgAt10 }),
@@ -271,16 +299,21 @@ public enum EvolutionChart {
         ] {
             if !timeline.isEmpty {
                 let path = timeline.map { "\(n(x2($0.tSeconds))),\(n(y2(pick($0))))" }.joined(separator: " ")
-                svg.append(##"<polyline points="\##(path)" fill="none" stroke="\##(color)" stroke-width="2"><title>\##(Markup.escape(name))</title></polyline>"##)
+                svg.append(
+                    ##"<polyline points="\##(path)" fill="none" stroke="\##(color)" stroke-width="2"><title>\##(Markup.escape(name))</title></polyline>"##
+                )
             }
         }
         svg.append(
-            ##"<text x="\##(n(margin + plotWidth / 2))" y="\##(n(top2Y + panelHeight + 30))" text-anchor="middle">seconds into the run (\##(n(span)) s)</text>"##)
+            ##"<text x="\##(n(margin + plotWidth / 2))" y="\##(n(top2Y + panelHeight + 30))" text-anchor="middle">seconds into the run (\##(n(span)) s)</text>"##
+        )
         svg.append("</svg>")
         return svg.joined(separator: "\n") + "\n"
     }
 
-    private static func axes(title: String, x: Double, y: Double, width: Double, height: Double, top: Double) -> [String] {
+    private static func axes(title: String, x: Double, y: Double, width: Double, height: Double, top: Double)
+        -> [String]
+    {
         let n = Markup.number
         var out = [
             ##"<text x="\##(n(x))" y="\##(n(y - 14))" font-size="14" font-weight="bold">\##(Markup.escape(title))</text>"##,
@@ -290,8 +323,11 @@ public enum EvolutionChart {
         for step in 0...4 {
             let value = top * Double(step) / 4
             let lineY = y + height - Double(step) / 4 * height
-            out.append(##"<line x1="\##(n(x))" y1="\##(n(lineY))" x2="\##(n(x + width))" y2="\##(n(lineY))" stroke="#eee"/>"##)
-            out.append(##"<text x="\##(n(x - 6))" y="\##(n(lineY + 4))" text-anchor="end">\##(String(format: "%.2f", value))</text>"##)
+            out.append(
+                ##"<line x1="\##(n(x))" y1="\##(n(lineY))" x2="\##(n(x + width))" y2="\##(n(lineY))" stroke="#eee"/>"##)
+            out.append(
+                ##"<text x="\##(n(x - 6))" y="\##(n(lineY + 4))" text-anchor="end">\##(String(format: "%.2f", value))</text>"##
+            )
         }
         return out
     }

@@ -169,7 +169,8 @@ public struct DemoReport: Codable, Sendable {
         )
         lines.append("feedback: \(feedback.sent) clicks sent, \(feedback.accepted) accepted, \(feedback.failed) failed")
         lines.append("latency: p50 \(f(latency.p50Milliseconds, 2)) ms, p99 \(f(latency.p99Milliseconds, 2)) ms")
-        lines.append("online: hit rate \(f(hitRate, 4)), NDCG@10 \(f(ndcgAt10, 4)) (\(users) held-out users, \(heldOut))")
+        lines.append(
+            "online: hit rate \(f(hitRate, 4)), NDCG@10 \(f(ndcgAt10, 4)) (\(users) held-out users, \(heldOut))")
         lines.append("epoch  requests  hit_rate  ndcg@10  p50_ms  p99_ms  first_seen_s  offline")
         for epoch in epochs {
             let offlineText = offline.filter { $0.epoch == epoch.epoch }.map { "\($0.metric) \(f($0.value, 4))" }
@@ -177,7 +178,8 @@ public struct DemoReport: Codable, Sendable {
             lines.append(
                 [
                     pad("\(epoch.epoch)", 5), pad("\(epoch.requests)", 8), pad(f(epoch.hitRate, 4), 8),
-                    pad(f(epoch.ndcgAt10, 4), 7), pad(f(epoch.p50Milliseconds, 2), 6), pad(f(epoch.p99Milliseconds, 2), 6),
+                    pad(f(epoch.ndcgAt10, 4), 7), pad(f(epoch.p50Milliseconds, 2), 6),
+                    pad(f(epoch.p99Milliseconds, 2), 6),
                     pad(f(epoch.firstSeenSeconds, 1), 12), offlineText.isEmpty ? "-" : offlineText,
                 ].joined(separator: "  "))
         }
@@ -186,7 +188,8 @@ public struct DemoReport: Codable, Sendable {
         } else {
             lines.append("steps:")
             for step in steps {
-                lines.append("  t=\(f(step.startedSeconds, 1))s \(step.name): \(step.ok ? "" : "FAILED ")\(step.outcome)")
+                lines.append(
+                    "  t=\(f(step.startedSeconds, 1))s \(step.name): \(step.ok ? "" : "FAILED ")\(step.outcome)")
             }
         }
         for (reason, count) in failures.sorted(by: { $0.key < $1.key }) { lines.append("failure \(reason): \(count)") }

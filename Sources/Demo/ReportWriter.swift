@@ -69,14 +69,19 @@ public enum ReportWriter {
                     ]
                 ]))
         if !report.failures.isEmpty {
-            body.append(table(["failure", "count"], report.failures.sorted { $0.key < $1.key }.map { [$0.key, "\($0.value)"] }))
+            body.append(
+                table(
+                    ["failure", "count"], report.failures.sorted { $0.key < $1.key }.map { [$0.key, "\($0.value)"] }))
         }
         body.append("<h2>Online reward per epoch</h2>")
         body.append(
             "<p>Overall: hit rate \(e(f(report.hitRate, 4))), NDCG@10 \(e(f(report.ndcgAt10, 4))).</p>")
         body.append(
             table(
-                ["epoch", "requests", "degraded", "hit rate", "NDCG@10", "clicks", "p50 ms", "p99 ms", "first seen s", "offline"],
+                [
+                    "epoch", "requests", "degraded", "hit rate", "NDCG@10", "clicks", "p50 ms", "p99 ms",
+                    "first seen s", "offline",
+                ],
                 report.epochs.map { epoch in
                     [
                         "\(epoch.epoch)", "\(epoch.requests)", "\(epoch.degraded)", f(epoch.hitRate, 4),
@@ -94,8 +99,10 @@ public enum ReportWriter {
                 : table(
                     ["step", "planned s", "started s", "finished s", "result"],
                     report.steps.map {
-                        [$0.name, f($0.plannedSeconds, 1), f($0.startedSeconds, 1), f($0.finishedSeconds, 1),
-                         ($0.ok ? "" : "failed: ") + $0.outcome]
+                        [
+                            $0.name, f($0.plannedSeconds, 1), f($0.startedSeconds, 1), f($0.finishedSeconds, 1),
+                            ($0.ok ? "" : "failed: ") + $0.outcome,
+                        ]
                     }))
         body.append("<h2>Topologies</h2>")
         for path in report.files.topologySVGs {
@@ -107,8 +114,10 @@ public enum ReportWriter {
             table(
                 ["t s", "epoch", "requests", "hit rate", "NDCG@10", "p99 ms"],
                 report.timeline.map {
-                    [f($0.tSeconds, 1), "\($0.epoch)", "\($0.requests)", f($0.hitRate, 4), f($0.ndcgAt10, 4),
-                     f($0.p99Milliseconds, 2)]
+                    [
+                        f($0.tSeconds, 1), "\($0.epoch)", "\($0.requests)", f($0.hitRate, 4), f($0.ndcgAt10, 4),
+                        f($0.p99Milliseconds, 2),
+                    ]
                 }))
         return """
             <!DOCTYPE html>

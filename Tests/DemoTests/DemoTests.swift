@@ -1,12 +1,13 @@
 import AgenticTestSupport
 import Foundation
-#if canImport(FoundationXML)
-    import FoundationXML
-#endif
 import Testing
 import Topology
 
 @testable import Demo
+
+#if canImport(FoundationXML)
+    import FoundationXML
+#endif
 
 /// The repository root (the tests read its topology files and data).
 let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -55,7 +56,9 @@ struct DemoUnitTests {
             plannedSeconds: 1, elapsedSeconds: 1, rate: 1, interrupted: false, requests: .init(), feedback: .init(),
             latency: .init(), hitRate: 0.5, ndcgAt10: 0.25, epochs: [], timeline: [], steps: [], offline: [],
             failures: [hostile: 1], renderer: "builtin", files: .init())
-        report.steps = [.init(name: hostile, plannedSeconds: 0, startedSeconds: 0, finishedSeconds: 1, outcome: hostile, ok: true)]
+        report.steps = [
+            .init(name: hostile, plannedSeconds: 0, startedSeconds: 0, finishedSeconds: 1, outcome: hostile, ok: true)
+        ]
         report.offline = [.init(epoch: 0, metric: hostile, value: 0.3)]
         #expect(parsesAsXML(EvolutionChart.svg(report)))
         let html = ReportWriter.html(report)
