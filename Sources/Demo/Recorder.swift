@@ -145,10 +145,11 @@ actor Recorder {
         windowStart = end
     }
 
-    /// The last, partial window goes into the timeline too.
+    /// The last, partial window goes into the timeline too when it covers at least half a
+    /// window: a sliver of a few requests at the end would only draw noise.
     func finish() {
         rollWindows()
-        if windowTally.completed > 0 { closeWindow(until: elapsed) }
+        if windowTally.completed > 0, elapsed - windowStart >= window / 2 { closeWindow(until: elapsed) }
     }
 
     /// What the status line shows.
