@@ -149,6 +149,8 @@ struct DemoCommand: AsyncParsableCommand {
         var candidates = [absolute(topology ?? Self.defaultTopology)]
         if topology == nil { candidates.append(absolute(Self.fallbackTopology)) }
         for (index, path) in candidates.enumerated() {
+            // Built as `agentic up` builds it: whatever `Up` sets on its configuration (the agent
+            // factory, the readiness timeout for data-backed kinds) belongs here too.
             let configuration = Coordinator.Configuration(
                 runDirectory: runDirectory, topologyPath: path,
                 executable: Executables.directory.appendingPathComponent("agentic").path)
