@@ -111,6 +111,12 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The demo: replays held-out users through the gateway, measures, draws and reports.
+        .target(
+            name: "Demo",
+            dependencies: ["Dataset", "Topology", .product(name: "Histogram", package: "hdrhistogram-swift")],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "AgenticCLI",
             dependencies: [
@@ -125,6 +131,7 @@ let package = Package(
                 "Store",
                 "LoadGenerator",
                 "Evolution",
+                "Demo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -180,6 +187,7 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .testTarget(name: "DemoTests", dependencies: ["Demo", "Topology", "AgenticTestSupport"], swiftSettings: strict),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Recommender", "Dataset", "Topology"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

@@ -1,0 +1,220 @@
+import AgentRuntime
+import ArgumentParser
+import Coordinator
+import Demo
+import Foundation
+import Topology
+
+/// `agentic demo`: the whole system at work in one command. Brings a topology up as a live
+/// cluster, replays the held-out users of P1 through the gateway with their clicks, runs the
+/// scenario (swaps, experiments) meanwhile, and ends with a report and pictures.
+struct DemoCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo",
+        abstract: "Run the cluster, replay held-out users through the gateway, and report online reward per epoch.",
+        discussion: """
+            Writes report.json, report.html, evolution.svg and topology-<epoch>.svg into the run \
+            directory. Ctrl-C stops everything cleanly and still reports what ran.
+            """
+    )
+
+    @Option(help: "The topology file (default: topology/movielens.yaml).") var topology: String?
+    @Option(help: "Seconds of replay.") var duration: Double = 150
+    @Option(help: "Recommendation requests per second (open loop).") var rate: Double = 10
+    @Option(help: "The run directory (default: a new /tmp/agentic-UID/demo-TIME).") var runDir: String?
+    @Option(help: "Folder with ml-100k.inter (split P1 is computed from it).") var data = "data/ml-100k"
+    @Option(help: "A test split file used when --data has no MovieLens (default: ../shared/eval/p1_test.tsv).")
+    var testSplit: String?
+    @Flag(help: "Print the report as JSON on stdout (progress goes to stderr).") var json = false
+
+    static let defaultTopology = "topology/movielens.yaml"
+    static let fallbackTopology = "topology/minimal.yaml"
+
+    func validate() throws {
+        guard duration > 0, duration.isFinite else {
+            throw ValidationError("--duration must be a positive number of seconds")
+        }
+        guard rate > 0, rate <= 10_000, rate.isFinite else { throw ValidationError("--rate must be in (0, 10000]") }
+    }
+
+    func run() async throws {
+        // The status line owns the terminal: only warnings and errors from us and the children,
+        // unless AGENTIC_LOG_LEVEL says otherwise.
+        setenv("AGENTIC_LOG_LEVEL", "warning", 0)
+        Logs.bootstrap()
+        let status = StatusLine(fileDescriptor: json ? STDERR_FILENO : STDOUT_FILENO)
+        let users: HeldOutUsers
+        do {
+            users = try HeldOutUsers.load(
+                dataDirectory: absolute(data), testFiles: [testSplit ?? "../shared/eval/p1_test.tsv"].map(absolute))
+        } catch {
+            printError("agentic demo: \(error)")
+            throw ExitCode(1)
+        }
+        let runDirectory = absolute(runDir ?? Self.newRunDirectory())
+        let (coordinator, topologyPath) = try makeCoordinator(runDirectory: runDirectory, status: status)
+        if let running = try? await CoordinatorClient(runDirectory: runDirectory).status(timeout: .seconds(1)) {
+            printError(
+                "a cluster is already running in \(runDirectory) (coordinator pid \(running.coordinatorPID)); stop it with `agentic down`"
+            )
+            throw ExitCode(1)
+        }
+        do {
+            try RunDirectory.prepare(runDirectory)
+        } catch {
+            printError("\(error)")
+            throw ExitCode(1)
+        }
+
+        let stop = DemoStop()
+        // Set once the cluster serves: the signal handler then lets the replay drain instead.
+        let ready = AtomicFlag()
+        let signals = Task {
+            for await _ in ProcessEvents.signals([SIGINT, SIGTERM]) {
+                stop.stop()
+                // Before the cluster serves there is nothing to drain: stop starting it.
+                if !ready.isSet { await coordinator.shutdown() }
+            }
+        }
+        defer { signals.cancel() }
+        let (readiness, readyContinuation) = AsyncStream.makeStream(of: Coordinator.Readiness.self)
+        let cluster = Task {
+            defer { readyContinuation.finish() }
+            try await coordinator.run { readiness in
+                ready.set()
+                readyContinuation.yield(readiness)
+            }
+        }
+        status.message("starting \(topologyPath) in \(runDirectory)")
+        var served: Coordinator.Readiness?
+        for await value in readiness {
+            served = value
+            break
+        }
+        guard let served, let gateway = served.gatewayURL, !stop.isStopped else {
+            await coordinator.shutdown()
+            let failure: String? = await {
+                do {
+                    try await cluster.value
+                    return nil
+                } catch { return "\(error)" }
+            }()
+            if stop.isStopped {
+                printError("agentic demo: interrupted before the cluster served; nothing was measured")
+                throw ExitCode(130)
+            }
+            printError("agentic demo: the cluster did not start" + (failure.map { ": \($0)" } ?? " a gateway"))
+            throw ExitCode(1)
+        }
+        status.message(
+            "ready \(served.serving) instances serving, \(served.failed) failed; gateway \(gateway); replaying \(users.users.count) held-out users for \(Int(duration)) s at \(rate) req/s"
+        )
+
+        var configuration = DemoDriver.Configuration(
+            gateway: gateway, topology: topologyPath, runDirectory: runDirectory)
+        configuration.duration = .seconds(duration)
+        configuration.rate = rate
+        let planned = duration
+        let result = await DemoDriver(configuration: configuration).run(
+            users: users, scenario: DemoPlan.scenario(duration: .seconds(duration), coordinator: coordinator),
+            stop: stop
+        ) { progress in
+            status.show(progress, planned: planned)
+        }
+        status.finish()
+        status.message(stop.isStopped ? "interrupted: stopping the cluster" : "replay done: stopping the cluster")
+        await coordinator.shutdown()
+        do {
+            try await cluster.value
+        } catch {
+            printError("agentic demo: \(error)")
+        }
+        let report: DemoReport
+        do {
+            report = try ReportWriter.write(result, into: runDirectory)
+        } catch {
+            printError("agentic demo: \(error)")
+            throw ExitCode(1)
+        }
+        if json {
+            print(ReportWriter.json(report), terminator: "")
+        } else {
+            print(report.text)
+        }
+    }
+
+    /// The coordinator for the topology; the default MovieLens mesh falls back to the data-free
+    /// minimal one when this build cannot run its kinds yet.
+    private func makeCoordinator(runDirectory: String, status: StatusLine) throws -> (Coordinator, String) {
+        var candidates = [absolute(topology ?? Self.defaultTopology)]
+        if topology == nil { candidates.append(absolute(Self.fallbackTopology)) }
+        for (index, path) in candidates.enumerated() {
+            // Built as `agentic up` builds it: whatever `Up` sets on its configuration (the agent
+            // factory, the readiness timeout for data-backed kinds) belongs here too.
+            let configuration = Coordinator.Configuration(
+                runDirectory: runDirectory, topologyPath: path,
+                executable: Executables.directory.appendingPathComponent("agentic").path)
+            do {
+                return (try Coordinator(configuration: configuration), path)
+            } catch let error as CoordinatorError where error.code == .invalidTopology && index + 1 < candidates.count {
+                status.message("\(error.message); running \(Self.fallbackTopology) instead")
+            } catch let error as TopologyError {
+                (error.issues.isEmpty ? [error.message] : error.issues.map(\.description)).forEach(printError)
+                throw ExitCode(1)
+            } catch {
+                printError("agentic demo: \(error)")
+                throw ExitCode(1)
+            }
+        }
+        throw ExitCode(1)
+    }
+
+    static func newRunDirectory() -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyyMMdd-HHmmss"
+        return "/tmp/agentic-\(getuid())/demo-\(formatter.string(from: Date()))"
+    }
+}
+
+/// The demo's steps, in time order. Each kind of step is a seam the other parts of the
+/// system plug into when they land; today's plan has what this build can really do.
+enum DemoPlan {
+    static func scenario(duration: Duration, coordinator: Coordinator) -> DemoScenario {
+        var steps = [clusterCheck(at: duration / 2, coordinator: coordinator)]
+        steps += swapSteps(duration: duration)
+        steps += evolutionSteps(duration: duration)
+        return DemoScenario(steps: steps)
+    }
+
+    /// Mid-run: the supervisor's view of the mesh (instances serving, restarts, the epoch).
+    static func clusterCheck(at: Duration, coordinator: Coordinator) -> DemoStep {
+        DemoStep(at: at, name: "cluster check") { context in
+            let status = await coordinator.status()
+            let serving = status.agents.count { $0.state == .serving }
+            let restarts = status.agents.reduce(0) { $0 + $1.restarts }
+            let served = status.agents.reduce(0) { $0 + $1.served }
+            let online = await context.online(epoch: status.epoch)
+            return "\(serving)/\(status.agents.count) instances serving, \(restarts) restarts, \(served) decisions, "
+                + "coordinator epoch \(status.epoch)"
+                + (online.map { String(format: ", online NDCG@10 %.4f so far", $0.ndcgAt10) } ?? "")
+        }
+    }
+
+    /// SEAM(swap): hot swaps while the replay runs. With the swap work's
+    /// `Coordinator.swap(agent:changes:version:kind:reason:) -> SwapReport` this is one step, e.g.
+    /// at a third of the run: swap an agent that has a decision space (minimal: `fusion`
+    /// `weight.static.b`; movielens: `mmr` `lambda`) and return
+    /// "epoch \(report.previousEpoch) → \(report.epoch): \(report.changes…) in \(report.totalMilliseconds) ms".
+    /// Name it `swap …`: the demo test then requires an epoch change. The driver notices the
+    /// new epoch from the gateway's answers, draws `topology-<epoch>.svg` and reports it in its
+    /// own row. Empty until the swap work is merged (this branch may not merge it).
+    static func swapSteps(duration: Duration) -> [DemoStep] { [] }
+
+    /// SEAM(evolution): experiments of live evolution, e.g. a step that proposes a candidate
+    /// topology, records its offline reward with `context.recordOffline(epoch:metric:value:)`,
+    /// swaps it in, compares `context.online(epoch:)` of the two epochs and keeps or rolls
+    /// back; the step's result is its decision. Empty until the evolution work is merged.
+    static func evolutionSteps(duration: Duration) -> [DemoStep] { [] }
+}
