@@ -30,8 +30,8 @@ struct BenchMesh: AsyncParsableCommand {
         guard seconds > 0, seconds <= 3600, rateSeconds > 0, rateSeconds <= 3600, rate > 0, concurrency > 0 else {
             throw ValidationError("seconds, rate-seconds, rate and concurrency must be positive")
         }
-        let factory = Self.factory
-        let (path, note) = try Self.pickTopology(topology, factory: factory)
+        let (path, note) = try Self.pickTopology(topology, factory: Kinds.factory(topologyPath: topology ?? "topology/movielens.yaml"))
+        let factory = Kinds.factory(topologyPath: path)
         log("topology \(path)\(note.map { " (\($0))" } ?? "")")
         let spec: TopologySpec
         do {
@@ -103,11 +103,6 @@ struct BenchMesh: AsyncParsableCommand {
         configuration.timeout = timeout
         configuration.grace = timeout
         return await OpenLoop(configuration: configuration).run(send: send)
-    }
-
-    /// The factory agent processes make their agents with (`AgentHost`'s default).
-    static var factory: AgentFactory {
-        AgentHost.Configuration(runDirectory: "", topologyPath: "", agent: "", replica: 0).factory
     }
 
     /// The topology to use, and why when it is the fallback.

@@ -24,13 +24,8 @@ struct Up: AsyncParsableCommand {
         Logs.bootstrap()
         let runDirectory = absolute(runDir ?? RunDirectory.defaultPath)
         let topology = absolute(file)
-        var configuration = Coordinator.Configuration(
-            runDirectory: runDirectory, topologyPath: topology,
-            executable: Executables.directory.appendingPathComponent("agentic").path)
+        var configuration = Kinds.coordinatorConfiguration(runDirectory: runDirectory, topologyPath: topology)
         configuration.startsGateway = !noGateway
-        // Data-backed agents load MovieLens and fit (EASE, ALS, the ranker) before they answer.
-        configuration.readinessTimeout = .seconds(120)
-        configuration.factory = Kinds.factory(topologyPath: topology)
         let coordinator: Coordinator
         do {
             coordinator = try Coordinator(configuration: configuration)

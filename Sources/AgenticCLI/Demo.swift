@@ -149,11 +149,8 @@ struct DemoCommand: AsyncParsableCommand {
         var candidates = [absolute(topology ?? Self.defaultTopology)]
         if topology == nil { candidates.append(absolute(Self.fallbackTopology)) }
         for (index, path) in candidates.enumerated() {
-            // Built as `agentic up` builds it: whatever `Up` sets on its configuration (the agent
-            // factory, the readiness timeout for data-backed kinds) belongs here too.
-            let configuration = Coordinator.Configuration(
-                runDirectory: runDirectory, topologyPath: path,
-                executable: Executables.directory.appendingPathComponent("agentic").path)
+            // Built as `agentic up` builds it.
+            let configuration = Kinds.coordinatorConfiguration(runDirectory: runDirectory, topologyPath: path)
             do {
                 return (try Coordinator(configuration: configuration), path)
             } catch let error as CoordinatorError where error.code == .invalidTopology && index + 1 < candidates.count {

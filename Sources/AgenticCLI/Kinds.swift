@@ -1,4 +1,6 @@
 import AgentRuntime
+import Coordinator
+import Foundation
 import RecommenderAgents
 import Store
 
@@ -10,5 +12,28 @@ enum Kinds {
         var factory = RecommenderAgents.factory(topologyPath: topologyPath, base: .builtin)
         StoreAgent.register(in: &factory)
         return factory
+    }
+
+    /// A coordinator configuration for a topology file, as `up`, `demo` and the benchmarks
+    /// start clusters.
+    ///
+    /// Agents read the run's own copy of the topology (`RUN/topology.yaml`), far from the
+    /// repository, so the data directory is resolved here, next to the user's file, and
+    /// handed down through the environment the agents inherit.
+    static func coordinatorConfiguration(runDirectory: String, topologyPath: String) -> Coordinator.Configuration {
+        var configuration = Coordinator.Configuration(
+            runDirectory: runDirectory, topologyPath: topologyPath,
+            executable: Executables.directory.appendingPathComponent("agentic").path)
+        // Data-backed agents load MovieLens and fit (EASE, ALS, the ranker) before they answer.
+        configuration.readinessTimeout = .seconds(120)
+        configuration.factory = factory(topologyPath: topologyPath)
+        let environment = ProcessInfo.processInfo.environment
+        if environment[DataConfiguration.directoryVariable] == nil,
+           let data = try? DataConfiguration.resolve(topologyPath: topologyPath, environment: environment),
+           FileManager.default.fileExists(atPath: data.directory)
+        {
+            setenv(DataConfiguration.directoryVariable, data.directory, 1)
+        }
+        return configuration
     }
 }

@@ -49,7 +49,14 @@ public actor StoreAgent: AgentService {
     public func start(layout: RunLayout) async throws {
         let path = databasePath(in: layout)
         let store = try KnowledgeStore(path: path)
-        if let seed = parameterSet.string("seed"), !seed.isEmpty {
+        if var seed = parameterSet.string("seed"), !seed.isEmpty {
+            // A relative seed is relative to where `up` ran; `up` also names the data folder it
+            // resolved for the MovieLens agents, which is the better guess from anywhere else.
+            if !seed.hasPrefix("/"), !FileManager.default.fileExists(atPath: seed),
+               let data = ProcessInfo.processInfo.environment["AGENTIC_DATA"], !data.isEmpty
+            {
+                seed = data
+            }
             let started = ContinuousClock.now
             do {
                 let added = try store.seed(movieLens: seed)

