@@ -113,3 +113,62 @@ public struct SequentialTest: Sendable, Equatable {
         return control.lists + candidate.lists >= budget ? .stop : .continue
     }
 }
+
+/// The experiment agent's decision rule: constraints first (a candidate that breaks the
+/// latency budget or fails requests is rolled back whatever its clicks say), then the
+/// sequential test on the reward.
+public struct ExperimentPolicy: Sendable, Equatable {
+    public var test: SequentialTest
+    /// The topology's `rewards.outer.latency_budget_ms`: the candidate's p99 must stay under it.
+    public var latencyBudgetMilliseconds: Double?
+    /// The share of the candidate's requests that may fail or degrade.
+    public var maximumErrorRate: Double
+    /// No constraint verdict before the candidate served this many requests (one slow cold
+    /// request is not a p99).
+    public var minimumForConstraints: Int
+
+    public init(test: SequentialTest = SequentialTest(), latencyBudgetMilliseconds: Double? = nil, maximumErrorRate: Double = 0.01, minimumForConstraints: Int = 20) {
+        self.test = test
+        self.latencyBudgetMilliseconds = latencyBudgetMilliseconds
+        self.maximumErrorRate = maximumErrorRate
+        self.minimumForConstraints = minimumForConstraints
+    }
+
+    /// What the candidate's traffic showed besides clicks.
+    public struct Health: Sendable, Equatable {
+        public var requests: Int
+        public var errors: Int
+        public var p99Milliseconds: Double?
+
+        public init(requests: Int, errors: Int, p99Milliseconds: Double?) {
+            self.requests = requests
+            self.errors = errors
+            self.p99Milliseconds = p99Milliseconds
+        }
+    }
+
+    /// The verdict and a one-line reason (stored with the experiment).
+    public func decide(control: ArmOutcome, candidate: ArmOutcome, health: Health) -> (verdict: ExperimentVerdict, reason: String) {
+        if health.requests >= minimumForConstraints {
+            if let budget = latencyBudgetMilliseconds, let p99 = health.p99Milliseconds, p99 > budget {
+                return (.rollback, "candidate p99 \(Self.format(p99)) ms over the latency budget \(Self.format(budget)) ms")
+            }
+            let rate = Double(health.errors) / Double(health.requests)
+            if rate > maximumErrorRate {
+                return (.rollback, "candidate failed \(health.errors) of \(health.requests) requests")
+            }
+        }
+        let verdict = test.verdict(control: control, candidate: candidate)
+        let ratio = test.likelihoodRatio(control: control, candidate: candidate)
+        let summary =
+            "control \(Self.format(control.mean)) on \(control.lists) lists, candidate \(Self.format(candidate.mean)) on \(candidate.lists), likelihood ratio \(Self.format(ratio)) (threshold \(Self.format(1 / test.alpha)))"
+        switch verdict {
+        case .promote: return (verdict, "candidate significantly better: " + summary)
+        case .rollback: return (verdict, "candidate significantly worse: " + summary)
+        case .stop: return (verdict, "budget of \(test.budget) lists spent without a significant difference: " + summary)
+        case .continue: return (verdict, summary)
+        }
+    }
+
+    private static func format(_ value: Double) -> String { String(format: "%.3g", value) }
+}

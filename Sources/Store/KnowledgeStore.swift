@@ -252,6 +252,49 @@ public final class KnowledgeStore: Sendable {
         }
     }
 
+    /// The per-arm outcomes of live experiment `experiment`: its served lists are logged with
+    /// `experiment` = `ID:ARM` (see ``ExperimentArmCounts/tag(experiment:arm:)``); a list's
+    /// reward is whether it got a click (joined by request id) and the NDCG@10 of its clicks.
+    /// - Returns: one entry per arm that served a list, sorted by arm.
+    public func experimentArms(experiment: String) throws(StoreError) -> [ExperimentArmCounts] {
+        do {
+            return try pool.read { db in
+                let rows = try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT s.experiment AS tag, s.request_id AS request, s.propensity AS propensity,
+                            (SELECT group_concat(si.rank) FROM served_items si
+                                WHERE si.request_id = s.request_id AND si.rank <= 10 AND EXISTS (
+                                    SELECT 1 FROM interactions i
+                                    WHERE i.request_id = s.request_id AND i.item = si.item AND i.value > 0
+                                        AND i.event IN ('click', 'rating', 'purchase', 'like'))) AS ranks
+                        FROM served_lists s WHERE s.experiment LIKE ? ESCAPE '\\'
+                        """,
+                    arguments: [Self.likePrefix(experiment) + ":%"])
+                var arms: [String: ExperimentArmCounts] = [:]
+                for row in rows {
+                    let tag: String = row["tag"]
+                    let arm = String(tag.dropFirst(experiment.count + 1))
+                    let ranks = ((row["ranks"] as String?) ?? "").split(separator: ",").compactMap { Int($0) }
+                    var counts = arms[arm] ?? ExperimentArmCounts(arm: arm)
+                    counts.lists += 1
+                    if !ranks.isEmpty { counts.clicked += 1 }
+                    counts.ndcg += RewardBuilder.ndcg(ranks: ranks, relevant: ranks.count)
+                    if let propensity = row["propensity"] as Double? { counts.propensity = propensity }
+                    arms[arm] = counts
+                }
+                return arms.values.sorted { $0.arm < $1.arm }
+            }
+        } catch {
+            throw Self.map(error, "reading experiment \(experiment)")
+        }
+    }
+
+    private static func likePrefix(_ text: String) -> String {
+        text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
+            .replacingOccurrences(of: "_", with: "\\_")
+    }
+
     // MARK: seeding
 
     /// Loads MovieLens-100K's users, items and ratings from `directory` in one transaction,
@@ -419,4 +462,25 @@ public final class KnowledgeStore: Sendable {
             return StoreError(.failed, "\(doing): \(error.message ?? "\(error.resultCode)")")
         }
     }
+}
+
+/// One arm of a live experiment as the store sees it: the lists it served, how many got a
+/// click and their summed NDCG@10 (clicks as relevance), and the arm's propensity.
+public struct ExperimentArmCounts: Sendable, Equatable, Codable {
+    public var arm: String
+    public var lists: Int
+    public var clicked: Int
+    public var ndcg: Double
+    public var propensity: Double?
+
+    public init(arm: String, lists: Int = 0, clicked: Int = 0, ndcg: Double = 0, propensity: Double? = nil) {
+        self.arm = arm
+        self.lists = lists
+        self.clicked = clicked
+        self.ndcg = ndcg
+        self.propensity = propensity
+    }
+
+    /// The `experiment` column of a list served by `arm` of experiment `experiment`.
+    public static func tag(experiment: String, arm: String) -> String { experiment + ":" + arm }
 }

@@ -79,3 +79,23 @@ private func simulate(control: Double, candidate: Double, seed: UInt64, test: Se
         #expect(abs(CanarySplit.propensity(of: .control, share: 0.2) - 0.8) < 1e-12)
     }
 }
+
+@Suite struct ExperimentPolicyTests {
+    let policy = ExperimentPolicy(
+        test: SequentialTest(alpha: 0.05, tau: 0.1, minimumPerArm: 30, budget: 1000), latencyBudgetMilliseconds: 50,
+        maximumErrorRate: 0.01, minimumForConstraints: 20)
+    let better = (ArmOutcome(lists: 400, reward: 80), ArmOutcome(lists: 400, reward: 160))
+
+    @Test func constraintsOverrideABetterReward() {
+        let slow = policy.decide(control: better.0, candidate: better.1, health: .init(requests: 400, errors: 0, p99Milliseconds: 80))
+        #expect(slow.verdict == .rollback)
+        #expect(slow.reason.contains("latency budget"))
+        let failing = policy.decide(control: better.0, candidate: better.1, health: .init(requests: 400, errors: 9, p99Milliseconds: 10))
+        #expect(failing.verdict == .rollback)
+        let healthy = policy.decide(control: better.0, candidate: better.1, health: .init(requests: 400, errors: 0, p99Milliseconds: 10))
+        #expect(healthy.verdict == .promote)
+        // One slow cold request among the first few is not a breach.
+        let early = policy.decide(control: .init(lists: 5), candidate: .init(lists: 5), health: .init(requests: 5, errors: 0, p99Milliseconds: 900))
+        #expect(early.verdict == .continue)
+    }
+}

@@ -181,3 +181,33 @@ struct KnowledgeStoreFailureTests {
         #expect(try store.counts().feedback == 0)
     }
 }
+
+@Suite("KnowledgeStore experiments")
+struct KnowledgeStoreExperimentTests {
+    @Test("per-arm outcomes join served lists to clicks by request id; other experiments do not leak in")
+    func armOutcomes() async throws {
+        let directory = try ShortDirectory()
+        let store = try KnowledgeStore(path: directory.path + "/s.sqlite")
+        func list(_ id: String, _ experiment: String, _ arm: String, _ propensity: Double) -> ServedList {
+            ServedList(
+                requestID: id, user: "u-" + id, epoch: 1, servedAt: 1,
+                items: ["a", "b", "c"].map { ServedItem(item: $0, score: 1, sources: ["r@1"]) }, pipeline: ["r@1"],
+                propensity: propensity, experiment: ExperimentArmCounts.tag(experiment: experiment, arm: arm))
+        }
+        _ = try await store.logServed([
+            list("r1", "7", "control", 0.8), list("r2", "7", "control", 0.8), list("r3", "7", "candidate", 0.2),
+            list("r4", "70", "candidate", 0.5),
+        ])
+        _ = try await store.append([
+            KnowledgeStoreTests.event("e1", user: "u-r1", item: "b", request: "r1"),
+            KnowledgeStoreTests.event("e2", user: "u-r3", item: "a", request: "r3"),
+            KnowledgeStoreTests.event("e3", user: "u-r3", item: "z", request: "r3"),  // not in the list
+            KnowledgeStoreTests.event("e4", user: "u-r4", item: "a", request: "r4"),
+        ])
+        let arms = try store.experimentArms(experiment: "7")
+        #expect(arms.map(\.arm) == ["candidate", "control"])
+        #expect(arms[0].lists == 1 && arms[0].clicked == 1 && abs(arms[0].ndcg - 1) < 1e-9 && arms[0].propensity == 0.2)
+        #expect(arms[1].lists == 2 && arms[1].clicked == 1 && abs(arms[1].ndcg - 1 / log2(3)) < 1e-9 && arms[1].propensity == 0.8)
+        #expect(try store.experimentArms(experiment: "nothing").isEmpty)
+    }
+}
