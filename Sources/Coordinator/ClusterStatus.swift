@@ -25,6 +25,10 @@ public struct CoordinatorRequest: Codable, Sendable, Equatable {
         public static let history = Command(rawValue: "history")
         /// Answer with the `TopologyDiff` from `epoch` to `to_epoch`.
         public static let diff = Command(rawValue: "diff")
+        /// Start live experiment `agent` (its id) with candidate `topology` for `parameters["share"]`.
+        public static let experimentStart = Command(rawValue: "experiment-start")
+        /// End the live experiment: `parameters["decision"]` `promote` or not, `reason`.
+        public static let experimentEnd = Command(rawValue: "experiment-end")
     }
     public var command: Command
     /// `swap`: the agent.

@@ -121,6 +121,8 @@ public actor Coordinator {
     var events: Publisher?
     /// The epoch the gateway says it serves (it answers each announcement).
     var gatewayEpoch: Int?
+    /// The live experiment's candidate processes, its spec and its file, while one runs.
+    var canary: CanaryState?
     var changing = false
     var changeWaiters: [CheckedContinuation<Void, Never>] = []
     private var gateway: Child?
@@ -524,7 +526,7 @@ public actor Coordinator {
             break
         case .down:
             shutdown()
-        case .swap, .apply, .rollback:
+        case .swap, .apply, .rollback, .experimentStart, .experimentEnd:
             do {
                 return Self.reply(try await change(request), to: envelope)
             } catch {

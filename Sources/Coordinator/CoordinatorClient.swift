@@ -55,6 +55,22 @@ public struct CoordinatorClient: Sendable {
             as: SwapReport.self, timeout: timeout)
     }
 
+    /// Starts a live experiment (see `Coordinator.startExperiment`).
+    public func startExperiment(topology text: String, file: String, experiment: String, share: Double, timeout: Duration = .seconds(120))
+        async throws(CoordinatorError) -> SwapReport
+    {
+        try await ask(
+            CoordinatorRequest(command: .experimentStart, agent: experiment, parameters: ["share": "\(share)"], topology: text, file: file),
+            as: SwapReport.self, timeout: timeout)
+    }
+
+    /// Ends the live experiment: promote the candidate or keep control (a new epoch either way).
+    public func endExperiment(promote: Bool, reason: String, timeout: Duration = .seconds(120)) async throws(CoordinatorError) -> SwapReport {
+        try await ask(
+            CoordinatorRequest(command: .experimentEnd, parameters: ["decision": promote ? "promote" : "rollback"], reason: reason),
+            as: SwapReport.self, timeout: timeout)
+    }
+
     /// Goes back to an earlier epoch's agents and wiring, as a new epoch.
     public func rollback(to epoch: Int, timeout: Duration = .seconds(120)) async throws(CoordinatorError) -> SwapReport {
         try await ask(CoordinatorRequest(command: .rollback, epoch: epoch), as: SwapReport.self, timeout: timeout)

@@ -127,6 +127,19 @@ extension Coordinator {
         case .rollback:
             guard let epoch = request.epoch else { throw CoordinatorError(.invalidTopology, "rollback needs an epoch") }
             return try await rollbackReporting(to: epoch, reason: request.reason)
+        case .experimentStart:
+            guard let text = request.topology else { throw CoordinatorError(.invalidTopology, "experiment-start needs a topology") }
+            let spec: TopologySpec
+            do {
+                spec = try TopologyValidator.load(source: text, file: request.file ?? "<experiment>", catalogue: configuration.factory.catalogue)
+            } catch {
+                throw Self.invalid(error)
+            }
+            let share = Double(request.parameters?["share"] ?? "") ?? 0.5
+            return try await startExperiment(spec, experiment: request.agent ?? "", share: share)
+        case .experimentEnd:
+            return try await endExperiment(
+                promote: request.parameters?["decision"] == "promote", reason: request.reason ?? "experiment ended")
         default:
             guard let text = request.topology else { throw CoordinatorError(.invalidTopology, "apply needs a topology") }
             let file = request.file ?? "<apply>"
@@ -176,6 +189,156 @@ extension Coordinator {
             throw CoordinatorError(.notFound, "cannot roll back to epoch \(epoch): \(error.message)")
         }
         return try await perform(earlier, reason: reason ?? "rollback to epoch \(epoch)")
+    }
+
+    // MARK: live experiments
+
+    /// Starts a live experiment: the agents of `proposed` that are new or changed get their own
+    /// processes beside the serving ones, gated exactly like a swap's (alive, then right and in
+    /// time on the candidate's serving path), but the topology file stays on the control epoch:
+    /// `RUN/experiment.json` tells the gateway to send the users its split picks (`share` of
+    /// them, by a hash of user and experiment id) through the candidate's graph.
+    /// - Returns: `swapped` when the candidate serves beside control (`epoch` is still the
+    ///   control's), `rolled_back` with the reason when its gate failed (nothing changed).
+    /// - Throws: ``CoordinatorError/Code/invalidTopology`` for a candidate that does not validate,
+    ///   or when an experiment already runs.
+    public func startExperiment(_ proposed: TopologySpec, experiment: String, share: Double) async throws(CoordinatorError) -> SwapReport {
+        let began = ContinuousClock.now
+        func milliseconds() -> Double {
+            let elapsed = ContinuousClock.now - began
+            return Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+        }
+        await acquireChange()
+        defer { releaseChange() }
+        guard !shutdownRequested else { throw CoordinatorError(.notRunning, "the cluster is stopping") }
+        guard canary == nil else { throw CoordinatorError(.invalidTopology, "experiment \(canary?.experiment ?? "") is running") }
+        guard share > 0, share < 1 else { throw CoordinatorError(.invalidTopology, "the share must be in (0, 1), not \(share)") }
+        guard !experiment.isEmpty, experiment.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else {
+            throw CoordinatorError(.invalidTopology, "an experiment id is letters, digits, - and _")
+        }
+        var candidate = proposed
+        candidate.epoch = spec.epoch + 1
+        for index in candidate.agents.indices {
+            let agent = candidate.agents[index]
+            if let serving = spec.agent(named: agent.name), serving != agent, serving.version == agent.version {
+                candidate.agents[index].version = Self.nextVersion(after: serving.version)
+            }
+        }
+        switch TopologyValidator.validate(candidate, file: "experiment \(experiment)", catalogue: configuration.factory.catalogue) {
+        case .success(let valid): candidate = valid
+        case .failure(let error): throw Self.invalid(error)
+        }
+        let runnable = Set(configuration.factory.kinds)
+        if let missing = candidate.agents.first(where: { !runnable.contains($0.kind) }) {
+            throw CoordinatorError(.invalidTopology, "no implementation in this build for \(missing.name) (kind \(missing.kind))")
+        }
+        let diff = TopologyDiff(from: spec, to: candidate)
+        guard diff.gatewayChanges.isEmpty, !diff.otherChanges.contains(where: { $0.field.hasPrefix("transport.") }) else {
+            throw CoordinatorError(.invalidTopology, "an experiment cannot change the gateway or the transport")
+        }
+        let changes = diff.description.split(separator: "\n").dropFirst().map(String.init)
+        guard !diff.isEmpty else { throw CoordinatorError(.invalidTopology, "the candidate is the serving topology") }
+        let file = configuration.runDirectory + "/experiment-\(experiment).yaml"
+        do {
+            try Data(candidate.renderYAML().utf8).write(to: URL(fileURLWithPath: file), options: .atomic)
+        } catch {
+            throw CoordinatorError(.io, "cannot write \(file): \(error)")
+        }
+        var keys: [Key] = []
+        for name in diff.agentsAdded + diff.agentsChanged.map(\.name) {
+            guard let agent = candidate.agent(named: name) else { continue }
+            for replica in 0..<agent.replicas {
+                let key = Key(name: name, version: agent.version, replica: replica)
+                keys.append(key)
+                order.append(key)
+                instances[key] = Instance(
+                    key: key, kind: agent.kind, version: agent.version, policy: agent.restart,
+                    intensity: RestartIntensity(policy: agent.restart, clock: ContinuousClock()),
+                    topologyPath: file, candidate: true)
+                start(key)
+            }
+        }
+        var failure = await awaitHealthy(keys)
+        if failure == nil { failure = await checkServingPath(candidate) }
+        if let failure {
+            log.error("experiment gate failed", metadata: ["experiment": "\(experiment)", "reason": "\(failure)"])
+            await stop(keys, patience: .seconds(2), signal: SIGKILL)
+            unlink(file)
+            return SwapReport(
+                outcome: "rolled_back", epoch: spec.epoch, previousEpoch: spec.epoch, reason: failure, changes: changes,
+                started: [], stopped: [], gateMilliseconds: milliseconds(), servingMilliseconds: 0,
+                totalMilliseconds: milliseconds(), gatewayConfirmed: false)
+        }
+        let gated = milliseconds()
+        let note = ExperimentNote(experiment: experiment, share: share, topology: file, epoch: spec.epoch)
+        do {
+            try JSONEncoder().encode(note).write(
+                to: URL(fileURLWithPath: configuration.runDirectory + "/experiment.json"), options: .atomic)
+        } catch {
+            await stop(keys, patience: .seconds(2), signal: SIGKILL)
+            unlink(file)
+            throw CoordinatorError(.io, "cannot write the experiment file: \(error)")
+        }
+        canary = CanaryState(experiment: experiment, share: share, keys: keys, spec: candidate, file: file)
+        announce()
+        // The gateway reads the experiment at the announcement; give it the time to dial.
+        if configuration.startsGateway { try? await Task.sleep(for: .milliseconds(300)) }
+        log.info("experiment started", metadata: ["experiment": "\(experiment)", "share": "\(share)"])
+        return SwapReport(
+            outcome: "swapped", epoch: spec.epoch, previousEpoch: spec.epoch, changes: changes,
+            started: keys.map(\.description), stopped: [], gateMilliseconds: gated, servingMilliseconds: milliseconds(),
+            totalMilliseconds: milliseconds(), gatewayConfirmed: false)
+    }
+
+    /// Ends the live experiment: the gateway stops splitting, the candidate's processes drain
+    /// and stop, and then `promote` applies the candidate as a new epoch (a swap: its agents
+    /// start again and pass the gate), while a rollback re-applies the control spec as a new
+    /// epoch carrying `reason` (the history says why the candidate lost).
+    /// - Throws: ``CoordinatorError/Code/notFound`` when no experiment runs.
+    public func endExperiment(promote: Bool, reason: String) async throws(CoordinatorError) -> SwapReport {
+        await acquireChange()
+        guard let running = canary else {
+            releaseChange()
+            throw CoordinatorError(.notFound, "no experiment is running")
+        }
+        unlink(configuration.runDirectory + "/experiment.json")
+        announce()
+        // Requests the gateway began on the candidate get their deadline; the gateway hears the
+        // end at the announcement above or, if pub/sub dropped it, at the next periodic one.
+        try? await Task.sleep(for: spec.gateway.deadline + configuration.announceInterval + .milliseconds(200))
+        await stop(running.keys, patience: configuration.drainTimeout, signal: SIGTERM)
+        unlink(running.file)
+        canary = nil
+        rebuildOrder()
+        if promote {
+            releaseChange()
+            var candidate = running.spec
+            // Fresh processes of the candidate's versions (the canary's were just stopped).
+            candidate.epoch = spec.epoch
+            return try await perform(candidate, reason: reason)
+        }
+        defer { releaseChange() }
+        var control = spec
+        control.epoch = spec.epoch + 1
+        let previous = spec
+        do {
+            control = try store.write(control)
+        } catch {
+            throw CoordinatorError(.io, "cannot rewrite the topology: \(error.message)")
+        }
+        spec = control
+        journal.append(EpochRecord(epoch: spec.epoch, time: Self.timestamp(), reason: reason, changes: []))
+        saveJournal()
+        announce()
+        return SwapReport(
+            outcome: "rolled_back", epoch: spec.epoch, previousEpoch: previous.epoch, reason: reason, changes: [],
+            started: [], stopped: running.keys.map(\.description), gateMilliseconds: 0, servingMilliseconds: 0,
+            totalMilliseconds: 0, gatewayConfirmed: false)
+    }
+
+    /// The running experiment, if any: its id, share and candidate instances.
+    public func experimentStatus() -> ExperimentNote? {
+        canary.map { ExperimentNote(experiment: $0.experiment, share: $0.share, topology: $0.file, epoch: spec.epoch) }
     }
 
     // MARK: the mechanism
@@ -553,4 +716,23 @@ extension Coordinator {
             return .string(text)
         }
     }
+}
+
+/// A live experiment as the coordinator runs it.
+struct CanaryState: Sendable {
+    var experiment: String
+    var share: Double
+    var keys: [Coordinator.Key]
+    var spec: TopologySpec
+    var file: String
+}
+
+/// `RUN/experiment.json`: the experiment the gateway splits traffic for.
+public struct ExperimentNote: Codable, Sendable, Equatable {
+    public var experiment: String
+    public var share: Double
+    /// The candidate's topology file.
+    public var topology: String
+    /// The control epoch.
+    public var epoch: Int
 }

@@ -13,9 +13,12 @@ struct RecommendResponse: Codable, Sendable {
     var epoch: Int
     var degraded: [String]
     var requestID: String
+    /// The arm of the live experiment that served it (`control` or `candidate`), when one runs.
+    var arm: String? = nil
+    var experiment: String? = nil
 
     enum CodingKeys: String, CodingKey {
-        case items, epoch, degraded
+        case items, epoch, degraded, arm, experiment
         case requestID = "request_id"
     }
 }

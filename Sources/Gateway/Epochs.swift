@@ -125,6 +125,9 @@ extension Sequence where Element == Int {
 /// requests. A requester is closed once no live plan (current or leased) uses its address.
 actor EpochRegistry {
     private(set) var current: EpochPlan
+    /// A live experiment's candidate graph beside the current one (see `RunLayout`'s
+    /// `experiment.json`): the users the canary split picks run through it.
+    private(set) var canary: CanaryPlan?
     private var leases: [ObjectIdentifier: Int] = [:]
     private var retiring: [ObjectIdentifier: EpochPlan] = [:]
     private var instances: [String: AgentInstance] = [:]
@@ -148,6 +151,52 @@ actor EpochRegistry {
     func lease() -> EpochPlan {
         leases[ObjectIdentifier(current), default: 0] += 1
         return current
+    }
+
+    /// The plan `user`'s request runs on: the candidate's when a live experiment's split picks
+    /// it, else the current one; with the arm and its propensity when an experiment runs.
+    func lease(user: String) -> (plan: EpochPlan, canary: CanaryPlan?, arm: String?) {
+        guard let canary, canary.baseEpoch == current.epoch else { return (lease(), nil, nil) }
+        if CanaryPlan.picksCandidate(user: user, experiment: canary.experiment, share: canary.share) {
+            leases[ObjectIdentifier(canary.plan), default: 0] += 1
+            return (canary.plan, canary, "candidate")
+        }
+        return (lease(), canary, "control")
+    }
+
+    /// Runs `spec` beside the current epoch for a share of the users (the experiment's
+    /// candidate), dialling the instances it adds; `nil` ends the experiment.
+    func setCanary(_ spec: TopologySpec?, experiment: String, share: Double, baseEpoch: Int, connectionWait: Duration = .seconds(1)) async throws {
+        if let old = canary, leases[ObjectIdentifier(old.plan)] != nil { retiring[ObjectIdentifier(old.plan)] = old.plan }
+        guard let spec else {
+            canary = nil
+            sweep()
+            return
+        }
+        var made: [String: AgentInstance] = [:]
+        let known = instances
+        let plan: EpochPlan
+        do {
+            plan = try EpochPlan(spec: spec, layout: layout) { address in
+                if let existing = known[address] ?? made[address] { return existing }
+                let instance = try AgentInstance(address: address)
+                made[address] = instance
+                return instance
+            }
+        } catch {
+            let orphans = Array(made.values)
+            Task { await Self.close(orphans) }
+            canary = nil
+            sweep()
+            throw error
+        }
+        instances.merge(made) { old, _ in old }
+        let deadline = ContinuousClock.now + connectionWait
+        while !made.values.allSatisfy(\.isConnected), ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(2))
+        }
+        canary = CanaryPlan(experiment: experiment, share: share, baseEpoch: baseEpoch, plan: plan)
+        sweep()
     }
 
     func release(_ plan: EpochPlan) {
@@ -198,6 +247,7 @@ actor EpochRegistry {
 
     private func sweep() {
         var live = current.addresses
+        if let canary { live.formUnion(canary.plan.addresses) }
         for plan in retiring.values { live.formUnion(plan.addresses) }
         let dead = instances.keys.filter { !live.contains($0) }
         guard !dead.isEmpty else { return }
@@ -217,4 +267,49 @@ actor EpochRegistry {
             }
         }
     }
+}
+
+/// A live experiment's candidate graph and the share of users it gets.
+final class CanaryPlan: Sendable {
+    let experiment: String
+    let share: Double
+    /// The control epoch it runs beside: a new epoch ends it.
+    let baseEpoch: Int
+    let plan: EpochPlan
+
+    init(experiment: String, share: Double, baseEpoch: Int, plan: EpochPlan) {
+        self.experiment = experiment
+        self.share = share
+        self.baseEpoch = baseEpoch
+        self.plan = plan
+    }
+
+    func propensity(of arm: String) -> Double { arm == "candidate" ? share : 1 - share }
+
+    /// The deterministic split: FNV-1a 64 of the experiment and the user with splitmix64's
+    /// finaliser, as a number in [0, 1) below `share` (the same as `Evolution.CanarySplit`,
+    /// which the controller and the tests use; the gateway does not link Evolution).
+    static func picksCandidate(user: String, experiment: String, share: Double) -> Bool {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in Array(experiment.utf8) + [0] + Array(user.utf8) {
+            hash ^= UInt64(byte)
+            hash &*= 0x0000_0100_0000_01b3
+        }
+        hash ^= hash >> 30
+        hash &*= 0xbf58_476d_1ce4_e5b9
+        hash ^= hash >> 27
+        hash &*= 0x94d0_49bb_1331_11eb
+        hash ^= hash >> 31
+        return Double(hash >> 11) / Double(UInt64(1) << 53) < share
+    }
+}
+
+/// `RUN/experiment.json`, written by the coordinator while a live experiment runs.
+struct ExperimentFile: Codable, Sendable, Equatable {
+    var experiment: String
+    var share: Double
+    /// The candidate topology file (absolute, or relative to the run directory).
+    var topology: String
+    /// The control epoch.
+    var epoch: Int
 }

@@ -190,19 +190,25 @@ final class GatewayCore: Sendable {
     /// Runs one recommendation on the current epoch.
     func recommend(user: String, k: Int) async -> RecommendResponse {
         let id = RequestIDs.make()
-        let plan = await registry.lease()
+        let (plan, canary, arm) = await registry.lease(user: user)
         let deadline = ContinuousClock.now + plan.spec.gateway.deadline
         let result = await executor.execute(plan, requestID: id, user: user, k: k, deadline: deadline)
         if let servedLog, !result.items.isEmpty {
-            servedLog.record(
-                Attribution.servedList(
-                    plan: plan, requestID: RequestIDs.text(id), user: user, items: result.items, outputs: result.outputs))
+            var served = Attribution.servedList(
+                plan: plan, requestID: RequestIDs.text(id), user: user, items: result.items, outputs: result.outputs)
+            if let canary, let arm {
+                served.experiment = canary.experiment + ":" + arm
+                served.propensity = canary.propensity(of: arm)
+            }
+            servedLog.record(served)
         }
         await registry.release(plan)
         if !result.degraded.isEmpty {
             log.notice("degraded", metadata: ["request_id": .string(RequestIDs.text(id)), "agents": .array(result.degraded.map { .string($0) })])
         }
-        return RecommendResponse(items: result.items, epoch: result.epoch, degraded: result.degraded, requestID: RequestIDs.text(id))
+        return RecommendResponse(
+            items: result.items, epoch: result.epoch, degraded: result.degraded, requestID: RequestIDs.text(id), arm: arm,
+            experiment: canary?.experiment)
     }
 
     /// Publishes accepted feedback on topic `feedback` (pub/sub may drop it: not stored yet).
@@ -220,8 +226,10 @@ final class GatewayCore: Sendable {
         let current = await registry.current.epoch
         guard announcement.epoch > current else {
             log.debug("epoch already applied", metadata: ["epoch": "\(announcement.epoch)"])
+            await refreshCanary()
             return
         }
+        defer { Task { await self.refreshCanary() } }
         var path = announcement.topologyPath
         if !path.hasPrefix("/") { path = layout.runDirectory + "/" + path }
         do {
@@ -235,6 +243,32 @@ final class GatewayCore: Sendable {
         } catch {
             metrics.epochRejected()
             log.error("ignoring an announced topology", metadata: ["epoch": "\(announcement.epoch)", "path": .string(path), "error": "\(error)"])
+        }
+    }
+
+    /// Starts, keeps or ends the live experiment `RUN/experiment.json` describes (the
+    /// coordinator writes it and announces; every announcement re-reads it).
+    func refreshCanary() async {
+        let path = layout.runDirectory + "/experiment.json"
+        let running = await registry.canary
+        guard let data = FileManager.default.contents(atPath: path),
+            let file = try? JSONDecoder().decode(ExperimentFile.self, from: data)
+        else {
+            if let running {
+                try? await registry.setCanary(nil, experiment: running.experiment, share: 0, baseEpoch: 0)
+                log.notice("experiment ended", metadata: ["experiment": .string(running.experiment)])
+            }
+            return
+        }
+        if let running, running.experiment == file.experiment, running.baseEpoch == file.epoch { return }
+        var topology = file.topology
+        if !topology.hasPrefix("/") { topology = layout.runDirectory + "/" + topology }
+        do {
+            let spec = try Self.load(topology)
+            try await registry.setCanary(spec, experiment: file.experiment, share: file.share, baseEpoch: file.epoch)
+            log.notice("experiment started", metadata: ["experiment": .string(file.experiment), "share": "\(file.share)"])
+        } catch {
+            log.error("ignoring an experiment", metadata: ["experiment": .string(file.experiment), "error": "\(error)"])
         }
     }
 
