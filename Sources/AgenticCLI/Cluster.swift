@@ -4,6 +4,7 @@ import ArgumentParser
 import Coordinator
 import Foundation
 import Logging
+import Synchronization
 import Topology
 
 /// `agentic up FILE`: validate, start every instance and the gateway, supervise in the foreground.
@@ -19,6 +20,8 @@ struct Up: AsyncParsableCommand {
     @Argument(help: "The topology file (YAML).") var file: String
     @Option(help: "The run directory (default: /tmp/agentic-UID/default).") var runDir: String?
     @Flag(help: "Do not start the gateway, even when this build has one.") var noGateway = false
+    @Flag(help: "Keep evolving live: offline candidates run as experiments on live traffic (see `agentic experiment`).")
+    var evolve = false
 
     func run() async throws {
         Logs.bootstrap()
@@ -52,12 +55,18 @@ struct Up: AsyncParsableCommand {
             for await _ in ProcessEvents.signals([SIGINT, SIGTERM]) { await coordinator.shutdown() }
         }
         defer { signals.cancel() }
+        let evolution = Mutex<Task<Void, Never>?>(nil)
         do {
             try await coordinator.run { readiness in
                 emitLine("ready \(readiness.serving) instances serving, \(readiness.failed) failed")
                 if let url = readiness.gatewayURL { emitLine("gateway \(url)") }
                 emitLine("up \(runDirectory)")
+                if evolve {
+                    let loop = EvolveLoop(runDirectory: runDirectory, topologyPath: topology)
+                    evolution.withLock { $0 = Task { await loop.run() } }
+                }
             }
+            evolution.withLock { $0?.cancel() }
         } catch {
             printError("\(error)")
             throw ExitCode(1)
