@@ -3,6 +3,9 @@ import ArgumentParser
 import Coordinator
 import Evolution
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import Store
 import Topology
 
@@ -143,8 +146,11 @@ struct LiveExperiment: Sendable {
         let id = try store.recordExperiment(proposal: proposal, diff: diff, offlineResults: offlineResults)
         let experiment = "exp-\(id)"
         var policy = self.policy
-        policy.latencyBudgetMilliseconds = nil  // per-arm latency is not measured yet
+        if policy.latencyBudgetMilliseconds == nil {
+            policy.latencyBudgetMilliseconds = (candidateSpec ?? serving)?.rewards.outer.latencyBudgetMilliseconds.map(Double.init)
+        }
         let client = CoordinatorClient(runDirectory: runDirectory)
+        let gateway = try? await client.status().gateway
         func seconds() -> Double {
             let elapsed = ContinuousClock.now - began
             return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
@@ -167,7 +173,7 @@ struct LiveExperiment: Sendable {
             }
             (verdict, reason) = policy.decide(
                 control: outcome("control"), candidate: outcome("candidate"),
-                health: .init(requests: 0, errors: 0, p99Milliseconds: nil))
+                health: await Self.health(gateway: gateway, experiment: experiment, arm: "candidate"))
             if verdict == .continue, ContinuousClock.now - began > maximumDuration {
                 verdict = .stop
                 reason = "time budget spent without a significant difference: " + reason
@@ -185,6 +191,36 @@ struct LiveExperiment: Sendable {
         let online = String(decoding: (try? encoder.encode(arms)) ?? Data(), as: UTF8.self)
         try store.decideExperiment(id: id, onlineResults: online, decision: decision + ": " + reason)
         return ExperimentOutcome(experiment: experiment, decision: decision, reason: reason, epoch: ended.epoch, arms: arms, seconds: seconds())
+    }
+}
+
+extension LiveExperiment {
+    /// An arm's requests, failed or degraded ones and p99 latency (the upper edge of the
+    /// histogram bucket that holds it) from the gateway's `/metrics`; nothing when unreachable.
+    static func health(gateway: String?, experiment: String, arm: String) async -> ExperimentPolicy.Health {
+        let none = ExperimentPolicy.Health(requests: 0, errors: 0, p99Milliseconds: nil)
+        guard let gateway, let url = URL(string: gateway + "/metrics"),
+            let (data, _) = try? await URLSession.shared.data(from: url)
+        else { return none }
+        let labels = ["experiment=\"\(experiment)\"", "arm=\"\(arm)\""]
+        var requests = 0, errors = 0
+        var buckets: [(Double, Double)] = []
+        for line in String(decoding: data, as: UTF8.self).split(separator: "\n") where labels.allSatisfy(line.contains) {
+            guard let value = line.split(separator: " ").last.flatMap({ Double($0) }) else { continue }
+            if line.hasPrefix("agentic_gateway_experiment_requests_total") {
+                requests += Int(value)
+                if line.contains("outcome=\"error\"") { errors += Int(value) }
+            } else if line.hasPrefix("agentic_gateway_experiment_duration_seconds_bucket"),
+                let range = line.range(of: "le=\""), let end = line[range.upperBound...].firstIndex(of: "\"")
+            {
+                let edge = String(line[range.upperBound..<end])
+                buckets.append((edge == "+Inf" ? .infinity : Double(edge) ?? .infinity, value))
+            }
+        }
+        buckets.sort { $0.0 < $1.0 }
+        let total = buckets.last?.1 ?? 0
+        let p99 = total > 0 ? buckets.first { $0.1 >= 0.99 * total }.map { $0.0 * 1000 } : nil
+        return ExperimentPolicy.Health(requests: requests, errors: errors, p99Milliseconds: p99)
     }
 }
 

@@ -190,6 +190,7 @@ final class GatewayCore: Sendable {
     /// Runs one recommendation on the current epoch.
     func recommend(user: String, k: Int) async -> RecommendResponse {
         let id = RequestIDs.make()
+        let began = ContinuousClock.now
         let (plan, canary, arm) = await registry.lease(user: user)
         let deadline = ContinuousClock.now + plan.spec.gateway.deadline
         let result = await executor.execute(plan, requestID: id, user: user, k: k, deadline: deadline)
@@ -203,6 +204,10 @@ final class GatewayCore: Sendable {
             servedLog.record(served)
         }
         await registry.release(plan)
+        if let canary, let arm {
+            let failed = result.items.isEmpty || !result.degraded.isEmpty
+            metrics.experiment(canary.experiment, arm: arm, outcome: failed ? "error" : "ok", duration: ContinuousClock.now - began)
+        }
         if !result.degraded.isEmpty {
             log.notice("degraded", metadata: ["request_id": .string(RequestIDs.text(id)), "agents": .array(result.degraded.map { .string($0) })])
         }

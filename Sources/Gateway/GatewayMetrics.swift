@@ -47,6 +47,14 @@ struct GatewayMetrics: Sendable {
         Counter(label: "agentic_gateway_retries_total", dimensions: [("agent", agent)], factory: factory).increment()
     }
 
+    /// One recommendation served inside live experiment `experiment` by `arm` (`outcome`: ok,
+    /// or error when it failed or degraded): the experiment agent's constraint checks read these.
+    func experiment(_ experiment: String, arm: String, outcome: String, duration: Duration) {
+        let dimensions = [("experiment", experiment), ("arm", arm)]
+        Counter(label: "agentic_gateway_experiment_requests_total", dimensions: dimensions + [("outcome", outcome)], factory: factory).increment()
+        Timer(label: "agentic_gateway_experiment_duration_seconds", dimensions: dimensions, factory: factory).recordNanoseconds(duration.nanoseconds)
+    }
+
     /// The epoch now serving.
     func epoch(_ epoch: Int) {
         Gauge(label: "agentic_gateway_epoch", factory: factory).record(epoch)
