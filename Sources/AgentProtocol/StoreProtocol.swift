@@ -21,11 +21,31 @@ public struct StoreRequest: Codable, Sendable, Equatable {
     public var operation: StoreOperation
     public var events: [FeedbackEvent]?
     public var served: [ServedList]?
+    /// For `appendFeedback` from a gateway that coalesced several clients' posts: the sizes of
+    /// the consecutive groups of `events`, each stored or rejected on its own and answered in
+    /// `StoreReply.groups` (absent from the JSON when nil; a store that ignores it answers totals).
+    public var groups: [Int]?
 
-    public init(operation: StoreOperation, events: [FeedbackEvent]? = nil, served: [ServedList]? = nil) {
+    public init(operation: StoreOperation, events: [FeedbackEvent]? = nil, served: [ServedList]? = nil, groups: [Int]? = nil) {
         self.operation = operation
         self.events = events
         self.served = served
+        self.groups = groups
+    }
+}
+
+/// The outcome of one group of a coalesced `appendFeedback` (see `StoreRequest.groups`).
+public struct StoreGroupResult: Codable, Sendable, Equatable {
+    public var stored: Int
+    public var duplicates: Int
+    /// A `StoreErrorCode` when the group was not stored, with its message.
+    public var error: String?
+    public var message: String?
+    public init(stored: Int = 0, duplicates: Int = 0, error: String? = nil, message: String? = nil) {
+        self.stored = stored
+        self.duplicates = duplicates
+        self.error = error
+        self.message = message
     }
 }
 
@@ -39,8 +59,11 @@ public struct StoreReply: Codable, Sendable, Equatable {
     public var served: Int
     public var counts: StoreCounts?
     public var report: RewardReport?
+    /// Per group of `StoreRequest.groups`, in order.
+    public var groups: [StoreGroupResult]?
 
-    public init(stored: Int = 0, duplicates: Int = 0, served: Int = 0, counts: StoreCounts? = nil, report: RewardReport? = nil) {
+    public init(stored: Int = 0, duplicates: Int = 0, served: Int = 0, counts: StoreCounts? = nil, report: RewardReport? = nil, groups: [StoreGroupResult]? = nil) {
+        self.groups = groups
         self.stored = stored
         self.duplicates = duplicates
         self.served = served

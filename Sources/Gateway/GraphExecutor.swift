@@ -70,10 +70,14 @@ struct GraphExecutor: Sendable {
     /// Asks one agent, trying each replica at most once, within its share of the deadline.
     /// Returns nil when every attempt failed or time ran out.
     private func call(_ route: AgentRoute?, _ request: DecisionRequest, envelopeID: UInt64, depth: Int, deadline: ContinuousClock.Instant) async -> AgentOutput? {
-        var log = self.log
-        log[metadataKey: "request_id"] = .string(request.requestID)
         guard let route else { return nil }
-        log[metadataKey: "agent"] = .string(route.agent)
+        // Built only when something is logged: copying metadata on every call showed in profiles.
+        func log() -> Logger {
+            var log = self.log
+            log[metadataKey: "request_id"] = .string(request.requestID)
+            log[metadataKey: "agent"] = .string(route.agent)
+            return log
+        }
         let clock = ContinuousClock()
         // This agent's share: the rest of the deadline split over the chain still to run.
         let agentDeadline = clock.now + (deadline - clock.now) / max(1, depth)
@@ -81,7 +85,7 @@ struct GraphExecutor: Sendable {
         do {
             payload = try WireCodec.encode(request)
         } catch {
-            log.error("cannot encode a decision request", metadata: ["error": "\(error)"])
+            log().error("cannot encode a decision request", metadata: ["error": "\(error)"])
             return nil
         }
         let candidates = route.attemptOrder()
@@ -89,7 +93,7 @@ struct GraphExecutor: Sendable {
             if Task.isCancelled { return nil }
             let left = agentDeadline - clock.now
             guard left >= minimumAttempt else {
-                log.warning("no time left for the agent")
+                log().warning("no time left for the agent")
                 return nil
             }
             if index > 0 { metrics.retried(agent: route.agent) }
@@ -104,7 +108,7 @@ struct GraphExecutor: Sendable {
                 return output
             case .failed(_, let reason):
                 instance.suspend(for: suspension)
-                log.notice("agent attempt failed", metadata: ["address": .string(instance.address), "reason": .string(reason), "attempt": "\(index + 1)"])
+                log().notice("agent attempt failed", metadata: ["address": .string(instance.address), "reason": .string(reason), "attempt": "\(index + 1)"])
             }
         }
         return nil

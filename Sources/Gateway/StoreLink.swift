@@ -41,11 +41,107 @@ final class StoreLink: Sendable {
         }
     }
 
+    /// Posts waiting for the append in flight; at most one coalesced append is in flight.
+    private struct Queue {
+        var pending: [(events: [FeedbackEvent], continuation: CheckedContinuation<Result<StoreReply, Failure>, Never>)] = []
+        var sending = false
+    }
+    private let queue = Mutex(Queue())
+    /// Most events sent in one coalesced append.
+    private let coalesceLimit = 1_000
+
     /// Stores `events`; returns once they are committed (or were already stored).
+    ///
+    /// Posts that arrive while an append is in flight go to the store together in the next one
+    /// (as separate groups, each stored or rejected on its own): with one event per post, a
+    /// store round trip per post cost more than the commit itself.
     /// - Throws: ``Failure``: 503 while no store answers within the budget or the database
     ///   stays locked, 507 when its disk is full, 500 for any other database failure.
     func append(_ events: [FeedbackEvent]) async throws(Failure) -> StoreReply {
-        try await call(StoreRequest(operation: .appendFeedback, events: events), budget: budget)
+        let result = await withCheckedContinuation { continuation in
+            let lead = queue.withLock { queue -> Bool in
+                queue.pending.append((events, continuation))
+                guard !queue.sending else { return false }
+                queue.sending = true
+                return true
+            }
+            if lead { Task { await self.sendPending() } }
+        }
+        return try result.get()
+    }
+
+    private func sendPending() async {
+        while true {
+            let batch = queue.withLock { queue in
+                var count = 0
+                var taken = 0
+                for entry in queue.pending {
+                    if taken > 0 && count + entry.events.count > coalesceLimit { break }
+                    count += entry.events.count
+                    taken += 1
+                }
+                let batch = Array(queue.pending.prefix(taken))
+                queue.pending.removeFirst(taken)
+                if batch.isEmpty { queue.sending = false }
+                return batch
+            }
+            if batch.isEmpty { return }
+            if batch.count == 1 {
+                let result = await result { () async throws(Failure) in
+                    try await call(StoreRequest(operation: .appendFeedback, events: batch[0].events), budget: budget)
+                }
+                batch[0].continuation.resume(returning: result)
+                continue
+            }
+            let request = StoreRequest(
+                operation: .appendFeedback, events: batch.flatMap(\.events), groups: batch.map(\.events.count))
+            let outcome = await result { () async throws(Failure) in try await call(request, budget: budget) }
+            switch outcome {
+            case .failure:
+                for entry in batch { entry.continuation.resume(returning: outcome) }
+            case .success(let reply):
+                if let groups = reply.groups, groups.count == batch.count {
+                    for (entry, group) in zip(batch, groups) {
+                        if let code = group.error {
+                            entry.continuation.resume(returning: .failure(Self.failure(code: code, message: group.message)))
+                        } else {
+                            entry.continuation.resume(returning: .success(StoreReply(stored: group.stored, duplicates: group.duplicates)))
+                        }
+                    }
+                } else {
+                    // A store from before groups answered totals: every event is durable, but
+                    // resends cannot be told apart per post, so they are shared out in order.
+                    var duplicates = reply.duplicates
+                    for entry in batch {
+                        let mine = min(duplicates, entry.events.count)
+                        duplicates -= mine
+                        entry.continuation.resume(returning: .success(StoreReply(stored: entry.events.count - mine, duplicates: mine)))
+                    }
+                }
+            }
+        }
+    }
+
+    private func result(_ body: () async throws(Failure) -> StoreReply) async -> Result<StoreReply, Failure> {
+        do {
+            return .success(try await body())
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    /// What the client hears for a store error code (`busy` only once the budget is spent).
+    static func failure(code: String?, message: String?) -> Failure {
+        switch code {
+        case StoreErrorCode.busy:
+            Failure(status: 503, code: "store_busy", message: "the store's database is locked")
+        case StoreErrorCode.full:
+            Failure(status: 507, code: "store_full", message: "the store's disk is full; nothing was stored")
+        case StoreErrorCode.badRequest:
+            Failure(status: 400, code: "invalid_event", message: message ?? "the store rejected the events")
+        default:
+            Failure(status: 500, code: "store_failed", message: "the store could not commit; nothing was stored")
+        }
     }
 
     /// Records served lists (best effort: the caller keeps them for a later try on failure).
@@ -88,12 +184,8 @@ final class StoreLink: Sendable {
                     last = Failure(status: 503, code: "store_busy", message: "the store's database is locked")
                     try? await Task.sleep(for: .milliseconds(50))
                     continue
-                case StoreErrorCode.full:
-                    throw Failure(status: 507, code: "store_full", message: "the store's disk is full; nothing was stored")
-                case StoreErrorCode.badRequest:
-                    throw Failure(status: 400, code: "invalid_event", message: problem?.message ?? "the store rejected the events")
                 default:
-                    throw Failure(status: 500, code: "store_failed", message: "the store could not commit; nothing was stored")
+                    throw Self.failure(code: problem?.code, message: problem?.message)
                 }
             default:
                 throw Failure(status: 500, code: "store_failed", message: "unexpected \(reply.type) reply from the store")
@@ -165,14 +257,16 @@ enum Attribution {
     static func servedList(
         plan: EpochPlan, requestID: String, user: String, items: [ScoredItem], outputs: [String: AgentOutput]
     ) -> ServedList {
-        var recall: [String: [String]] = [:]
+        // Only the k served items need their sources: recall lists run to hundreds of
+        // candidates, and indexing all of them cost more than the rest of the request's log.
+        var recall: [String: [String]] = Dictionary(items.map { ($0.item, []) }, uniquingKeysWith: { first, _ in first })
         var pipeline: [String] = []
         for name in plan.order {
             guard let output = outputs[name], let spec = plan.spec.agent(named: name) else { continue }
             let role = KindCatalogue.builtin[spec.kind]?.role
             let label = "\(name)@\(output.version)"
             if role == .recall || spec.kind.hasPrefix("recall.") {
-                for item in output.items { recall[item.item, default: []].append(label) }
+                for item in output.items { recall[item.item]?.append(label) }
             } else if role == .fusion || role == .rank || role == .rerank {
                 pipeline.append(label)
             }

@@ -118,8 +118,13 @@ struct StoreEndpoint: Sendable {
             let reply: StoreReply
             switch request.operation {
             case .appendFeedback:
-                let (stored, duplicates) = try await committer.append(request.events ?? [])
-                reply = StoreReply(stored: stored, duplicates: duplicates)
+                let events = request.events ?? []
+                if let groups = request.groups {
+                    reply = try await appendGroups(events, sizes: groups)
+                } else {
+                    let (stored, duplicates) = try await committer.append(events)
+                    reply = StoreReply(stored: stored, duplicates: duplicates)
+                }
             case .logServed:
                 reply = StoreReply(served: try await store.logServed(request.served ?? []))
             case .counts:
@@ -143,6 +148,39 @@ struct StoreEndpoint: Sendable {
         } catch {
             return Self.error(envelope, StoreError(.failed, "\(error)"))
         }
+    }
+
+    /// Coalesced posts: each group goes to the committer on its own (they still share one
+    /// transaction), so a bad event rejects only its group and duplicates are counted per group.
+    private func appendGroups(_ events: [FeedbackEvent], sizes: [Int]) async throws -> StoreReply {
+        guard sizes.allSatisfy({ $0 >= 0 }), sizes.reduce(0, +) == events.count else {
+            throw StoreError(.badRequest, "the group sizes do not add up to the \(events.count) events")
+        }
+        var slices: [ArraySlice<FeedbackEvent>] = []
+        var start = 0
+        for size in sizes {
+            slices.append(events[start..<(start + size)])
+            start += size
+        }
+        let committer = self.committer
+        var results = [StoreGroupResult](repeating: StoreGroupResult(), count: sizes.count)
+        await withTaskGroup(of: (Int, StoreGroupResult).self) { group in
+            for (index, slice) in slices.enumerated() {
+                group.addTask {
+                    do {
+                        let (stored, duplicates) = try await committer.append(Array(slice))
+                        return (index, StoreGroupResult(stored: stored, duplicates: duplicates))
+                    } catch let error as StoreError {
+                        return (index, StoreGroupResult(error: error.code.description, message: error.message))
+                    } catch {
+                        return (index, StoreGroupResult(error: StoreErrorCode.failed, message: "\(error)"))
+                    }
+                }
+            }
+            for await (index, result) in group { results[index] = result }
+        }
+        return StoreReply(
+            stored: results.reduce(0) { $0 + $1.stored }, duplicates: results.reduce(0) { $0 + $1.duplicates }, groups: results)
     }
 
     static func error(_ request: Envelope?, _ error: StoreError) -> Message? {

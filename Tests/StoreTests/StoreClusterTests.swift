@@ -146,8 +146,25 @@ struct StoreClusterTests {
         #expect(batch["duplicates"] as? Int == 1)
         #expect(batch["event_ids"] as? [String] == ["ev-2", "ev-1"])
 
+        // Concurrent single-event posts are coalesced into one store append by the gateway:
+        // each post still hears its own outcome (the resent ev-2 alone is a duplicate).
+        let ids = (0..<24).map { "ev-c\($0)" } + ["ev-2"]
+        let answers = try await withThrowingTaskGroup(of: (String, Int, Int?).self) { group in
+            for id in ids {
+                group.addTask {
+                    let (status, answer) = try await cluster.post(
+                        "/v1/feedback", #"{"event_id": "\#(id)", "user": "u1", "item": "i1", "event": "click"}"#)
+                    return (id, status, answer["duplicates"] as? Int)
+                }
+            }
+            return try await group.reduce(into: [:]) { $0[$1.0] = ($1.1, $1.2) }
+        }
+        #expect(answers.values.allSatisfy { $0.0 == 200 })
+        #expect(answers.filter { $0.value.1 == 1 }.map(\.key) == ["ev-2"])
+        #expect(answers.values.filter { $0.1 == 0 }.count == 24)
+
         let store = try KnowledgeStore(path: cluster.databasePath, create: false)
-        #expect(try store.feedbackEventIDs().sorted() == ["ev-1", "ev-2"], "the rejected batch stored nothing")
+        #expect(try store.feedbackEventIDs().sorted() == (["ev-1", "ev-2"] + ids.dropLast()).sorted(), "the rejected batch stored nothing")
         let counts = try store.counts()
         #expect(counts.users == 2)
         #expect(counts.items == 2)

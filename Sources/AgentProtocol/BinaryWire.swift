@@ -1,0 +1,246 @@
+/// The compact binary form of the data-plane payloads (`DecisionRequest`, `AgentOutput`).
+///
+/// Every hop of a decision carries its predecessors' lists (fusion gets ~1,200 candidates on
+/// MovieLens), and JSON coding of those was the largest share of the gateway's and the agents'
+/// CPU. This form is a length-prefixed walk of the fields:
+///
+///     magic 0xB7, version 1, kind (1 = DecisionRequest, 2 = AgentOutput), body
+///     DecisionRequest: str requestID, str user, int k, int epoch, uint count, count × AgentOutput body
+///     AgentOutput:     str agent, str version, u8 flags (bit 0: segment follows), [str segment],
+///                      uint count, count × item
+///     item:            str item, f64 score, u8 flags (bit 0: sources follow),
+///                      [uint count, count × (str route, f64 score)]
+///     str = uint byte count + UTF-8; uint = LEB128; int = zigzag LEB128; f64 = IEEE 754 bits, little endian
+///
+/// JSON never starts with the magic byte (it starts with `{` or white space), so a decoder tells
+/// the two apart by the first byte and accepts both: a peer from an older build still talks.
+/// Decoding trusts nothing: every length and count is checked against the bytes present before
+/// anything is allocated, and trailing bytes are an error.
+enum BinaryWire {
+    static let magic: UInt8 = 0xB7
+    static let version: UInt8 = 1
+    static let requestKind: UInt8 = 1
+    static let outputKind: UInt8 = 2
+
+    static func isBinary(_ bytes: [UInt8]) -> Bool { bytes.first == magic }
+
+    // MARK: Encoding
+
+    static func encode(_ request: DecisionRequest) -> [UInt8] {
+        var writer = Writer(capacity: 64 + request.inputs.reduce(0) { $0 + estimate($1) })
+        writer.header(kind: requestKind)
+        writer.string(request.requestID)
+        writer.string(request.user)
+        writer.signed(request.k)
+        writer.signed(request.epoch)
+        writer.unsigned(UInt64(request.inputs.count))
+        for input in request.inputs { writer.output(input) }
+        return writer.bytes
+    }
+
+    static func encode(_ output: AgentOutput) -> [UInt8] {
+        var writer = Writer(capacity: 8 + estimate(output))
+        writer.header(kind: outputKind)
+        writer.output(output)
+        return writer.bytes
+    }
+
+    private static func estimate(_ output: AgentOutput) -> Int {
+        // A guess for one reservation: item ids are short, sources are a few routes.
+        32 + output.agent.utf8.count + output.items.count * (24 + (output.items.first?.sources.map { $0.count * 16 } ?? 0))
+    }
+
+    struct Writer {
+        var bytes: [UInt8]
+        init(capacity: Int) {
+            bytes = []
+            bytes.reserveCapacity(capacity)
+        }
+        mutating func header(kind: UInt8) {
+            bytes.append(BinaryWire.magic)
+            bytes.append(BinaryWire.version)
+            bytes.append(kind)
+        }
+        mutating func unsigned(_ value: UInt64) {
+            var value = value
+            while value >= 0x80 {
+                bytes.append(UInt8(truncatingIfNeeded: value) | 0x80)
+                value >>= 7
+            }
+            bytes.append(UInt8(value))
+        }
+        mutating func signed(_ value: Int) {
+            let wide = Int64(value)
+            unsigned(UInt64(bitPattern: (wide << 1) ^ (wide >> 63)))
+        }
+        mutating func string(_ value: String) {
+            var value = value
+            value.withUTF8 { utf8 in
+                unsigned(UInt64(utf8.count))
+                bytes.append(contentsOf: utf8)
+            }
+        }
+        mutating func double(_ value: Double) {
+            let bits = value.bitPattern.littleEndian
+            withUnsafeBytes(of: bits) { bytes.append(contentsOf: $0) }
+        }
+        mutating func output(_ output: AgentOutput) {
+            string(output.agent)
+            string(output.version)
+            if let segment = output.segment {
+                bytes.append(1)
+                string(segment)
+            } else {
+                bytes.append(0)
+            }
+            unsigned(UInt64(output.items.count))
+            for item in output.items {
+                string(item.item)
+                double(item.score)
+                if let sources = item.sources {
+                    bytes.append(1)
+                    unsigned(UInt64(sources.count))
+                    for (route, score) in sources {
+                        string(route)
+                        double(score)
+                    }
+                } else {
+                    bytes.append(0)
+                }
+            }
+        }
+    }
+
+    // MARK: Decoding
+
+    static func decodeRequest(_ bytes: [UInt8]) throws(WireError) -> DecisionRequest {
+        try bytes.withUnsafeBufferPointer { buffer throws(WireError) in
+            var reader = Reader(buffer: buffer)
+            try reader.header(kind: requestKind, of: "DecisionRequest")
+            let requestID = try reader.string()
+            let user = try reader.string()
+            let k = try reader.signed()
+            let epoch = try reader.signed()
+            // An output body takes at least 5 bytes (two empty strings, flags, empty count).
+            let count = try reader.readCount(minimumSize: 5)
+            var inputs: [AgentOutput] = []
+            inputs.reserveCapacity(count)
+            for _ in 0..<count { inputs.append(try reader.output()) }
+            try reader.end()
+            return DecisionRequest(requestID: requestID, user: user, k: k, epoch: epoch, inputs: inputs)
+        }
+    }
+
+    static func decodeOutput(_ bytes: [UInt8]) throws(WireError) -> AgentOutput {
+        try bytes.withUnsafeBufferPointer { buffer throws(WireError) in
+            var reader = Reader(buffer: buffer)
+            try reader.header(kind: outputKind, of: "AgentOutput")
+            let output = try reader.output()
+            try reader.end()
+            return output
+        }
+    }
+
+    struct Reader {
+        let buffer: UnsafeBufferPointer<UInt8>
+        var offset = 0
+        init(buffer: UnsafeBufferPointer<UInt8>) { self.buffer = buffer }
+
+        var remaining: Int { buffer.count - offset }
+
+        mutating func byte() throws(WireError) -> UInt8 {
+            guard offset < buffer.count else { throw WireError("truncated at byte \(offset)") }
+            defer { offset += 1 }
+            return buffer[offset]
+        }
+        mutating func header(kind: UInt8, of name: String) throws(WireError) {
+            guard try byte() == BinaryWire.magic else { throw WireError("not a binary payload") }
+            let version = try byte()
+            guard version == BinaryWire.version else { throw WireError("unsupported binary version \(version)") }
+            let found = try byte()
+            guard found == kind else { throw WireError("binary payload of kind \(found) is not a \(name)") }
+        }
+        mutating func unsigned() throws(WireError) -> UInt64 {
+            var value: UInt64 = 0
+            var shift: UInt64 = 0
+            while true {
+                let next = try byte()
+                // The 10th byte may only hold the top bit of a 64-bit value.
+                guard shift < 63 || (shift == 63 && next <= 1) else { throw WireError("integer too long at byte \(offset)") }
+                value |= UInt64(next & 0x7F) << shift
+                if next & 0x80 == 0 { return value }
+                shift += 7
+            }
+        }
+        mutating func signed() throws(WireError) -> Int {
+            let raw = try unsigned()
+            let value = Int64(bitPattern: (raw >> 1) ^ (0 &- (raw & 1)))
+            guard let result = Int(exactly: value) else { throw WireError("integer out of range") }
+            return result
+        }
+        /// A count of elements each at least `minimumSize` bytes long: never more than the bytes left can hold.
+        mutating func readCount(minimumSize: Int) throws(WireError) -> Int {
+            let raw = try unsigned()
+            guard raw <= UInt64(remaining / minimumSize) else { throw WireError("count \(raw) exceeds the \(remaining) bytes left") }
+            return Int(raw)
+        }
+        mutating func string() throws(WireError) -> String {
+            let length = try readCount(minimumSize: 1)
+            let slice = UnsafeBufferPointer(rebasing: buffer[offset..<(offset + length)])
+            guard let text = String(validating: slice, as: UTF8.self) else { throw WireError("invalid UTF-8 at byte \(offset)") }
+            offset += length
+            return text
+        }
+        mutating func double() throws(WireError) -> Double {
+            guard remaining >= 8 else { throw WireError("truncated at byte \(offset)") }
+            var bits: UInt64 = 0
+            for index in 0..<8 { bits |= UInt64(buffer[offset + index]) << (8 * UInt64(index)) }
+            offset += 8
+            return Double(bitPattern: bits)
+        }
+        mutating func flags() throws(WireError) -> Bool {
+            switch try byte() {
+            case 0: return false
+            case 1: return true
+            case let other: throw WireError("unknown flags \(other) at byte \(offset - 1)")
+            }
+        }
+        mutating func output() throws(WireError) -> AgentOutput {
+            let agent = try string()
+            let version = try string()
+            let segment: String? = try flags() ? string() : nil
+            // An item takes at least 10 bytes (empty id, score, flags).
+            let count = try readCount(minimumSize: 10)
+            var items: [ScoredItem] = []
+            items.reserveCapacity(count)
+            for _ in 0..<count {
+                let id = try string()
+                let score = try double()
+                var sources: [String: Double]?
+                if try flags() {
+                    // A source takes at least 9 bytes (empty name, score).
+                    let sourceCount = try readCount(minimumSize: 9)
+                    var map: [String: Double] = [:]
+                    map.reserveCapacity(sourceCount)
+                    for _ in 0..<sourceCount {
+                        let route = try string()
+                        map[route] = try double()
+                    }
+                    sources = map
+                }
+                items.append(ScoredItem(item: id, score: score, sources: sources))
+            }
+            return AgentOutput(agent: agent, version: version, items: items, segment: segment)
+        }
+        func end() throws(WireError) {
+            guard remaining == 0 else { throw WireError("\(remaining) trailing bytes") }
+        }
+    }
+}
+
+/// A payload `WireCodec` cannot decode (binary form only; JSON reports `DecodingError`).
+public struct WireError: Error, CustomStringConvertible, Sendable, Equatable {
+    public var message: String
+    init(_ message: String) { self.message = message }
+    public var description: String { "malformed payload: \(message)" }
+}

@@ -1,0 +1,85 @@
+import AgentProtocol
+import Foundation
+import Testing
+
+/// The binary data-plane encoding: round trips, JSON still accepted, and hostile bytes rejected
+/// with an error (never a trap or a huge allocation).
+@Suite("Wire codec")
+struct WireCodecTests {
+    static let output = AgentOutput(
+        agent: "fusion", version: "2", items: [
+            ScoredItem(item: "i1", score: 0.5, sources: ["cf": 0.25, "pop": -1.5e-300]),
+            ScoredItem(item: "", score: -7.25),
+            ScoredItem(item: "ünïcode✓", score: 1e300, sources: [:]),
+        ], segment: "heavy")
+    static let request = DecisionRequest(
+        requestID: "00ff00ff00ff00ff", user: "u42", k: 10, epoch: -3,
+        inputs: [output, AgentOutput(agent: "pop", version: "1", items: [])])
+
+    @Test func roundTripsInBinary() throws {
+        let bytes = try WireCodec.encode(Self.request)
+        #expect(bytes.first == 0xB7)
+        #expect(try WireCodec.decode(DecisionRequest.self, from: bytes) == Self.request)
+        let outputBytes = try WireCodec.encode(Self.output)
+        #expect(try WireCodec.decode(AgentOutput.self, from: outputBytes) == Self.output)
+        // Values JSON cannot carry (a non-finite score) survive too; the gateway filters them.
+        let extremes = DecisionRequest(
+            requestID: "", user: "", k: .max, epoch: .min,
+            inputs: [AgentOutput(agent: "a", version: "", items: [ScoredItem(item: "x", score: -.infinity)])])
+        #expect(try WireCodec.decode(DecisionRequest.self, from: WireCodec.encode(extremes)) == extremes)
+        // Smaller than the JSON it replaces.
+        #expect(bytes.count < (try WireCodec.encodeJSON(Self.request)).count)
+    }
+
+    @Test func acceptsJSONFromOlderPeers() throws {
+        let json = try WireCodec.encodeJSON(Self.request)
+        #expect(json.first == UInt8(ascii: "{"))
+        #expect(try WireCodec.decode(DecisionRequest.self, from: json) == Self.request)
+        let outputJSON = try WireCodec.encodeJSON(AgentOutput(agent: "a", version: "1", items: [ScoredItem(item: "x", score: 1)]))
+        #expect(try WireCodec.decode(AgentOutput.self, from: outputJSON).items.first?.item == "x")
+        // Control messages stay JSON.
+        #expect(try WireCodec.encode(ErrorReply(code: "c", message: "m")).first == UInt8(ascii: "{"))
+    }
+
+    @Test func everyTruncationThrows() throws {
+        for bytes in [try WireCodec.encode(Self.request), try WireCodec.encode(Self.output)] {
+            for length in 0..<bytes.count {
+                let cut = Array(bytes.prefix(length))
+                #expect(throws: (any Error).self) { try WireCodec.decode(DecisionRequest.self, from: cut) }
+                #expect(throws: (any Error).self) { try WireCodec.decode(AgentOutput.self, from: cut) }
+            }
+            #expect(throws: WireError.self) { try WireCodec.decode(AgentOutput.self, from: bytes + [0]) }
+        }
+    }
+
+    @Test func garbageThrowsWithoutHugeAllocations() throws {
+        // Counts claiming billions of elements and strings longer than the payload.
+        let hostile: [[UInt8]] = [
+            [0xB7, 1, 1, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F],
+            [0xB7, 1, 2, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01],
+            [0xB7, 1, 2, 0xFF, 0xFF, 0xFF, 0xFF, 0x07, 0x41],
+            [0xB7, 1, 1, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01],
+            [0xB7, 2, 1], [0xB7, 1, 9], [0xB7, 1, 2, 2, 0xC3, 0x28, 0, 0, 0],
+            [0xB7, 1, 2, 0, 0, 7, 0],
+        ]
+        for bytes in hostile {
+            #expect(throws: WireError.self) { try WireCodec.decode(DecisionRequest.self, from: bytes) }
+            #expect(throws: WireError.self) { try WireCodec.decode(AgentOutput.self, from: bytes) }
+        }
+        // A binary payload for a type that only travels as JSON.
+        #expect(throws: WireError.self) { try WireCodec.decode(ErrorReply.self, from: WireCodec.encode(Self.output)) }
+        // Random bytes after the header, and random flips of a valid payload: an answer or an error.
+        var generator = SystemRandomNumberGenerator()
+        let valid = try WireCodec.encode(Self.request)
+        for _ in 0..<2_000 {
+            var bytes = valid
+            for _ in 0..<Int.random(in: 1...4, using: &generator) {
+                bytes[Int.random(in: 3..<bytes.count, using: &generator)] = UInt8.random(in: 0...255, using: &generator)
+            }
+            _ = try? WireCodec.decode(DecisionRequest.self, from: bytes)
+            let noise = [0xB7, 1, UInt8.random(in: 1...2, using: &generator)] + (0..<Int.random(in: 0..<64, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            _ = try? WireCodec.decode(DecisionRequest.self, from: noise)
+            _ = try? WireCodec.decode(AgentOutput.self, from: noise)
+        }
+    }
+}
