@@ -1,9 +1,11 @@
+import AgentProtocol
 import AgentRuntime
 import ArgumentParser
 import Coordinator
 import Demo
 import Foundation
 import RecommenderAgents
+import Store
 import Topology
 
 /// `agentic demo`: the whole system at work in one command. Brings a topology up as a live
@@ -122,7 +124,7 @@ struct DemoCommand: AsyncParsableCommand {
             start: try? TopologyValidator.load(
                 contentsOf: topologyPath, catalogue: Kinds.factory(topologyPath: topologyPath).catalogue),
             runDirectory: runDirectory, data: absolute(data))
-        let result = await DemoDriver(configuration: configuration).run(
+        var result = await DemoDriver(configuration: configuration).run(
             users: users, scenario: DemoPlan.scenario(plan, coordinator: coordinator), stop: stop
         ) { progress in
             status.show(progress, planned: planned)
@@ -135,6 +137,7 @@ struct DemoCommand: AsyncParsableCommand {
         } catch {
             printError("agentic demo: \(error)")
         }
+        result.report.store = Self.storeRewards(runDirectory: runDirectory)
         let report: DemoReport
         do {
             report = try ReportWriter.write(result, into: runDirectory)
@@ -181,6 +184,14 @@ struct DemoCommand: AsyncParsableCommand {
             }
         }
         throw ExitCode(1)
+    }
+
+    /// What `agentic report` shows per agent version, read from the run's store once the
+    /// cluster is down (nil when the topology has no store or it cannot be read).
+    static func storeRewards(runDirectory: String) -> [AgentReward]? {
+        let path = runDirectory + "/" + KnowledgeStore.defaultFileName
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        return try? KnowledgeStore(path: path, create: false).report().agents
     }
 
     static func newRunDirectory() -> String {
