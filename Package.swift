@@ -114,7 +114,9 @@ let package = Package(
         // The demo: replays held-out users through the gateway, measures, draws and reports.
         .target(
             name: "Demo",
-            dependencies: ["Dataset", "Topology", .product(name: "Histogram", package: "hdrhistogram-swift")],
+            dependencies: [
+                "AgentProtocol", "Dataset", "Topology", .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
             swiftSettings: strict
         ),
         .executableTarget(

@@ -1,8 +1,11 @@
+import AgentProtocol
 import AgentRuntime
 import ArgumentParser
 import Coordinator
 import Demo
 import Foundation
+import RecommenderAgents
+import Store
 import Topology
 
 /// `agentic demo`: the whole system at work in one command. Brings a topology up as a live
@@ -115,9 +118,14 @@ struct DemoCommand: AsyncParsableCommand {
         configuration.duration = .seconds(duration)
         configuration.rate = rate
         let planned = duration
-        let result = await DemoDriver(configuration: configuration).run(
-            users: users, scenario: DemoPlan.scenario(duration: .seconds(duration), coordinator: coordinator),
-            stop: stop
+        // The plan picks its swap from the topology the cluster serves.
+        let plan = DemoPlan.Settings(
+            duration: .seconds(duration),
+            start: try? TopologyValidator.load(
+                contentsOf: topologyPath, catalogue: Kinds.factory(topologyPath: topologyPath).catalogue),
+            runDirectory: runDirectory, data: absolute(data))
+        var result = await DemoDriver(configuration: configuration).run(
+            users: users, scenario: DemoPlan.scenario(plan, coordinator: coordinator), stop: stop
         ) { progress in
             status.show(progress, planned: planned)
         }
@@ -129,6 +137,7 @@ struct DemoCommand: AsyncParsableCommand {
         } catch {
             printError("agentic demo: \(error)")
         }
+        result.report.store = Self.storeRewards(runDirectory: runDirectory)
         let report: DemoReport
         do {
             report = try ReportWriter.write(result, into: runDirectory)
@@ -147,7 +156,18 @@ struct DemoCommand: AsyncParsableCommand {
     /// minimal one when this build cannot run its kinds yet.
     private func makeCoordinator(runDirectory: String, status: StatusLine) throws -> (Coordinator, String) {
         var candidates = [absolute(topology ?? Self.defaultTopology)]
-        if topology == nil { candidates.append(absolute(Self.fallbackTopology)) }
+        if topology == nil {
+            // The MovieLens mesh needs the data set; without it the data-free mesh still shows
+            // the cluster, the swaps and the report.
+            let environment = ProcessInfo.processInfo.environment
+            let data = try? DataConfiguration.resolve(topologyPath: candidates[0], environment: environment)
+            if let data, FileManager.default.fileExists(atPath: data.directory + "/ml-100k.inter") {
+                candidates.append(absolute(Self.fallbackTopology))
+            } else {
+                status.message("no MovieLens data (run deploy/fetch-data.sh); running \(Self.fallbackTopology) instead")
+                candidates = [absolute(Self.fallbackTopology)]
+            }
+        }
         for (index, path) in candidates.enumerated() {
             // Built as `agentic up` builds it.
             let configuration = Kinds.coordinatorConfiguration(runDirectory: runDirectory, topologyPath: path)
@@ -166,6 +186,14 @@ struct DemoCommand: AsyncParsableCommand {
         throw ExitCode(1)
     }
 
+    /// What `agentic report` shows per agent version, read from the run's store once the
+    /// cluster is down (nil when the topology has no store or it cannot be read).
+    static func storeRewards(runDirectory: String) -> [AgentReward]? {
+        let path = runDirectory + "/" + KnowledgeStore.defaultFileName
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        return try? KnowledgeStore(path: path, create: false).report().agents
+    }
+
     static func newRunDirectory() -> String {
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
@@ -173,45 +201,4 @@ struct DemoCommand: AsyncParsableCommand {
         formatter.dateFormat = "yyyyMMdd-HHmmss"
         return "/tmp/agentic-\(getuid())/demo-\(formatter.string(from: Date()))"
     }
-}
-
-/// The demo's steps, in time order. Each kind of step is a seam the other parts of the
-/// system plug into when they land; today's plan has what this build can really do.
-enum DemoPlan {
-    static func scenario(duration: Duration, coordinator: Coordinator) -> DemoScenario {
-        var steps = [clusterCheck(at: duration / 2, coordinator: coordinator)]
-        steps += swapSteps(duration: duration)
-        steps += evolutionSteps(duration: duration)
-        return DemoScenario(steps: steps)
-    }
-
-    /// Mid-run: the supervisor's view of the mesh (instances serving, restarts, the epoch).
-    static func clusterCheck(at: Duration, coordinator: Coordinator) -> DemoStep {
-        DemoStep(at: at, name: "cluster check") { context in
-            let status = await coordinator.status()
-            let serving = status.agents.count { $0.state == .serving }
-            let restarts = status.agents.reduce(0) { $0 + $1.restarts }
-            let served = status.agents.reduce(0) { $0 + $1.served }
-            let online = await context.online(epoch: status.epoch)
-            return "\(serving)/\(status.agents.count) instances serving, \(restarts) restarts, \(served) decisions, "
-                + "coordinator epoch \(status.epoch)"
-                + (online.map { String(format: ", online NDCG@10 %.4f so far", $0.ndcgAt10) } ?? "")
-        }
-    }
-
-    /// SEAM(swap): hot swaps while the replay runs. With the swap work's
-    /// `Coordinator.swap(agent:changes:version:kind:reason:) -> SwapReport` this is one step, e.g.
-    /// at a third of the run: swap an agent that has a decision space (minimal: `fusion`
-    /// `weight.static.b`; movielens: `mmr` `lambda`) and return
-    /// "epoch \(report.previousEpoch) → \(report.epoch): \(report.changes…) in \(report.totalMilliseconds) ms".
-    /// Name it `swap …`: the demo test then requires an epoch change. The driver notices the
-    /// new epoch from the gateway's answers, draws `topology-<epoch>.svg` and reports it in its
-    /// own row. Empty until the swap work is merged (this branch may not merge it).
-    static func swapSteps(duration: Duration) -> [DemoStep] { [] }
-
-    /// SEAM(evolution): experiments of live evolution, e.g. a step that proposes a candidate
-    /// topology, records its offline reward with `context.recordOffline(epoch:metric:value:)`,
-    /// swaps it in, compares `context.online(epoch:)` of the two epochs and keeps or rolls
-    /// back; the step's result is its decision. Empty until the evolution work is merged.
-    static func evolutionSteps(duration: Duration) -> [DemoStep] { [] }
 }

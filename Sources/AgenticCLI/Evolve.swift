@@ -37,6 +37,8 @@ struct Evolve: AsyncParsableCommand {
     @Option(help: "Seconds one chat request may take.") var llmTimeout = 60.0
     @Flag(help: "Do not offer the evaluator's own grid tuning as a proposal.") var noGrid = false
     @Flag(help: "Print progress to standard error.") var verbose = false
+    @Flag(help: "Do not measure test (saves two evaluations; `agentic demo` decides on valid and online reward).")
+    var noTest = false
 
     func validate() throws {
         let files = [train, valid, test].compactMap { $0 }
@@ -98,11 +100,16 @@ struct Evolve: AsyncParsableCommand {
         do {
             outcome = try await evolver.run(start)
             // Test is measured for the report only; nothing above saw it.
-            startTest = try await objective.evaluate(outcome.start, stage: .test, fraction: 1)
-            if outcome.best == outcome.start {
+            if noTest {
+                startTest = TopologyMeasurement(metrics: [:])
                 bestTest = startTest
             } else {
-                bestTest = try await objective.evaluate(outcome.best, stage: .test, fraction: 1)
+                startTest = try await objective.evaluate(outcome.start, stage: .test, fraction: 1)
+                if outcome.best == outcome.start {
+                    bestTest = startTest
+                } else {
+                    bestTest = try await objective.evaluate(outcome.best, stage: .test, fraction: 1)
+                }
             }
         } catch {
             printError("agentic evolve: \(error)")

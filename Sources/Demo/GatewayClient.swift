@@ -43,7 +43,7 @@ struct GatewayClient: Sendable {
             var user: String
             var k: Int
         }
-        let data = try await post("/v1/recommend", Body(user: user, k: k), expecting: 200)
+        let data = try await post("/v1/recommend", Body(user: user, k: k), expecting: [200])
         do {
             return try JSONDecoder().decode(Recommendation.self, from: data)
         } catch {
@@ -63,11 +63,12 @@ struct GatewayClient: Sendable {
                 case requestID = "request_id"
             }
         }
-        _ = try await post("/v1/feedback", Body(user: user, item: item, requestID: requestID), expecting: 202)
+        // 200 once a store agent committed the click, 202 when the gateway only published it.
+        _ = try await post("/v1/feedback", Body(user: user, item: item, requestID: requestID), expecting: [200, 202])
     }
 
     func topology() async throws(DemoError) -> TopologyAnswer {
-        let data = try await send(URLRequest(url: try url("/v1/topology")), expecting: 200)
+        let data = try await send(URLRequest(url: try url("/v1/topology")), expecting: [200])
         do {
             return try JSONDecoder().decode(TopologyAnswer.self, from: data)
         } catch {
@@ -80,15 +81,15 @@ struct GatewayClient: Sendable {
         return url
     }
 
-    private func post(_ path: String, _ body: some Encodable, expecting status: Int) async throws(DemoError) -> Data {
+    private func post(_ path: String, _ body: some Encodable, expecting statuses: Set<Int>) async throws(DemoError) -> Data {
         var request = URLRequest(url: try url(path))
         request.httpMethod = "POST"
         request.setValue("application/json", forHTTPHeaderField: "Content-Type")
         request.httpBody = try? JSONEncoder().encode(body)
-        return try await send(request, expecting: status)
+        return try await send(request, expecting: statuses)
     }
 
-    private func send(_ request: URLRequest, expecting status: Int) async throws(DemoError) -> Data {
+    private func send(_ request: URLRequest, expecting statuses: Set<Int>) async throws(DemoError) -> Data {
         var request = request
         request.timeoutInterval = timeout.seconds
         let data: Data
@@ -103,7 +104,7 @@ struct GatewayClient: Sendable {
             throw DemoError(.gateway, "connection")
         }
         guard let http = response as? HTTPURLResponse else { throw DemoError(.gateway, "not_http") }
-        guard http.statusCode == status else { throw DemoError(.gateway, "http_\(http.statusCode)") }
+        guard statuses.contains(http.statusCode) else { throw DemoError(.gateway, "http_\(http.statusCode)") }
         return data
     }
 }

@@ -1,3 +1,4 @@
+public import AgentProtocol
 import Foundation
 
 /// The result of a demo run, as `report.json` holds it (keys in snake case).
@@ -147,10 +148,13 @@ public struct DemoReport: Codable, Sendable {
     /// How the pictures were drawn: `dot` or `builtin`.
     public var renderer: String
     public var files: Files
+    /// The knowledge store's inner and outer rewards per agent version, as `agentic report`
+    /// computes them from the served lists and the clicks (nil without a `store` agent).
+    public var store: [AgentReward]?
 
     enum CodingKeys: String, CodingKey {
         case topology, gateway, users, rate, interrupted, requests, feedback, latency, epochs, timeline, steps, offline
-        case failures, renderer, files
+        case failures, renderer, files, store
         case runDirectory = "run_dir"
         case heldOut = "held_out"
         case plannedSeconds = "planned_s"
@@ -193,6 +197,13 @@ public struct DemoReport: Codable, Sendable {
             }
         }
         for (reason, count) in failures.sorted(by: { $0.key < $1.key }) { lines.append("failure \(reason): \(count)") }
+        if let store, !store.isEmpty {
+            lines.append("store rewards per agent version: agent  contributed  clicked  inner_ctr  lists  ndcg")
+            for row in store {
+                lines.append(
+                    "  \(row.agent)  \(row.contributed)  \(row.clicked)  \(f(row.innerCTR, 4))  \(row.lists)  \(f(row.ndcg, 4))")
+            }
+        }
         lines.append("report \(files.reportHTML)")
         lines.append("json \(files.reportJSON)")
         lines.append("files \(runDirectory)")

@@ -104,6 +104,21 @@ public enum ReportWriter {
                             ($0.ok ? "" : "failed: ") + $0.outcome,
                         ]
                     }))
+        if let store = report.store, !store.isEmpty {
+            body.append("<h2>Rewards per agent version (knowledge store)</h2>")
+            body.append(
+                table(
+                    [
+                        "agent@version", "items contributed", "clicked", "inner CTR", "lists", "lists clicked",
+                        "outer NDCG",
+                    ],
+                    store.map {
+                        [
+                            $0.agent, "\($0.contributed)", "\($0.clicked)", f($0.innerCTR, 4), "\($0.lists)",
+                            f($0.listsClicked, 4), f($0.ndcg, 4),
+                        ]
+                    }))
+        }
         body.append("<h2>Topologies</h2>")
         for path in report.files.topologySVGs {
             let name = (path as NSString).lastPathComponent

@@ -1,4 +1,5 @@
 import Foundation
+public import Topology
 
 /// The timed steps of a demo run: where hot swaps, experiments and evolution happen while
 /// the replay goes on. Each step runs once, at its offset from the start of the replay
@@ -45,6 +46,14 @@ public struct DemoContext: Sendable {
     /// Adds an offline reward (measured on split P1) for an epoch to the report and `evolution.svg`.
     public func recordOffline(epoch: Int, metric: String, value: Double) async {
         await recorder.recordOffline(DemoReport.OfflineReward(epoch: epoch, metric: metric, value: value))
+    }
+
+    /// The topology the gateway serves now, with its epoch (what a swap or an evolution step
+    /// starts from); kept for `topology-<epoch>.svg` too.
+    public func topology() async throws -> (spec: TopologySpec, epoch: Int) {
+        let answer = try await client.topology()
+        await recorder.recordTopology(TopologyPicture.Graph(answer.topology, epoch: answer.epoch))
+        return (answer.topology, answer.epoch)
     }
 
     /// Reads the gateway's current topology and keeps it for `topology-<epoch>.svg`.
