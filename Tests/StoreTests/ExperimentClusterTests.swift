@@ -39,7 +39,7 @@ struct ExperimentClusterTests {
         rewards:
           outer:
             metric: ndcg@10
-            latency_budget_ms: 50
+            latency_budget_ms: 450
 
         """
     }
@@ -111,6 +111,7 @@ struct ExperimentClusterTests {
         let promoted = try await experiment(better, run: run)
         #expect(promoted["decision"] as? String == "promote", "\(promoted)")
         #expect(promoted["epoch"] as? Int == 1)
+        #expect((promoted["reason"] as? String)?.hasPrefix("candidate significantly better") == true, "\(promoted)")
         let file = try String(contentsOfFile: run + "/topology.yaml", encoding: .utf8)
         #expect(file.contains("epoch: 1"))
         #expect(file.contains("101,102"))
@@ -118,6 +119,7 @@ struct ExperimentClusterTests {
         let rolledBack = try await experiment(worse, run: run)
         #expect(rolledBack["decision"] as? String == "rollback", "\(rolledBack)")
         #expect(rolledBack["epoch"] as? Int == 2)
+        #expect((rolledBack["reason"] as? String)?.hasPrefix("candidate significantly worse") == true, "\(rolledBack)")
         let after = try String(contentsOfFile: run + "/topology.yaml", encoding: .utf8)
         #expect(after.contains("epoch: 2") && after.contains("101,102") && !after.contains("201,202"))
 
