@@ -16,30 +16,18 @@ struct ExperimentClusterTests {
     /// The test-side user: each shown item of this set is clicked with probability 0.15.
     static let good = Set((1...2).map(String.init) + (101...110).map(String.init))
 
-    /// `slow`: the catalogue is a test probe taking 80 ms a decision, over the 50 ms budget.
-    static func topology(items: [Int], slow: Bool = false) -> String {
-        let catalogue =
-            slow
-            ? """
-                kind: test.probe
-                parameters:
-                  k: 10
-                  delay_ms: 80
-            """
-            : """
-                kind: recall.static
-                parameters:
-                  k: 10
-                  items: "\(items.map(String.init).joined(separator: ","))"
-            """
-        return """
+    static func topology(items: [Int]) -> String {
+        """
         epoch: 0
         name: experiment-test
         transport:
           kind: ipc
         agents:
           - name: catalogue
-        \(catalogue)
+            kind: recall.static
+            parameters:
+              k: 10
+              items: "\(items.map(String.init).joined(separator: ","))"
           - name: store
             kind: store
         edges: []
@@ -51,7 +39,7 @@ struct ExperimentClusterTests {
         rewards:
           outer:
             metric: ndcg@10
-            latency_budget_ms: 50
+            latency_budget_ms: 450
 
         """
     }
@@ -111,7 +99,7 @@ struct ExperimentClusterTests {
         let better = try directory.write("g.yaml", Self.topology(items: Array(101...110)))
         let worse = try directory.write("b.yaml", Self.topology(items: Array(201...210)))
         let run = directory.path + "/r"
-        let up = try TestProcess.agentic(["up", control, "--run-dir", run], environment: ["AGENTIC_TEST_KINDS": "1"])
+        let up = try TestProcess.agentic(["up", control, "--run-dir", run])
         defer { up.stop() }
         let line = try await up.waitForLine(timeout: .seconds(60)) { $0.hasPrefix("gateway ") }
         let base = String(line.dropFirst("gateway ".count))
@@ -123,6 +111,7 @@ struct ExperimentClusterTests {
         let promoted = try await experiment(better, run: run)
         #expect(promoted["decision"] as? String == "promote", "\(promoted)")
         #expect(promoted["epoch"] as? Int == 1)
+        #expect((promoted["reason"] as? String)?.hasPrefix("candidate significantly better") == true, "\(promoted)")
         let file = try String(contentsOfFile: run + "/topology.yaml", encoding: .utf8)
         #expect(file.contains("epoch: 1"))
         #expect(file.contains("101,102"))
@@ -130,6 +119,7 @@ struct ExperimentClusterTests {
         let rolledBack = try await experiment(worse, run: run)
         #expect(rolledBack["decision"] as? String == "rollback", "\(rolledBack)")
         #expect(rolledBack["epoch"] as? Int == 2)
+        #expect((rolledBack["reason"] as? String)?.hasPrefix("candidate significantly worse") == true, "\(rolledBack)")
         let after = try String(contentsOfFile: run + "/topology.yaml", encoding: .utf8)
         #expect(after.contains("epoch: 2") && after.contains("101,102") && !after.contains("201,202"))
 
