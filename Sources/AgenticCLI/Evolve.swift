@@ -79,7 +79,8 @@ struct Evolve: AsyncParsableCommand {
             printError("agentic evolve: \(error)")
             throw ExitCode(1)
         }
-        let composer = Composer(configuration: .init(routeKinds: EvaluatorObjective.routeKinds))
+        let composer = Composer(configuration: .init(routeKinds: EvaluatorObjective.routeKinds,
+                                                     routeKindWeights: EvaluatorObjective.routeKindWeights))
         var chat = ChatProposer.Configuration.fromEnvironment()
         if let llmURL { chat = ChatProposer.Configuration(baseURL: llmURL, model: chat?.model ?? "default", apiKey: chat?.apiKey) }
         if let llmModel { chat?.model = llmModel }

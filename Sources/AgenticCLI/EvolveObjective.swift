@@ -9,6 +9,10 @@ import Topology
 struct EvaluatorObjective: TopologyObjective {
     /// The recall kinds the evaluator can fit (`recall.static` is for data-free examples).
     static let routeKinds = ["recall.als", "recall.content", "recall.ease", "recall.itemknn", "recall.popularity", "recall.rp3beta"]
+    /// How often evolution adds each kind: the strongest single models on MovieLens-style data
+    /// (EASE, then RP3beta and ALS, per shared/eval/peers.md) more often than the weak ones.
+    static let routeKindWeights = ["recall.ease": 4.0, "recall.rp3beta": 2, "recall.als": 2, "recall.itemknn": 1,
+                                   "recall.content": 0.5, "recall.popularity": 0.5]
 
     let evaluator: TopologyEvaluator
     /// Offer the evaluator's grid tuning of the whole topology as a proposal each round.

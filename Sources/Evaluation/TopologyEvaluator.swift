@@ -74,6 +74,8 @@ public actor TopologyEvaluator {
         /// Tuning picks the most accurate re-ranker setting whose valid ILD@10 reaches
         /// this and whose valid Coverage@10 exceeds the best single route's.
         public var minimumValidILD: Double = 0.81
+        /// Valid NDCG@10 a learned ranker must add over the fused order to be served.
+        public var rankerMargin: Double = 0.002
         /// Progress lines (tuning) go here; nil is silent.
         public var log: (@Sendable (String) -> Void)?
 
@@ -121,8 +123,15 @@ public actor TopologyEvaluator {
     private var routeUse: [String: Int] = [:]
     private var useClock = 0
     private var rankerCache: [String: TrainedRanker] = [:]
+    private var poolCache: [String: CandidatePools] = [:]
+    /// Valid NDCG@10 of single routes tried while tuning, by route key.
+    var routeScores: [String: Double] = [:]
+    private var poolUse: [String: Int] = [:]
     /// Route models fitted so far (cache misses), for callers that budget refits.
     public private(set) var routeFits = 0
+    /// Candidate pools (routes → fusion → ranker for every user) built so far: what an
+    /// evaluation that changes only the re-ranker does not rebuild.
+    public private(set) var candidatePoolBuilds = 0
     let clock = ContinuousClock()
 
     /// Loads the data set and computes (or reads) the split.
@@ -163,38 +172,25 @@ public actor TopologyEvaluator {
     func evaluate(_ topology: TopologySpec, on stage: EvaluationStage, details: Bool) throws(EvaluationError) -> TopologyEvaluation {
         let start = clock.now
         let plan = try TopologyPlan(topology)
-        let routes = try routeSet(plan, stage: stage)
         let pipeline = plan.pipeline(ranker: 1)
         let truth = data.truth(stage), known = data.training(stage)
         let k = configuration.listLength
         let users = Array(0..<known.rowCount)
 
-        // The models serving each user: with a ranker on valid, two cross-fitted halves.
-        var models: [(users: [Int], model: HybridRecommender.Model)] = []
-        var rankerWeights: [String: Double] = [:]
-        if let choice = plan.ranker {
-            if stage == .valid {
-                for fold in 0..<2 {
-                    let ranker = try trainedRanker(plan, choice: choice, fold: fold)
-                    models.append((users.filter { $0 % 2 == fold },
-                                   ranker.model(HybridRecommender(configuration: pipeline), routes: routes, items: data.index.items)))
-                }
-            } else {
-                let ranker = try trainedRanker(plan, choice: choice, fold: nil)
-                rankerWeights = ranker.weights
-                models.append((users, ranker.model(HybridRecommender(configuration: pipeline), routes: routes, items: data.index.items)))
-            }
-        } else {
-            models.append((users, HybridRecommender(configuration: pipeline).model(routes: routes, items: data.index.items, ranker: nil)))
+        // Candidates and their ranker scores depend only on what sits upstream of the
+        // re-ranker: computed once per upstream configuration, so searching MMR settings
+        // only re-ranks short arrays.
+        let upstream = try candidatePools(plan, stage: stage)
+        let reranking = HybridRecommender(configuration: pipeline).model(routes: upstream.routes, items: data.index.items,
+                                                                         ranker: nil)
+        let routes = upstream.routes, pools = upstream.pools
+        let lists = Self.parallelMap(users) { u in
+            (reranking.rerank(user: u, candidates: pools[u], k: k),
+             details ? topK(pools[u].scores, k: 10).map { pools[u].items[$0] } : [])
         }
-
         var recs: [Int: [Int]] = [:], ranked: [Int: [Int]] = [:]
-        for (group, model) in models {
-            let lists = Self.parallelMap(group) { u in
-                (model.recommend(user: u, k: k), details ? model.rankedCandidates(user: u, k: 10) : [])
-            }
-            for (u, pair) in zip(group, lists) { recs[u] = pair.0; ranked[u] = pair.1 }
-        }
+        for (u, pair) in zip(users, lists) { recs[u] = pair.0; ranked[u] = pair.1 }
+        let rankerWeights = upstream.rankerWeights
         let overall = Metrics.compute(recommendations: recs, truth: truth, known: known, itemGenres: data.genres,
                                       catalogueSize: data.catalogueSize)
         let router = Router(configuration: plan.router)
@@ -317,6 +313,67 @@ public actor TopologyEvaluator {
         return RouteSet(training: data.training(stage), models: models, scores: scores)
     }
 
+    // MARK: Candidates before re-ranking
+
+    /// Every user's candidates with their ranker (or fused) scores, for one upstream
+    /// configuration (routes, fusion, candidate count, router, ranker) on one stage.
+    struct CandidatePools: Sendable {
+        let routes: RouteSet
+        /// Indexed by user.
+        let pools: [(items: [Int], scores: [Double])]
+        let rankerWeights: [String: Double]
+    }
+
+    /// A fusion configuration as a cache key (dictionary descriptions are unordered).
+    static func key(_ fusion: Fusion.Configuration) -> String {
+        fusion.calibration.rawValue + ":" + fusion.weights.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+    }
+
+    func candidatePools(_ plan: TopologyPlan, stage: EvaluationStage) throws(EvaluationError) -> CandidatePools {
+        let routeKeys = plan.routes.map { Self.key($0.spec, values: $0.values, stage: stage) }.sorted()
+        let key = "\(stage)|\(routeKeys)|\(Self.key(plan.fusion))|\(Self.key(plan.coldFusion))|\(plan.candidates)|\(plan.router)|\(String(describing: plan.ranker))|\(plan.featureRoutes)"
+        useClock += 1
+        if let hit = poolCache[key] {
+            poolUse[key] = useClock
+            return hit
+        }
+        candidatePoolBuilds += 1
+        let routes = try routeSet(plan, stage: stage)
+        let pipeline = plan.pipeline(ranker: 1)
+        let users = Array(0..<data.training(stage).rowCount)
+        // The models serving each user: with a ranker on valid, two cross-fitted halves.
+        var models: [(users: [Int], model: HybridRecommender.Model)] = []
+        var rankerWeights: [String: Double] = [:]
+        if let choice = plan.ranker {
+            if stage == .valid {
+                for fold in 0..<2 {
+                    let ranker = try trainedRanker(plan, choice: choice, fold: fold)
+                    models.append((users.filter { $0 % 2 == fold },
+                                   ranker.model(HybridRecommender(configuration: pipeline), routes: routes, items: data.index.items)))
+                }
+            } else {
+                let ranker = try trainedRanker(plan, choice: choice, fold: nil)
+                rankerWeights = ranker.weights
+                models.append((users, ranker.model(HybridRecommender(configuration: pipeline), routes: routes, items: data.index.items)))
+            }
+        } else {
+            models.append((users, HybridRecommender(configuration: pipeline).model(routes: routes, items: data.index.items, ranker: nil)))
+        }
+        var pools = [(items: [Int], scores: [Double])](repeating: ([], []), count: users.count)
+        for (group, model) in models {
+            let scored = Self.parallelMap(group) { model.scoredCandidates(user: $0) }
+            for (u, pool) in zip(group, scored) { pools[u] = pool }
+        }
+        let result = CandidatePools(routes: routes, pools: pools, rankerWeights: rankerWeights)
+        if poolCache.count >= 8, let oldest = poolUse.min(by: { $0.value < $1.value })?.key {
+            poolCache[oldest] = nil
+            poolUse[oldest] = nil
+        }
+        poolCache[key] = result
+        poolUse[key] = useClock
+        return result
+    }
+
     // MARK: Ranker
 
     /// A trained ranker (linear or boosted trees), with how to assemble a model around it.
@@ -339,7 +396,7 @@ public actor TopologyEvaluator {
     func trainedRanker(_ plan: TopologyPlan, choice: TopologyPlan.RankerChoice, fold: Int?) throws(EvaluationError) -> TrainedRanker {
         let routes = try routeSet(plan, stage: .valid)
         let routeKeys = plan.routes.map { Self.key($0.spec, values: $0.values, stage: .valid) }.sorted()
-        let key = "\(routeKeys)|\(plan.fusion)|\(plan.candidates)|\(plan.router)|\(choice)|\(fold.map(String.init) ?? "all")"
+        let key = "\(routeKeys)|\(Self.key(plan.fusion))|\(plan.candidates)|\(plan.router)|\(choice)|\(fold.map(String.init) ?? "all")"
         if let hit = rankerCache[key] { return hit }
         let targets = fold.map { f in Runner.rows(of: data.valid, where: { $0 % 2 != f }) } ?? data.valid
         let users = Double(Runner.usersWithRows(targets))
@@ -380,6 +437,7 @@ extension OfflineEvaluation {
                                                        log: configuration.log)
         settings.listLength = configuration.listLength
         settings.minimumValidILD = configuration.minimumValidILD
+        settings.rankerMargin = configuration.rankerMargin
         let evaluator = try TopologyEvaluator(configuration: settings)
         lap("load", since: start)
         var phase = clock.now

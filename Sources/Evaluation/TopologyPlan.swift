@@ -103,7 +103,11 @@ struct TopologyPlan: Sendable {
         candidates = 100
         rankerAgent = nil
         ranker = nil
-        if let agent = topology.agents.first(where: { $0.kind == "rank.learned" }) {
+        if let agent = topology.agents.first(where: { $0.kind == "rank.learned" }), parameters(agent)["model"]?.string == "none" {
+            // `model: none` is a learned-ranker agent told to pass the fused order through.
+            rankerAgent = agent.name
+            candidates = parameters(agent)["k"]?.int ?? 100
+        } else if let agent = topology.agents.first(where: { $0.kind == "rank.learned" }) {
             let p = parameters(agent)
             rankerAgent = agent.name
             candidates = p["k"]?.int ?? 100

@@ -20,7 +20,7 @@ extension TopologyEvaluator {
         for route in plan.routes {
             guard let agent = spec.agent(named: route.name) else { continue }
             var best = route
-            var bestScore = routeNDCG(try fitted(route, stage: .valid))
+            var bestScore = try validNDCG(route, cache: true)
             log(String(format: "tune %@ %@ valid ndcg@10 %.4f", route.name, Runner.describe(route.values), bestScore))
             for (dimensionName, dimension) in agent.decisionSpace.sorted(by: { $0.key < $1.key }) {
                 guard let name = route.names[dimensionName], dimension.type == .int || dimension.type == .double,
@@ -30,7 +30,7 @@ extension TopologyEvaluator {
                     var trial = best
                     trial.values[name] = value
                     trial.spec = route.spec.with(values: trial.values)
-                    let score = routeNDCG(try fitted(trial, stage: .valid, cache: false))
+                    let score = try validNDCG(trial)
                     log(String(format: "tune %@ %@ valid ndcg@10 %.4f", route.name, Runner.describe(trial.values), score))
                     if score > bestScore + 1e-6 { bestScore = score; best = trial }
                 }
@@ -54,26 +54,33 @@ extension TopologyEvaluator {
             plan = try TopologyPlan(spec)
         }
 
-        // 3. The ranker's L2 (scored without diversity, so MMR does not mask it).
-        if let rankerAgent = plan.rankerAgent, let choice = plan.ranker, let agent = spec.agent(named: rankerAgent) {
-            var candidates = [choice.l2]
-            if let d = agent.decisionSpace["l2"], let lo = d.min, let hi = d.max, hi > lo {
-                candidates += Self.neighbours(of: choice.l2, lo: lo, hi: hi, log: d.log, integer: false)
+        // 3. The ranker's L2 (scored without diversity, so MMR does not mask it), and
+        // whether a learned ranker is worth serving at all: the alternative is `model: none`
+        // (the fused order), compared below after re-ranking, both cross-fitted on valid.
+        var rankerOptions = [spec]
+        if let rankerAgent = plan.rankerAgent, let agent = spec.agent(named: rankerAgent), agent.kind == "rank.learned" {
+            if let choice = plan.ranker {
+                var candidates = [choice.l2]
+                if let d = agent.decisionSpace["l2"], let lo = d.min, let hi = d.max, hi > lo {
+                    candidates += Self.neighbours(of: choice.l2, lo: lo, hi: hi, log: d.log, integer: false)
+                }
+                var best = (l2: choice.l2, score: -1.0)
+                for l2 in candidates {
+                    let trial = spec.setting(rankerAgent, "l2", .double(l2)).setting(plan.rerankAgent, "lambda", .double(1))
+                        .setting(plan.rerankAgent, "popularity_penalty", .double(0))
+                    let score = try evaluate(trial, on: .valid, details: false).overall.ndcg10
+                    log(String(format: "tune %@ l2=%g valid ndcg@10 %.4f (cross-fitted)", rankerAgent, l2, score))
+                    if score > best.score + 1e-6 { best = (l2, score) }
+                }
+                spec = spec.setting(rankerAgent, "l2", .double(best.l2))
+                chosen[rankerAgent] = ["l2": best.l2]
+                rankerOptions = [spec, spec.setting(rankerAgent, "model", .string("none"))]
+            } else {
+                rankerOptions = [spec.setting(rankerAgent, "model", .string("linear")), spec]
             }
-            var best = (l2: choice.l2, score: -1.0)
-            for l2 in candidates {
-                let trial = spec.setting(rankerAgent, "l2", .double(l2)).setting(plan.rerankAgent, "lambda", .double(1))
-                    .setting(plan.rerankAgent, "popularity_penalty", .double(0))
-                let score = try evaluate(trial, on: .valid, details: false).overall.ndcg10
-                log(String(format: "tune %@ l2=%g valid ndcg@10 %.4f (cross-fitted)", rankerAgent, l2, score))
-                if score > best.score + 1e-6 { best = (l2, score) }
-            }
-            spec = spec.setting(rankerAgent, "l2", .double(best.l2))
-            chosen[rankerAgent] = ["l2": best.l2]
-            plan = try TopologyPlan(spec)
         }
 
-        // 4. MMR λ and popularity penalty under the diversity floors.
+        // 4. MMR λ and popularity penalty under the diversity floors (per ranker option).
         if let rerankAgent = plan.rerankAgent, let agent = spec.agent(named: rerankAgent) {
             let routes = try routeSet(plan, stage: .valid)
             var floor = 0.0, bestRoute = -1.0
@@ -86,39 +93,67 @@ extension TopologyEvaluator {
             let currentLambda = TopologyPlan.mmrLambda(diversity: plan.reranker.diversity)
             var lambdas = [currentLambda]
             if let d = agent.decisionSpace["lambda"], let lo = d.min, let hi = d.max, hi > lo {
-                lambdas += (0..<5).map { lo + (hi - lo) * Double($0) / 4 }
+                lambdas += (0...20).map { lo + (hi - lo) * Double($0) / 20 }
             }
             var penalties = [plan.reranker.popularityPenalty]
             if let d = agent.decisionSpace["popularity_penalty"], let lo = d.min, let hi = d.max, hi > lo {
-                penalties += (0..<3).map { lo + (hi - lo) * Double($0) / 2 }
+                penalties += (0...6).map { lo + (hi - lo) * Double($0) / 6 }
             }
-            var chosenSetting: (lambda: Double, penalty: Double, metrics: MetricSet)?
-            var fallback: (lambda: Double, penalty: Double, metrics: MetricSet)?
-            for lambda in Array(Set(lambdas)).sorted() {
-                for penalty in Array(Set(penalties)).sorted() {
-                    let trial = spec.setting(rerankAgent, "lambda", .double(lambda))
-                        .setting(rerankAgent, "popularity_penalty", .double(penalty))
-                    let m = try evaluate(trial, on: .valid, details: false).overall
-                    log(String(format: "tune %@ lambda=%.3f popularity_penalty=%.2f valid ndcg@10 %.4f ild@10 %.4f cov@10 %.4f",
-                               rerankAgent, lambda, penalty, m.ndcg10, m.ild10, m.coverage10))
-                    if fallback == nil || m.ndcg10 > fallback!.metrics.ndcg10 { fallback = (lambda, penalty, m) }
-                    if m.ild10 >= configuration.minimumValidILD, m.coverage10 > floor,
-                       chosenSetting == nil || m.ndcg10 > chosenSetting!.metrics.ndcg10 {
-                        chosenSetting = (lambda, penalty, m)
+            typealias Setting = (spec: TopologySpec, lambda: Double, penalty: Double, metrics: MetricSet)
+            var picks: [Setting] = []
+            for option in rankerOptions {
+                let model = option.agent(named: plan.rankerAgent ?? "")?.parameters["model"]?.string ?? "-"
+                var chosenSetting: Setting?, fallback: Setting?
+                for lambda in Array(Set(lambdas)).sorted() {
+                    for penalty in Array(Set(penalties)).sorted() {
+                        let trial = option.setting(rerankAgent, "lambda", .double(lambda))
+                            .setting(rerankAgent, "popularity_penalty", .double(penalty))
+                        let m = try evaluate(trial, on: .valid, details: false).overall
+                        log(String(format: "tune %@ ranker=%@ lambda=%.3f popularity_penalty=%.2f valid ndcg@10 %.4f ild@10 %.4f cov@10 %.4f",
+                                   rerankAgent, model, lambda, penalty, m.ndcg10, m.ild10, m.coverage10))
+                        if fallback == nil || m.ndcg10 > fallback!.metrics.ndcg10 { fallback = (option, lambda, penalty, m) }
+                        if m.ild10 >= configuration.minimumValidILD, m.coverage10 > floor,
+                           chosenSetting == nil || m.ndcg10 > chosenSetting!.metrics.ndcg10 {
+                            chosenSetting = (option, lambda, penalty, m)
+                        }
                     }
                 }
+                picks.append((chosenSetting ?? fallback)!)
             }
-            let pick = (chosenSetting ?? fallback)!
-            spec = spec.setting(rerankAgent, "lambda", .double(pick.lambda))
+            // A learned ranker (the first option) must beat the fused order by a noise margin:
+            // one that only ties adds serving cost for nothing.
+            var pick = picks[0]
+            for other in picks.dropFirst() where other.metrics.ndcg10 + configuration.rankerMargin > pick.metrics.ndcg10 {
+                pick = other
+            }
+            spec = pick.spec.setting(rerankAgent, "lambda", .double(pick.lambda))
                 .setting(rerankAgent, "popularity_penalty", .double(pick.penalty))
             chosen[rerankAgent] = ["lambda": pick.lambda, "popularity_penalty": pick.penalty,
                                    "valid_coverage_floor": floor, "valid_ild_floor": configuration.minimumValidILD]
+        } else if rankerOptions.count > 1 {
+            let withRanker = try evaluate(rankerOptions[0], on: .valid, details: false).overall.ndcg10
+            let without = try evaluate(rankerOptions[1], on: .valid, details: false).overall.ndcg10
+            spec = withRanker > without + configuration.rankerMargin ? rankerOptions[0] : rankerOptions[1]
+        }
+        plan = try TopologyPlan(spec)
+        if let rankerAgent = plan.rankerAgent, spec.agent(named: rankerAgent)?.kind == "rank.learned" {
+            chosen[rankerAgent, default: [:]]["used"] = plan.ranker == nil ? 0 : 1
         }
         if let routerAgent = plan.routerAgent {
             chosen[routerAgent] = ["cold_max_history": Double(plan.router.coldMaximum),
                                    "light_max_history": Double(plan.router.heavyMinimum - 1)]
         }
         return TunedTopology(topology: spec, chosen: chosen)
+    }
+
+    /// A route's valid NDCG@10 alone, remembered so later tuning rounds (evolution tunes
+    /// the same neighbours again) refit nothing.
+    func validNDCG(_ route: TopologyPlan.Route, cache: Bool = false) throws(EvaluationError) -> Double {
+        let key = Self.key(route.spec, values: route.values, stage: .valid)
+        if let hit = routeScores[key] { return hit }
+        let score = routeNDCG(try fitted(route, stage: .valid, cache: cache))
+        routeScores[key] = score
+        return score
     }
 
     func routeNDCG(_ route: FittedRoute) -> Double {

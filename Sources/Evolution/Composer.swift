@@ -70,6 +70,9 @@ public struct Composer: Sendable {
         public var routeKinds: [String]?
         /// The most recall routes a topology may have.
         public var maxRoutes: Int
+        /// How often `add_route` draws each recall kind (relative; missing kinds weigh 1), so
+        /// a search can favour the kinds known to be strong on its data.
+        public var routeKindWeights: [String: Double] = [:]
 
         /// Parameters a new agent's decision space leaves out: list lengths, and the costly knobs
         /// (model family, tree counts, sweeps) that would make every trial a slow refit.
@@ -80,7 +83,7 @@ public struct Composer: Sendable {
         public var operationWeights: [Edit.Operation: Double]
 
         public init(
-            catalogue: KindCatalogue = .builtin, routeKinds: [String]? = nil, maxRoutes: Int = 8,
+            catalogue: KindCatalogue = .builtin, routeKinds: [String]? = nil, routeKindWeights: [String: Double] = [:], maxRoutes: Int = 8,
             untunedParameters: Set<String> = ["k", "model", "trees", "depth", "learning_rate", "iterations", "factors"],
             operationWeights: [Edit.Operation: Double] = [
                 .addRoute: 3, .dropRoute: 1, .setFusionMethod: 1, .setWeight: 2, .insertRanker: 2, .removeRanker: 1,
@@ -89,6 +92,7 @@ public struct Composer: Sendable {
         ) {
             self.catalogue = catalogue
             self.routeKinds = routeKinds
+            self.routeKindWeights = routeKindWeights
             self.maxRoutes = maxRoutes
             self.untunedParameters = untunedParameters
             self.operationWeights = operationWeights
@@ -409,6 +413,14 @@ public struct Composer: Sendable {
             }
         }
         let choices = byOperation[chosen]!
+        if chosen == .addRoute, !configuration.routeKindWeights.isEmpty {
+            let weights = choices.map { max(0, configuration.routeKindWeights[$0.kind ?? ""] ?? 1) }
+            var r = generator.unit() * weights.reduce(0, +)
+            for (choice, weight) in zip(choices, weights) {
+                r -= weight
+                if r < 0 { return choice }
+            }
+        }
         return choices[Int(generator.next() % UInt64(choices.count))]
     }
 }

@@ -102,6 +102,20 @@ public struct HybridRecommender: Sendable {
         public func recommend(user: Int, k: Int, excluding: Set<Int> = []) -> [Int] {
             let policy = configuration.policy(for: segment(user: user))
             let candidates = scoredCandidates(user: user, policy: policy, excluding: excluding)
+            return rerank(user: user, candidates: candidates, k: k, excluding: excluding)
+        }
+
+        /// `user`'s candidates with their ranker (or fused) scores, before re-ranking: the
+        /// part of ``recommend(user:k:excluding:)`` that re-ranker settings do not change,
+        /// so an offline search over those settings computes it once per user.
+        public func scoredCandidates(user: Int) -> (items: [Int], scores: [Double]) {
+            scoredCandidates(user: user, policy: configuration.policy(for: segment(user: user)), excluding: [])
+        }
+
+        /// Re-ranks candidates from ``scoredCandidates(user:)`` (of any model with the same
+        /// routes, fusion and ranker) with this model's re-ranker settings.
+        public func rerank(user: Int, candidates: (items: [Int], scores: [Double]), k: Int, excluding: Set<Int> = []) -> [Int] {
+            let policy = configuration.policy(for: segment(user: user))
             var rerankConfiguration = configuration.reranker
             rerankConfiguration.diversity = policy.diversity
             rerankConfiguration.popularityPenalty = policy.popularityPenalty

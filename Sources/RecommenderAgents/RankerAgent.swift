@@ -77,6 +77,12 @@ public actor LearnedRankAgent: Agent {
         let upstream = Self.upstream(of: context.name, in: spec)
         let features = RankerFeatures(routes: upstream.routes.sorted())
         self.features = features
+        if ParameterSet(context).string("model") == "none" {
+            // Offline evaluation found no gain from a ranker on this mesh: keep the fused order.
+            self.model = nil
+            log.info("ranker model none; passing the fused order through")
+            return
+        }
         do {
             let trained = try Self.train(
                 context: context, upstream: upstream, data: data, spec: spec, catalogue: catalogue, features: features)

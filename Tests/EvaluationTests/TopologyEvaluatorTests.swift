@@ -94,6 +94,33 @@ private func topology(rankerModel: String? = "linear", fusionWeight: Double = 0.
     #expect(await evaluator.routeFits == fits)
 }
 
+@Test func rerankerChangesReuseCandidatePoolsAndMatchAFreshEvaluation() async throws {
+    let cached = TopologyEvaluator(configuration: .init(dataDirectory: ""), data: syntheticData())
+    _ = try await cached.evaluate(topology(mmrLambda: 1), on: .valid)
+    let builds = await cached.candidatePoolBuilds
+    let reused = try await cached.evaluate(topology(mmrLambda: 0.5), on: .valid)
+    #expect(await cached.candidatePoolBuilds == builds)
+    let fresh = try await TopologyEvaluator(configuration: .init(dataDirectory: ""), data: syntheticData())
+        .evaluate(topology(mmrLambda: 0.5), on: .valid)
+    #expect(reused.recommendations == fresh.recommendations)
+    _ = try await cached.evaluate(topology(fusionWeight: 0.2, mmrLambda: 0.5), on: .valid)
+    #expect(await cached.candidatePoolBuilds == builds + 1)
+}
+
+@Test func rankerModelNoneServesTheFusedOrder() async throws {
+    let evaluator = TopologyEvaluator(configuration: .init(dataDirectory: ""), data: syntheticData())
+    let none = topology(rankerModel: "none")
+    _ = try TopologyValidator.validate(none).get()
+    var passthrough = none
+    let index = passthrough.agents.firstIndex { $0.name == "ranker" }!
+    passthrough.agents[index] = AgentSpec(name: "ranker", kind: "rank.passthrough", parameters: ["k": .int(20)])
+    for stage in EvaluationStage.allCases {
+        let a = try await evaluator.evaluate(none, on: stage), b = try await evaluator.evaluate(passthrough, on: stage)
+        #expect(a.recommendations == b.recommendations)
+        #expect(a.rankerWeights.isEmpty)
+    }
+}
+
 @Test func tuningStaysInsideTheDecisionSpace() async throws {
     let evaluator = TopologyEvaluator(configuration: .init(dataDirectory: ""), data: syntheticData())
     let tuned = try await evaluator.tune(topology())
@@ -101,6 +128,9 @@ private func topology(rankerModel: String? = "linear", fusionWeight: Double = 0.
     #expect((5...29).contains(Int(neighbours)))
     let lambda = tuned.topology.agent(named: "mmr")!.parameters["lambda"]!.number!
     #expect(lambda >= 0.5 && lambda <= 1)
+    // Whether the learned ranker serves is decided on valid and written into the topology.
+    #expect(["linear", "none"].contains(tuned.topology.agent(named: "ranker")!.parameters["model"]!.string!))
+    #expect(tuned.chosen["ranker"]?["used"] != nil)
     _ = try TopologyValidator.validate(tuned.topology).get()
     let valid = try await evaluator.evaluate(tuned.topology, on: .valid)
     #expect(valid.overall.ndcg10 > 0)

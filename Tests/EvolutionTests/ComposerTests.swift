@@ -40,6 +40,22 @@ import Topology
         }
     }
 
+    @Test func addRouteDrawsKindsByWeight() throws {
+        let spec = try Fixtures.topology("weak.yaml")
+        let weighted = Composer(configuration: .init(
+            routeKinds: ["recall.ease", "recall.rp3beta", "recall.als"], routeKindWeights: ["recall.ease": 1, "recall.rp3beta": 0, "recall.als": 0],
+            operationWeights: [.addRoute: 1]))
+        var generator = SeededGenerator(seed: 3)
+        var added = 0
+        for _ in 0..<200 {
+            let edit = try #require(weighted.randomEdit(for: spec, using: &generator))
+            guard edit.op == .addRoute else { continue }
+            added += 1
+            #expect(edit.kind == "recall.ease")
+        }
+        #expect(added > 0)
+    }
+
     @Test func addingARouteWiresRouterFusionAndWeight() throws {
         let spec = try Fixtures.topology("weak.yaml")
         let out = try composer.apply(Edit(.addRoute, kind: "recall.ease", value: 0.8), to: spec)

@@ -87,7 +87,9 @@ extension KindCatalogue {
             parameters: [
                 .int("k", 10...200, default: 50, "Items kept after ranking."),
                 .double("l2", 0...10, default: 0.01, "L2 regularisation of the ranker."),
-                .choice("model", ["linear", "boosted"], default: "linear", "Listwise linear model or boosted trees."),
+                .choice(
+                    "model", ["linear", "boosted", "none"], default: "linear",
+                    "Listwise linear model, boosted trees, or none (pass the fused order through, e.g. when validation finds no gain)."),
                 .int("trees", 1...2000, default: 200, "Boosted trees: number of trees."),
                 .int("depth", 1...8, default: 4, "Boosted trees: depth of each tree."),
                 .double("learning_rate", 0.001...1, default: 0.05, "Boosted trees: shrinkage per tree."),
