@@ -114,6 +114,10 @@ public actor Coordinator {
     var log = Logger(label: "agentic.coordinator")
     var order: [Key] = []
     var instances: [Key: Instance] = [:]
+    /// Process generations are numbered across the whole run, not per instance: a stopped and
+    /// re-created instance (a promoted canary) must not mistake its predecessor's late exit
+    /// notice for its own.
+    private var lastGeneration = 0
     /// The run's copy of the topology: rewritten by every change, its epochs kept in `history/`.
     let store: TopologyStore
     /// What each epoch was, when and why (the files hold what it was).
@@ -270,7 +274,8 @@ public actor Coordinator {
         ] {
             unlink(String(address.dropFirst("ipc://".count)))
         }
-        instance.generation += 1
+        lastGeneration += 1
+        instance.generation = lastGeneration
         let generation = instance.generation
         let arguments = [
             "agent", "--run-dir", configuration.runDirectory, "--topology", instance.topologyPath,
