@@ -216,22 +216,7 @@ extension Coordinator {
         guard !experiment.isEmpty, experiment.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else {
             throw CoordinatorError(.invalidTopology, "an experiment id is letters, digits, - and _")
         }
-        var candidate = proposed
-        candidate.epoch = spec.epoch + 1
-        for index in candidate.agents.indices {
-            let agent = candidate.agents[index]
-            if let serving = spec.agent(named: agent.name), serving != agent, serving.version == agent.version {
-                candidate.agents[index].version = Self.nextVersion(after: serving.version)
-            }
-        }
-        switch TopologyValidator.validate(candidate, file: "experiment \(experiment)", catalogue: configuration.factory.catalogue) {
-        case .success(let valid): candidate = valid
-        case .failure(let error): throw Self.invalid(error)
-        }
-        let runnable = Set(configuration.factory.kinds)
-        if let missing = candidate.agents.first(where: { !runnable.contains($0.kind) }) {
-            throw CoordinatorError(.invalidTopology, "no implementation in this build for \(missing.name) (kind \(missing.kind))")
-        }
+        let candidate = try prepare(proposed, file: "experiment \(experiment)")
         let diff = TopologyDiff(from: spec, to: candidate)
         guard diff.gatewayChanges.isEmpty, !diff.otherChanges.contains(where: { $0.field.hasPrefix("transport.") }) else {
             throw CoordinatorError(.invalidTopology, "an experiment cannot change the gateway or the transport")
@@ -336,6 +321,28 @@ extension Coordinator {
             totalMilliseconds: 0, gatewayConfirmed: false)
     }
 
+    /// The proposed topology as the next epoch: changed agents get a version distinct from the
+    /// serving one (their processes must coexist), validated, every kind runnable by this build.
+    private func prepare(_ proposed: TopologySpec, file: String) throws(CoordinatorError) -> TopologySpec {
+        var candidate = proposed
+        candidate.epoch = spec.epoch + 1
+        for index in candidate.agents.indices {
+            let agent = candidate.agents[index]
+            if let serving = spec.agent(named: agent.name), serving != agent, serving.version == agent.version {
+                candidate.agents[index].version = Self.nextVersion(after: serving.version)
+            }
+        }
+        switch TopologyValidator.validate(candidate, file: file, catalogue: configuration.factory.catalogue) {
+        case .success(let valid): candidate = valid
+        case .failure(let error): throw Self.invalid(error)
+        }
+        let runnable = Set(configuration.factory.kinds)
+        if let missing = candidate.agents.first(where: { !runnable.contains($0.kind) }) {
+            throw CoordinatorError(.invalidTopology, "no implementation in this build for \(missing.name) (kind \(missing.kind))")
+        }
+        return candidate
+    }
+
     /// The running experiment, if any: its id, share and candidate instances.
     public func experimentStatus() -> ExperimentNote? {
         canary.map { ExperimentNote(experiment: $0.experiment, share: $0.share, topology: $0.file, epoch: spec.epoch) }
@@ -354,23 +361,7 @@ extension Coordinator {
         defer { releaseChange() }
         guard !shutdownRequested else { throw CoordinatorError(.notRunning, "the cluster is stopping") }
 
-        var candidate = proposed
-        candidate.epoch = spec.epoch + 1
-        // A changed agent needs processes of a version distinct from the serving one.
-        for index in candidate.agents.indices {
-            let agent = candidate.agents[index]
-            if let serving = spec.agent(named: agent.name), serving != agent, serving.version == agent.version {
-                candidate.agents[index].version = Self.nextVersion(after: serving.version)
-            }
-        }
-        switch TopologyValidator.validate(candidate, file: "epoch \(candidate.epoch)", catalogue: configuration.factory.catalogue) {
-        case .success(let valid): candidate = valid
-        case .failure(let error): throw Self.invalid(error)
-        }
-        let runnable = Set(configuration.factory.kinds)
-        if let missing = candidate.agents.first(where: { !runnable.contains($0.kind) }) {
-            throw CoordinatorError(.invalidTopology, "no implementation in this build for \(missing.name) (kind \(missing.kind))")
-        }
+        var candidate = try prepare(proposed, file: "epoch \(spec.epoch + 1)")
         let diff = TopologyDiff(from: spec, to: candidate)
         let fixed =
             diff.gatewayChanges.filter { $0.field == "listen" || $0.field == "nng" }.map { "gateway.\($0.field)" }

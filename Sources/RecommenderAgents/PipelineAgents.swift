@@ -49,7 +49,7 @@ enum FusionCore {
         var sources: [String: [String: Double]] = [:]
         for input in inputs where !input.items.isEmpty {
             let w = weight(input.agent)
-            for (item, score) in zip(input.items, normalised(input.items, method: method)) {
+            for (item, score) in zip(input.items, FusionAgent.normalised(input.items, method: method)) {
                 totals[item.item, default: 0] += w * score
                 sources[item.item, default: [:]][input.agent] = score
             }
@@ -57,23 +57,6 @@ enum FusionCore {
         let fused = totals.map { ScoredItem(item: $0.key, score: $0.value, sources: sources[$0.key]) }
             .sorted { $0.score != $1.score ? $0.score > $1.score : $0.item < $1.item }
         return Array(fused.prefix(outputLimit))
-    }
-
-    /// One route's scores made comparable: z-scores within the list, weighted reciprocal
-    /// rank, or raw.
-    static func normalised(_ items: [ScoredItem], method: String) -> [Double] {
-        switch method {
-        case "rank":
-            return items.indices.map { 1 / (60 + Double($0 + 1)) }
-        case "zscore":
-            guard items.count > 1 else { return items.map { _ in 0 } }
-            let mean = items.reduce(0) { $0 + $1.score } / Double(items.count)
-            let variance = items.reduce(0) { $0 + ($1.score - mean) * ($1.score - mean) } / Double(items.count)
-            let deviation = variance.squareRoot()
-            return items.map { deviation > 0 ? ($0.score - mean) / deviation : 0 }
-        default:
-            return items.map(\.score)
-        }
     }
 }
 

@@ -99,7 +99,8 @@ public actor FusionAgent: Agent {
             .sorted { $0.score != $1.score ? $0.score > $1.score : $0.item < $1.item }
     }
 
-    static func normalised(_ items: [ScoredItem], method: String) -> [Double] {
+    /// One route's scores made comparable: z-scores within the list, reciprocal rank, or raw.
+    public static func normalised(_ items: [ScoredItem], method: String) -> [Double] {
         switch method {
         case "rank":
             return items.indices.map { 1 / (60 + Double($0 + 1)) }
