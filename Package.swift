@@ -116,6 +116,8 @@ let package = Package(
             name: "Demo",
             dependencies: [
                 "AgentProtocol", "Dataset", "Topology", .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),
@@ -135,6 +137,7 @@ let package = Package(
                 "Evolution",
                 "Demo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -148,7 +151,12 @@ let package = Package(
             linkerSettings: [.linkedLibrary("nng")]
         ),
         // Shared by the test suites: child processes that are always stopped, short socket dirs.
-        .target(name: "AgenticTestSupport", path: "Tests/TestSupport", swiftSettings: strict),
+        .target(
+            name: "AgenticTestSupport",
+            dependencies: [.product(name: "AsyncHTTPClient", package: "async-http-client")],
+            path: "Tests/TestSupport",
+            swiftSettings: strict
+        ),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "AgenticTestSupport"], swiftSettings: strict),
         .testTarget(name: "TopologyTests", dependencies: ["Topology"], exclude: ["Fixtures"], swiftSettings: strict),
         .testTarget(name: "AgentRuntimeTests", dependencies: ["AgentRuntime", "AgentProtocol", "Topology"], swiftSettings: strict),
@@ -174,8 +182,8 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .testTarget(name: "DatasetTests", dependencies: ["Dataset"], swiftSettings: strict),
-        .testTarget(name: "RecommenderTests", dependencies: ["Recommender", "Dataset"], swiftSettings: strict),
+        .testTarget(name: "DatasetTests", dependencies: ["Dataset", "AgenticTestSupport"], swiftSettings: strict),
+        .testTarget(name: "RecommenderTests", dependencies: ["Recommender", "Dataset", "AgenticTestSupport"], swiftSettings: strict),
         .testTarget(
             name: "RecommenderAgentsTests",
             dependencies: ["RecommenderAgents", "AgentRuntime", "AgentProtocol", "Topology", "Dataset", "AgenticTestSupport"],
@@ -190,7 +198,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "DemoTests", dependencies: ["Demo", "Topology", "AgenticTestSupport"], swiftSettings: strict),
-        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Recommender", "Dataset", "Topology"], swiftSettings: strict),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Recommender", "Dataset", "Topology", "AgenticTestSupport"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

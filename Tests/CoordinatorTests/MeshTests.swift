@@ -1,9 +1,6 @@
 import AgenticTestSupport
 import AgentProtocol
 import Foundation
-#if canImport(FoundationNetworking)
-    import FoundationNetworking
-#endif
 import Synchronization
 import Testing
 import Transport
@@ -45,16 +42,8 @@ struct MeshTests {
 
         /// One recommendation over HTTP: the status, and the `degraded` list when it is 200.
         func recommend(user: String, k: Int = 5) async -> (status: Int, degraded: [String], items: Int) {
-            var request = URLRequest(url: URL(string: gateway + "/v1/recommend")!)
-            request.httpMethod = "POST"
-            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-            request.httpBody = Data(#"{"user": "\#(user)", "k": \#(k)}"#.utf8)
-            request.timeoutInterval = 10
-            guard let (data, response) = try? await URLSession.shared.data(for: request),
-                let http = response as? HTTPURLResponse
-            else { return (0, [], 0) }
-            let body = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
-            return (http.statusCode, body?["degraded"] as? [String] ?? [], (body?["items"] as? [Any])?.count ?? 0)
+            let (status, body) = await HTTP.postJSON(gateway + "/v1/recommend", #"{"user": "\#(user)", "k": \#(k)}"#)
+            return (status, body["degraded"] as? [String] ?? [], (body["items"] as? [Any])?.count ?? 0)
         }
 
         func down() async throws {

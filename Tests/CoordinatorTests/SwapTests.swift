@@ -1,9 +1,6 @@
 import AgenticTestSupport
 import AgentProtocol
 import Foundation
-#if canImport(FoundationNetworking)
-    import FoundationNetworking
-#endif
 import Synchronization
 import Testing
 import Topology
@@ -56,18 +53,10 @@ struct SwapTests {
         var topologyFile: String { "\(runDirectory)/topology.yaml" }
 
         func recommend(user: String) async -> (status: Int, degraded: Bool) {
-            var request = URLRequest(url: URL(string: gateway + "/v1/recommend")!)
-            request.httpMethod = "POST"
-            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-            request.httpBody = Data(#"{"user": "\#(user)", "k": 5}"#.utf8)
-            request.timeoutInterval = 10
-            guard let (data, response) = try? await URLSession.shared.data(for: request),
-                let http = response as? HTTPURLResponse
-            else { return (0, false) }
-            let body = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
-            let items = (body?["items"] as? [Any])?.count ?? 0
+            let (status, body) = await HTTP.postJSON(gateway + "/v1/recommend", #"{"user": "\#(user)", "k": 5}"#)
+            let items = (body["items"] as? [Any])?.count ?? 0
             // An answer without items is as bad as a failure for a user.
-            return (http.statusCode == 200 && items == 5 ? 200 : http.statusCode, !(body?["degraded"] as? [String] ?? []).isEmpty)
+            return (status == 200 && items == 5 ? 200 : status, !(body["degraded"] as? [String] ?? []).isEmpty)
         }
 
         func down() async throws {

@@ -1,3 +1,4 @@
+import AgenticTestSupport
 import Foundation
 import Testing
 @testable import Dataset
@@ -14,20 +15,20 @@ enum Fixtures {
     }
 }
 
-@Test func splitMix64KnownValues() {
+@Test(.computeBound, .computeBound) func splitMix64KnownValues() {
     #expect(SplitMix64.hash(0) == 16_294_208_416_658_607_535)
     #expect(SplitMix64.hash(1) == 10_451_216_379_200_822_465)
     #expect(P1Split.key(user: 1, item: 168) == 1_464_603_291_728_088_767)
 }
 
-@Test func loaderReadsColumnsByHeaderName() throws {
+@Test(.computeBound, .computeBound) func loaderReadsColumnsByHeaderName() throws {
     let text = "timestamp:float\titem_id:token\tuser_id:token\trating:float\n10\t7\t3\t4\n11\t8\t3\t5\n"
     let rows = try MovieLens.loadInteractions(text: text, file: "t.inter")
     #expect(rows == [Interaction(user: 3, item: 7, rating: 4, timestamp: 10),
                      Interaction(user: 3, item: 8, rating: 5, timestamp: 11)])
 }
 
-@Test func loaderNamesFileAndLineOfMalformedRows() {
+@Test(.computeBound, .computeBound) func loaderNamesFileAndLineOfMalformedRows() {
     let badNumber = "user_id:token\titem_id:token\trating:float\ttimestamp:float\n1\t2\t3\t4\n1\tx\t3\t4\n"
     #expect {
         try MovieLens.loadInteractions(text: badNumber, file: "bad.inter")
@@ -57,7 +58,7 @@ enum Fixtures {
     }
 }
 
-@Test func missingFileIsATypedError() {
+@Test(.computeBound, .computeBound) func missingFileIsATypedError() {
     do {
         _ = try MovieLens.load(directory: "/nonexistent/ml-100k")
         Issue.record("expected an error")
@@ -66,7 +67,7 @@ enum Fixtures {
     }
 }
 
-@Test func splitIsEightOneOnePerUser() {
+@Test(.computeBound, .computeBound) func splitIsEightOneOnePerUser() {
     let rows = (1...20).map { Interaction(user: 7, item: $0, rating: 1, timestamp: $0) }
         + (1...5).map { Interaction(user: 9, item: $0, rating: 1, timestamp: $0) }
     let s = P1Split.split(rows)
@@ -78,7 +79,7 @@ enum Fixtures {
     #expect(s.test.filter { $0.user == 9 }.count == 1)
 }
 
-@Test func csrMatrixIndexing() {
+@Test(.computeBound, .computeBound) func csrMatrixIndexing() {
     let m = InteractionMatrix(rowCount: 2, columnCount: 3, entries: [(1, 2, 5), (0, 1, 3), (1, 0, 4), (1, 2, 9)])
     #expect(Array(m.row(0)) == [1])
     #expect(Array(m.row(1)) == [0, 2])
@@ -88,7 +89,7 @@ enum Fixtures {
     #expect(Array(m.transposed().row(2)) == [1])
 }
 
-@Test(.enabled(if: Fixtures.haveReferenceSplit,
+@Test(.computeBound, .enabled(if: Fixtures.haveReferenceSplit,
                "needs ../shared/eval/p1_*.tsv and data/ml-100k (run deploy/fetch-data.sh)"))
 func p1SplitMatchesReferenceFiles() throws {
     let data = try MovieLens.load(directory: Fixtures.data)

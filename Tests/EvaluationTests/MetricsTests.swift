@@ -1,3 +1,4 @@
+import AgenticTestSupport
 import Foundation
 import Testing
 @testable import Dataset
@@ -10,7 +11,7 @@ private func matrix(_ rows: [[Int]], items: Int) -> InteractionMatrix {
     return InteractionMatrix(rowCount: rows.count, columnCount: items, entries: entries)
 }
 
-@Test func metricsMatchHandComputedValues() {
+@Test(.computeBound, .computeBound) func metricsMatchHandComputedValues() {
     // 30 items; genres: item i has genre i % 3 ("A","B","C"); item 29 also has "A".
     var genreNames = (0..<30).map { [["A", "B", "C"][$0 % 3]] }
     genreNames[29].append("A")
@@ -46,7 +47,7 @@ private func matrix(_ rows: [[Int]], items: Int) -> InteractionMatrix {
     #expect(abs(Metrics.ndcg10(recommendations: recs.mapValues { $0.filter { $0 != 2 } }, truth: truth) - m.ndcg10) < 1e-12)
 }
 
-@Test func userWithoutRecommendationsScoresZero() {
+@Test(.computeBound, .computeBound) func userWithoutRecommendationsScoresZero() {
     let truth = matrix([[1], [2]], items: 5)
     let m = Metrics.compute(recommendations: [0: [1, 0]], truth: truth, known: nil,
                             itemGenres: Reranker.genreBits((0..<5).map { _ in ["A"] }), catalogueSize: 5)
@@ -55,7 +56,7 @@ private func matrix(_ rows: [[Int]], items: Int) -> InteractionMatrix {
     #expect(m.ild10 == 0)  // one user with two same-genre items
 }
 
-@Test func reportUsesProtocolKeys() throws {
+@Test(.computeBound, .computeBound) func reportUsesProtocolKeys() throws {
     let m = MetricSet(recall10: 0, recall20: 0, ndcg10: 0, ndcg20: 0, hitRate10: 0, mrr10: 0, coverage10: 0, ild10: 0, users: 0)
     let json = String(decoding: try JSONEncoder().encode(m), as: UTF8.self)
     for key in ["ndcg@10", "recall@20", "coverage@10", "ild@10", "recall@10", "ndcg@20", "hitrate@10", "mrr@10"] {

@@ -1,3 +1,4 @@
+import AgenticTestSupport
 import Dataset
 import Foundation
 import Testing
@@ -59,13 +60,13 @@ private func topology(rankerModel: String? = "linear", fusionWeight: Double = 0.
     return TopologySpec(name: "synthetic", agents: agents, edges: edges, gateway: GatewaySpec(entry: ["router"], exit: "mmr"))
 }
 
-@Test func topologyIsValidForTheCatalogue() throws {
+@Test(.computeBound, .computeBound) func topologyIsValidForTheCatalogue() throws {
     for model in ["linear", "boosted", nil] as [String?] {
         _ = try TopologyValidator.validate(topology(rankerModel: model)).get()
     }
 }
 
-@Test func evaluatesTopologyAsSpecifiedWithInnerRewards() async throws {
+@Test(.computeBound, .computeBound) func evaluatesTopologyAsSpecifiedWithInnerRewards() async throws {
     let evaluator = TopologyEvaluator(configuration: .init(dataDirectory: ""), data: syntheticData())
     for stage in EvaluationStage.allCases {
         let result = try await evaluator.evaluate(topology(), on: stage)
@@ -82,7 +83,7 @@ private func topology(rankerModel: String? = "linear", fusionWeight: Double = 0.
     }
 }
 
-@Test func downstreamChangesReuseFittedRoutes() async throws {
+@Test(.computeBound, .computeBound) func downstreamChangesReuseFittedRoutes() async throws {
     let evaluator = TopologyEvaluator(configuration: .init(dataDirectory: ""), data: syntheticData())
     let first = try await evaluator.evaluate(topology(rankerModel: nil), on: .valid)
     let fits = await evaluator.routeFits
@@ -94,7 +95,7 @@ private func topology(rankerModel: String? = "linear", fusionWeight: Double = 0.
     #expect(await evaluator.routeFits == fits)
 }
 
-@Test func rerankerChangesReuseCandidatePoolsAndMatchAFreshEvaluation() async throws {
+@Test(.computeBound, .computeBound) func rerankerChangesReuseCandidatePoolsAndMatchAFreshEvaluation() async throws {
     let cached = TopologyEvaluator(configuration: .init(dataDirectory: ""), data: syntheticData())
     _ = try await cached.evaluate(topology(mmrLambda: 1), on: .valid)
     let builds = await cached.candidatePoolBuilds
@@ -107,7 +108,7 @@ private func topology(rankerModel: String? = "linear", fusionWeight: Double = 0.
     #expect(await cached.candidatePoolBuilds == builds + 1)
 }
 
-@Test func rankerModelNoneServesTheFusedOrder() async throws {
+@Test(.computeBound, .computeBound) func rankerModelNoneServesTheFusedOrder() async throws {
     let evaluator = TopologyEvaluator(configuration: .init(dataDirectory: ""), data: syntheticData())
     let none = topology(rankerModel: "none")
     _ = try TopologyValidator.validate(none).get()
@@ -121,7 +122,7 @@ private func topology(rankerModel: String? = "linear", fusionWeight: Double = 0.
     }
 }
 
-@Test func tuningStaysInsideTheDecisionSpace() async throws {
+@Test(.computeBound, .computeBound) func tuningStaysInsideTheDecisionSpace() async throws {
     let evaluator = TopologyEvaluator(configuration: .init(dataDirectory: ""), data: syntheticData())
     let tuned = try await evaluator.tune(topology())
     let neighbours = tuned.topology.agent(named: "knn")!.parameters["neighbours"]!.number!
@@ -136,7 +137,7 @@ private func topology(rankerModel: String? = "linear", fusionWeight: Double = 0.
     #expect(valid.overall.ndcg10 > 0)
 }
 
-@Test func topologyWithoutRecallAgentIsAClearError() async throws {
+@Test(.computeBound, .computeBound) func topologyWithoutRecallAgentIsAClearError() async throws {
     let evaluator = TopologyEvaluator(configuration: .init(dataDirectory: ""), data: syntheticData())
     var spec = topology(rankerModel: nil)
     spec.agents.removeAll { $0.kind.hasPrefix("recall.") }

@@ -1,10 +1,11 @@
+import AgenticTestSupport
 import Foundation
 import Testing
 import Topology
 
 @testable import Evolution
 
-@Suite struct ComposerTests {
+@Suite(.computeBound) struct ComposerTests {
     let composer = Composer()
 
     @Test(arguments: ["movielens.yaml", "minimal.yaml", "weak.yaml"])

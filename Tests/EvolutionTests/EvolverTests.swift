@@ -1,3 +1,4 @@
+import AgenticTestSupport
 import Foundation
 import Testing
 import Topology
@@ -33,7 +34,7 @@ actor SyntheticObjective: TopologyObjective {
     }
 }
 
-@Suite struct EvolverTests {
+@Suite(.computeBound) struct EvolverTests {
     @Test func evolutionImprovesOnValidAndRecordsTheLineage() async throws {
         let weak = try Fixtures.topology("weak.yaml")
         let objective = SyntheticObjective()

@@ -1,8 +1,5 @@
 import AgenticTestSupport
 import Foundation
-#if canImport(FoundationNetworking)
-    import FoundationNetworking
-#endif
 import Testing
 import Topology
 
@@ -63,8 +60,7 @@ enum LocalModel {
         defer { server.stop() }
         let base = "http://127.0.0.1:\(port)"
         try await waitUntil("the llama.cpp server answers", timeout: .seconds(90)) {
-            guard let url = URL(string: base + "/v1/models") else { return false }
-            return (try? await URLSession.shared.data(from: url)) != nil
+            (try? await HTTP.get(base + "/v1/models")) != nil
         }
         let architect = Architect(proposer: ChatProposer(configuration: .init(
             baseURL: base, model: "smollm2", timeout: .seconds(150), temperature: 0.2, maxTokens: 300)))

@@ -1,3 +1,4 @@
+import AgenticTestSupport
 import Foundation
 import Testing
 
@@ -30,7 +31,7 @@ private func simulate(control: Double, candidate: Double, seed: UInt64, test: Se
     }
 }
 
-@Suite struct SequentialTests {
+@Suite(.computeBound) struct SequentialTests {
     let test = SequentialTest(alpha: 0.05, tau: 0.1, minimumPerArm: 30, budget: 4000)
 
     @Test func promotesAClearlyBetterCandidate() {
@@ -80,7 +81,7 @@ private func simulate(control: Double, candidate: Double, seed: UInt64, test: Se
     }
 }
 
-@Suite struct ExperimentPolicyTests {
+@Suite(.computeBound) struct ExperimentPolicyTests {
     let policy = ExperimentPolicy(
         test: SequentialTest(alpha: 0.05, tau: 0.1, minimumPerArm: 30, budget: 1000), latencyBudgetMilliseconds: 50,
         maximumErrorRate: 0.01, minimumForConstraints: 20)

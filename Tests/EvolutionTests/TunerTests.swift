@@ -1,3 +1,4 @@
+import AgenticTestSupport
 import Foundation
 import Testing
 import Topology
@@ -26,7 +27,7 @@ private func search(seed: UInt64, trials: Int, startup: Int) throws -> (best: Do
     return (best.value, best.parameters)
 }
 
-@Suite struct TunerTests {
+@Suite(.computeBound) struct TunerTests {
     @Test func tpeFindsTheOptimumOfAMixedSpace() throws {
         // The optimum is 1; a uniformly random point scores about -1. Over 8 seeds of 80 trials the
         // best found must come close on average, with the right category.

@@ -4,9 +4,6 @@ import Foundation
 import Synchronization
 import Testing
 import Transport
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 
 
 
@@ -156,14 +153,8 @@ final class TestRun: @unchecked Sendable {
     }
 
     func http(_ method: String, _ path: String, body: Data? = nil, contentType: String? = "application/json") async throws -> HTTPResult {
-        var request = URLRequest(url: URL(string: baseURL + path)!)
-        request.httpMethod = method
-        request.httpBody = body
-        request.timeoutInterval = 10
-        if let contentType { request.setValue(contentType, forHTTPHeaderField: "Content-Type") }
-        let (data, response) = try await URLSession.shared.data(for: request)
-        guard let http = response as? HTTPURLResponse else { throw TestFailure("not an HTTP response") }
-        return HTTPResult(status: http.statusCode, body: data, contentType: http.value(forHTTPHeaderField: "Content-Type"))
+        let answer = try await HTTP.request(method, baseURL + path, body: body, contentType: contentType)
+        return HTTPResult(status: answer.status, body: answer.body, contentType: answer.contentType)
     }
 
     func post(_ path: String, _ json: String, contentType: String? = "application/json") async throws -> HTTPResult {

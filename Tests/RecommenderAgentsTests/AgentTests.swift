@@ -9,7 +9,7 @@ import Topology
 
 /// The MovieLens agents in process, on the fixture data: decisions, seen-item filtering,
 /// online learning from feedback events, cold start, ranker training, start-up errors.
-@Suite("MovieLens agents in process", .serialized)
+@Suite("MovieLens agents in process", .serialized, .computeBound)
 struct AgentTests {
     let directory: ShortDirectory
     let data: DataConfiguration

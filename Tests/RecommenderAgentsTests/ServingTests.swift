@@ -1,9 +1,6 @@
 import AgenticTestSupport
 import Dataset
 import Foundation
-#if canImport(FoundationNetworking)
-    import FoundationNetworking
-#endif
 import Testing
 
 /// The MovieLens mesh as users run it: `agentic up topology/movielens-small.yaml` on the
@@ -39,15 +36,7 @@ struct ServingTests {
         }
 
         func post(_ path: String, _ body: String) async -> (Int, [String: Any]) {
-            var request = URLRequest(url: URL(string: gateway + path)!)
-            request.httpMethod = "POST"
-            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-            request.httpBody = Data(body.utf8)
-            request.timeoutInterval = 10
-            guard let (data, response) = try? await URLSession.shared.data(for: request),
-                let http = response as? HTTPURLResponse
-            else { return (0, [:]) }
-            return (http.statusCode, (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:])
+            await HTTP.postJSON(gateway + path, body)
         }
 
         func recommend(_ user: String, k: Int = 10) async -> Answer {
@@ -101,14 +90,14 @@ struct ServingTests {
         // agent heard the click), and the list is recomputed from the longer history.
         let top = try #require(known.items.first)
         #expect(await mesh.click("3", top) == 202)
-        try await waitUntil("the clicked item leaves user 3's list", timeout: .seconds(10)) {
+        try await waitUntil("the clicked item leaves user 3's list", timeout: .seconds(60)) {
             let later = await mesh.recommend("3")
             return later.status == 200 && later.items.count == 10 && !later.items.contains(top)
         }
 
         // An item nobody has seen, clicked by many new users, becomes recommendable.
         for user in 0..<80 { #expect(await mesh.click("fan-\(user)", "9999") == 202) }
-        try await waitUntil("item 9999 reaches a cold user's list", timeout: .seconds(10)) {
+        try await waitUntil("item 9999 reaches a cold user's list", timeout: .seconds(60)) {
             await mesh.recommend("someone-else").items.contains("9999")
         }
         // The new user who clicked it is not offered it again, and now gets a kNN-based list.

@@ -1,3 +1,4 @@
+import AgenticTestSupport
 import Testing
 @testable import Dataset
 @testable import Recommender
@@ -8,7 +9,7 @@ func matrix(_ rows: [[Int]], items: Int) -> InteractionMatrix {
     return InteractionMatrix(rowCount: rows.count, columnCount: items, entries: entries)
 }
 
-@Test func easeMatchesNumpyOnTinyMatrix() throws {
+@Test(.computeBound, .computeBound) func easeMatchesNumpyOnTinyMatrix() throws {
     // X = [[1,1,0,0],[0,1,1,0],[1,1,1,0],[0,0,1,1]], λ = 1; reference from numpy.linalg.inv.
     let x = matrix([[0, 1], [1, 2], [0, 1, 2], [2, 3]], items: 4)
     let model = try EASE(configuration: .init(lambda: 1)).fit(on: x)
@@ -24,16 +25,16 @@ func matrix(_ rows: [[Int]], items: Int) -> InteractionMatrix {
     #expect(model.recommend(user: 0, k: 2) == [2, 3])
 }
 
-@Test func easeRejectsNonPositiveLambda() {
+@Test(.computeBound, .computeBound) func easeRejectsNonPositiveLambda() {
     #expect(throws: RecommenderError.self) { try EASE(configuration: .init(lambda: 0)).fit(on: matrix([[0]], items: 2)) }
 }
 
-@Test func topKBreaksTiesByLowerIndex() {
+@Test(.computeBound, .computeBound) func topKBreaksTiesByLowerIndex() {
     #expect(topK([1, 3, 3, 2, 3], k: 3) == [1, 2, 4])
     #expect(topK([0.5, -.infinity, 0.5], k: 5) == [0, 2])
 }
 
-@Test func decisionSpacesAreDeclaredAndClamped() {
+@Test(.computeBound, .computeBound) func decisionSpacesAreDeclaredAndClamped() {
     let space = EASE.Configuration.decisionSpace
     #expect(space.parameters.map(\.name) == ["lambda", "dropout", "zeroDiagonal", "ratingExponent", "userNormalization"])
     #expect(EASE.Configuration(values: ["lambda": 1e9]).lambda == 20_000)
@@ -42,7 +43,7 @@ func matrix(_ rows: [[Int]], items: Int) -> InteractionMatrix {
     #expect(ALS.Configuration.decisionSpace.defaults["factors"] == 64)
 }
 
-@Test func alsAndRoutesRankHeldOutCooccurrence() throws {
+@Test(.computeBound, .computeBound) func alsAndRoutesRankHeldOutCooccurrence() throws {
     // Items 0 and 1 always co-occur; user 3 has 0 only, so 1 must be its top pick.
     let x = matrix([[0, 1], [0, 1, 2], [0, 1], [0], [2, 3]], items: 4)
     let routes = try RouteSet.fit([.ease(.init(lambda: 1)), .itemKNN(.init(neighbours: 3)),
@@ -54,7 +55,7 @@ func matrix(_ rows: [[Int]], items: Int) -> InteractionMatrix {
     }
 }
 
-@Test func rerankerHonoursConstraints() {
+@Test(.computeBound, .computeBound) func rerankerHonoursConstraints() {
     let genres: [[String]] = [["Drama"], ["Drama"], ["Drama", "Romance"], ["Comedy"], ["Drama"], ["Action"], ["Comedy"]]
     let bits = Reranker.genreBits(genres)
     let reranker = Reranker(configuration: .init(diversity: 0.5, maxItemsPerGenre: 2, excludedItems: [3]), itemGenres: bits)
@@ -73,7 +74,7 @@ func matrix(_ rows: [[Int]], items: Int) -> InteractionMatrix {
     #expect(plain == [0, 1, 2])
 }
 
-@Test func mmrPrefersADifferentGenreWhenScoresAreClose() {
+@Test(.computeBound, .computeBound) func mmrPrefersADifferentGenreWhenScoresAreClose() {
     // Relevance is z-scored over the pool: [1.22, 0, -1.22]; with λ = 2 the Drama
     // duplicate (0 - 2·1) loses to the Comedy item (-1.22 - 0).
     let bits = Reranker.genreBits([["Drama"], ["Drama"], ["Comedy"]])
@@ -82,7 +83,7 @@ func matrix(_ rows: [[Int]], items: Int) -> InteractionMatrix {
     #expect(out == [0, 2])
 }
 
-@Test func routerSegmentsByHistoryLength() {
+@Test(.computeBound, .computeBound) func routerSegmentsByHistoryLength() {
     let router = Router(configuration: .init(coldMaximum: 4, heavyMinimum: 100))
     #expect(router.segment(historyLength: 0) == .cold)
     #expect(router.segment(historyLength: 4) == .cold)
@@ -91,7 +92,7 @@ func matrix(_ rows: [[Int]], items: Int) -> InteractionMatrix {
     #expect(router.segment(historyLength: 100) == .heavy)
 }
 
-@Test func coldUserGetsPopularityAndContentRecommendations() throws {
+@Test(.computeBound, .computeBound) func coldUserGetsPopularityAndContentRecommendations() throws {
     let items = (0..<6).map { Item(id: $0 + 1, title: "Film \($0)", releaseYear: 1990 + $0, genres: [$0 % 2 == 0 ? "Drama" : "Comedy"]) }
     // User 3 has no history at all.
     let x = matrix([[0, 1, 2], [0, 1, 3, 4], [0, 2, 5], []], items: 6)
@@ -110,7 +111,7 @@ func matrix(_ rows: [[Int]], items: Int) -> InteractionMatrix {
     #expect(!warmRecs.contains { [0, 1, 2, 3].contains($0) })
 }
 
-@Test func logisticRankerSeparatesClasses() throws {
+@Test(.computeBound, .computeBound) func logisticRankerSeparatesClasses() throws {
     var features: [Double] = [], labels: [Bool] = []
     for i in 0..<200 {
         let v = Double(i % 20)
@@ -122,7 +123,7 @@ func matrix(_ rows: [[Int]], items: Int) -> InteractionMatrix {
     #expect(model.score([19, 0]) > model.score([1, 0]))
 }
 
-@Test func listwiseRankerPrefersTheInformativeFeature() throws {
+@Test(.computeBound, .computeBound) func listwiseRankerPrefersTheInformativeFeature() throws {
     // Two users, four candidates each; the positive always has the largest feature a.
     let features: [Double] = [3, 0, 1, 1, 0, 0, 2, 1,
                               0, 1, 5, 0, 1, 1, 2, 0]

@@ -4,9 +4,6 @@ import Store
 import Synchronization
 import Testing
 
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 
 /// Live experiments with real processes: `agentic up` with a static recall agent and a store,
 /// traffic and clicks through the gateway, and `agentic experiment start` canarying a better
@@ -51,13 +48,8 @@ struct ExperimentClusterTests {
         let stopped = Atomic<Bool>(false)
 
         func post(_ url: String, _ body: [String: Any]) async -> (Int, [String: Any]) {
-            var request = URLRequest(url: URL(string: url)!)
-            request.httpMethod = "POST"
-            request.httpBody = try? JSONSerialization.data(withJSONObject: body)
-            request.timeoutInterval = 20
-            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-            guard let (data, response) = try? await URLSession.shared.data(for: request) else { return (0, [:]) }
-            return ((response as? HTTPURLResponse)?.statusCode ?? 0, (try? JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:])
+            let json = (try? JSONSerialization.data(withJSONObject: body)) ?? Data()
+            return await HTTP.postJSON(url, String(decoding: json, as: UTF8.self), timeout: .seconds(20))
         }
 
         /// One worker: new users one after another, each asks once and clicks by the rule.

@@ -6,9 +6,6 @@ import Synchronization
 import Testing
 import Transport
 
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 
 /// The feedback path with real processes: `agentic up` with a store agent and the gateway.
 @Suite("Store cluster", .serialized, .timeLimit(.minutes(3)))
@@ -53,14 +50,8 @@ struct StoreClusterTests {
         var databasePath: String { runDirectory + "/" + KnowledgeStore.defaultFileName }
 
         func post(_ path: String, _ body: String) async throws -> (Int, [String: Any]) {
-            var request = URLRequest(url: URL(string: baseURL + path)!)
-            request.httpMethod = "POST"
-            request.httpBody = Data(body.utf8)
-            request.timeoutInterval = 20
-            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-            let (data, response) = try await URLSession.shared.data(for: request)
-            let status = (response as? HTTPURLResponse)?.statusCode ?? 0
-            return (status, (try? JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:])
+            let answer = try await HTTP.request("POST", baseURL + path, body: Data(body.utf8), timeout: .seconds(20))
+            return (answer.status, answer.object)
         }
 
         /// The store instance's pid and restarts, from `agentic status --json`.

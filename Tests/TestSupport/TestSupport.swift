@@ -17,6 +17,7 @@ public final class TestProcess: @unchecked Sendable {
     private let input = Pipe()
     private let stdout = Pipe()
     private let buffer = OutputBuffer()
+    private let stopping = Atomic<Bool>(false)
 
     public init(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws {
         process.executableURL = URL(fileURLWithPath: executable)
@@ -30,6 +31,7 @@ public final class TestProcess: @unchecked Sendable {
         process.standardOutput = stdout
         process.standardError = showLogs ? FileHandle.standardError : FileHandle.nullDevice
         try process.run()
+        LiveChildren.shared.add(process)
         let reader = stdout.fileHandleForReading
         let captured = self.buffer
         Thread.detachNewThread {
@@ -69,7 +71,7 @@ public final class TestProcess: @unchecked Sendable {
                     "process exited (status \(process.terminationStatus)) before the expected line; output: \(output())"
                 )
             }
-            try await Task.sleep(for: .milliseconds(10))
+            try await Task.sleep(for: .milliseconds(50))
         }
         throw TestFailure("no expected line within \(timeout); output so far: \(output())")
     }
@@ -80,7 +82,7 @@ public final class TestProcess: @unchecked Sendable {
         let deadline = ContinuousClock.now + timeout
         while process.isRunning {
             if ContinuousClock.now > deadline { throw TestFailure("process did not exit within \(timeout)") }
-            try await Task.sleep(for: .milliseconds(10))
+            try await Task.sleep(for: .milliseconds(50))
         }
         return process.terminationStatus
     }
@@ -99,18 +101,56 @@ public final class TestProcess: @unchecked Sendable {
     /// Closes the process's stdin (our processes take that as their parent's death).
     public func closeInput() { try? input.fileHandleForWriting.close() }
 
+    /// Ends the process without waiting for it: stdin closes at once (our processes take
+    /// that as their parent's death), then a thread of its own escalates to SIGTERM and
+    /// SIGKILL and reaps it. Waiting here would hold a thread of Swift's small cooperative
+    /// pool for seconds (tests stop processes in `defer`); `stopAndWait` waits without that.
     public func stop() {
         try? input.fileHandleForWriting.close()
-        for (grace, signal) in [(2.0, SIGTERM), (2.0, SIGKILL)] {
-            let deadline = Date().addingTimeInterval(grace)
-            while process.isRunning && Date() < deadline { usleep(2_000) }
-            if !process.isRunning { break }
-            kill(process.processIdentifier, signal)
+        guard !stopping.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        let process = self.process
+        Thread.detachNewThread {
+            for (grace, signal) in [(2.0, SIGTERM), (2.0, SIGKILL)] {
+                let deadline = Date().addingTimeInterval(grace)
+                while process.isRunning && Date() < deadline { usleep(5_000) }
+                if !process.isRunning { break }
+                kill(process.processIdentifier, signal)
+            }
+            while process.isRunning { usleep(5_000) }
+            LiveChildren.shared.remove(process)
         }
-        while process.isRunning { usleep(2_000) }
+    }
+
+    /// `stop`, then waits until the process has exited.
+    public func stopAndWait() async {
+        stop()
+        while process.isRunning { try? await Task.sleep(for: .milliseconds(50)) }
     }
 
     deinit { stop() }
+}
+
+/// Children still running, killed when the test runner exits so that none outlives it
+/// (stopping escalates on a thread of its own, which exit does not wait for).
+final class LiveChildren: Sendable {
+    static let shared: LiveChildren = {
+        let children = LiveChildren()
+        atexit { LiveChildren.shared.killAll() }
+        return children
+    }()
+
+    // Process objects, not pids: a pid is only ours while its Process has not been reaped.
+    private struct Children: @unchecked Sendable { var running: [ObjectIdentifier: Process] = [:] }
+    private let children = Mutex(Children())
+
+    func add(_ process: Process) { children.withLock { $0.running[ObjectIdentifier(process)] = process } }
+    func remove(_ process: Process) { children.withLock { _ = $0.running.removeValue(forKey: ObjectIdentifier(process)) } }
+
+    private func killAll() {
+        for process in children.withLock({ Array($0.running.values) }) where process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+        }
+    }
 }
 
 final class OutputBuffer: Sendable {

@@ -2,7 +2,7 @@ import AgenticTestSupport
 import Testing
 @testable import Transport
 
-@Suite("Envelope encoding")
+@Suite("Envelope encoding", .computeBound)
 struct EnvelopeTests {
     let sample = Envelope(
         type: .request, requestID: 0x0102_0304_0506_0708, deadline: 1_764_000_000_000,

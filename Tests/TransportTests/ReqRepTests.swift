@@ -34,7 +34,10 @@ struct ReqRepTests {
         try requester.dial(bound)
         for id in 1...50 as ClosedRange<UInt64> {
             let payload = Array("request \(id)".utf8)
-            let reply = try await requester.request(Message(envelope: Envelope(type: .request, requestID: id, payload: payload))).envelope()
+            // A generous deadline: this checks the answers, and the suites beside it load both cores.
+            let reply = try await requester.request(
+                Message(envelope: Envelope(type: .request, requestID: id, payload: payload)), timeout: .seconds(30)
+            ).envelope()
             #expect(reply.type == .reply)
             #expect(reply.requestID == id)
             #expect(reply.payload == payload.reversed())
@@ -223,7 +226,7 @@ struct ReqRepTests {
             var matched = 0
             for i in 0..<200 {
                 let body = Array("\(i)".utf8)
-                if try await requester.request(Message(bytes: body)).bytes == body { matched += 1 }
+                if try await requester.request(Message(bytes: body), timeout: .seconds(30)).bytes == body { matched += 1 }
             }
             return matched
         }
