@@ -1,11 +1,9 @@
-import Evaluation
 import ArgumentParser
+import AsyncHTTPClient
 import Coordinator
+import Evaluation
 import Evolution
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import Store
 import Topology
 
@@ -199,9 +197,10 @@ extension LiveExperiment {
     /// histogram bucket that holds it) from the gateway's `/metrics`; nothing when unreachable.
     static func health(gateway: String?, experiment: String, arm: String) async -> ExperimentPolicy.Health {
         let none = ExperimentPolicy.Health(requests: 0, errors: 0, p99Milliseconds: nil)
-        guard let gateway, let url = URL(string: gateway + "/metrics"),
-            let (data, _) = try? await URLSession.shared.data(from: url)
+        guard let gateway, let response = try? await HTTPClient.shared.execute(HTTPClientRequest(url: gateway + "/metrics"), timeout: .seconds(5)),
+            let body = try? await response.body.collect(upTo: 16 << 20)
         else { return none }
+        let data = Data(body.readableBytesView)
         let labels = ["experiment=\"\(experiment)\"", "arm=\"\(arm)\""]
         var requests = 0, errors = 0
         var buckets: [(Double, Double)] = []

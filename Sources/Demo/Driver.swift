@@ -106,6 +106,7 @@ public struct DemoDriver: Sendable {
         await reporter.value
         progress(await recorder.snapshot())
         await recorder.finish()
+        await client.shutdown()
         return await result(recorder, users: users, interrupted: stop.isStopped, elapsed: ContinuousClock.now - started)
     }
 
@@ -150,7 +151,16 @@ public struct DemoDriver: Sendable {
             while !stop.isStopped, !over.isStopped, await context.recorder.elapsed < step.at {
                 try? await Task.sleep(for: .milliseconds(50))
             }
-            guard !stop.isStopped, !over.isStopped, !Task.isCancelled else { return }
+            guard !stop.isStopped, !over.isStopped, !Task.isCancelled else {
+                // Reported, not dropped: a reader of the report must see the plan was cut short.
+                let now = await context.recorder.elapsed.seconds
+                await context.recorder.endStep(
+                    DemoReport.Step(
+                        name: step.name, plannedSeconds: step.at.seconds, startedSeconds: now, finishedSeconds: now,
+                        outcome: stop.isStopped ? "skipped: the run was interrupted" : "skipped: the replay ended before the step could start",
+                        ok: false))
+                continue
+            }
             await context.recorder.beginStep(step.name)
             let started = await context.recorder.elapsed
             var outcome: String

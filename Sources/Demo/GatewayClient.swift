@@ -1,9 +1,7 @@
+import AsyncHTTPClient
 import Foundation
+import NIOCore
 import Topology
-
-#if canImport(FoundationNetworking)
-    import FoundationNetworking
-#endif
 
 /// The gateway's HTTP API as the demo uses it.
 struct GatewayClient: Sendable {
@@ -25,19 +23,22 @@ struct GatewayClient: Sendable {
     }
 
     let base: String
-    let session: URLSession
     let timeout: Duration
+    // Not URLSession: swift-corelibs-foundation's async `data(for:)` blocks a thread of
+    // Swift's cooperative pool per request, which on two cores stalls the whole replay.
+    private let client: HTTPClient
 
     init(base: String, timeout: Duration, connections: Int) {
         self.base = base.hasSuffix("/") ? String(base.dropLast()) : base
         self.timeout = timeout
-        let configuration = URLSessionConfiguration.ephemeral
-        configuration.httpMaximumConnectionsPerHost = connections
-        configuration.timeoutIntervalForRequest = timeout.seconds
-        session = URLSession(configuration: configuration)
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = max(1, connections)
+        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 
-    /// - Throws: ``DemoError/Code/gateway`` with a short reason (the failure's name in the report).
+    /// Closes the connections; the client is unusable afterwards.
+    func shutdown() async { try? await client.shutdown() }
+
     func recommend(user: String, k: Int) async throws(DemoError) -> Recommendation {
         struct Body: Encodable {
             var user: String
@@ -68,7 +69,7 @@ struct GatewayClient: Sendable {
     }
 
     func topology() async throws(DemoError) -> TopologyAnswer {
-        let data = try await send(URLRequest(url: try url("/v1/topology")), expecting: [200])
+        let data = try await send(HTTPClientRequest(url: base + "/v1/topology"), expecting: [200])
         do {
             return try JSONDecoder().decode(TopologyAnswer.self, from: data)
         } catch {
@@ -76,35 +77,35 @@ struct GatewayClient: Sendable {
         }
     }
 
-    private func url(_ path: String) throws(DemoError) -> URL {
-        guard let url = URL(string: base + path) else { throw DemoError(.gateway, "bad gateway URL \(base)") }
-        return url
-    }
-
     private func post(_ path: String, _ body: some Encodable, expecting statuses: Set<Int>) async throws(DemoError) -> Data {
-        var request = URLRequest(url: try url(path))
-        request.httpMethod = "POST"
-        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        request.httpBody = try? JSONEncoder().encode(body)
+        var request = HTTPClientRequest(url: base + path)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.body = .bytes(ByteBuffer(bytes: (try? JSONEncoder().encode(body)) ?? Data()))
         return try await send(request, expecting: statuses)
     }
 
-    private func send(_ request: URLRequest, expecting statuses: Set<Int>) async throws(DemoError) -> Data {
-        var request = request
-        request.timeoutInterval = timeout.seconds
-        let data: Data
-        let response: URLResponse
+    private func send(_ request: HTTPClientRequest, expecting statuses: Set<Int>) async throws(DemoError) -> Data {
+        let status: Int
+        let body: ByteBuffer
         do {
-            (data, response) = try await session.data(for: request)
-        } catch let error as URLError where error.code == .timedOut {
+            let response = try await client.execute(request, timeout: .milliseconds(timeout.milliseconds))
+            status = Int(response.status.code)
+            body = try await response.body.collect(upTo: 16 << 20)
+        } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
             throw DemoError(.gateway, "timeout")
         } catch is CancellationError {
+            throw DemoError(.gateway, "cancelled")
+        } catch let error as HTTPClientError where error == .cancelled {
             throw DemoError(.gateway, "cancelled")
         } catch {
             throw DemoError(.gateway, "connection")
         }
-        guard let http = response as? HTTPURLResponse else { throw DemoError(.gateway, "not_http") }
-        guard statuses.contains(http.statusCode) else { throw DemoError(.gateway, "http_\(http.statusCode)") }
-        return data
+        guard statuses.contains(status) else { throw DemoError(.gateway, "http_\(status)") }
+        return Data(body.readableBytesView)
     }
+}
+
+extension Duration {
+    fileprivate var milliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
 }

@@ -193,7 +193,7 @@ public struct DemoReport: Codable, Sendable {
             lines.append("steps:")
             for step in steps {
                 lines.append(
-                    "  t=\(f(step.startedSeconds, 1))s \(step.name): \(step.ok ? "" : "FAILED ")\(step.outcome)")
+                    "  t=\(f(step.startedSeconds, 1))s \(step.name): \(step.ok || step.outcome.hasPrefix("skipped") ? "" : "FAILED ")\(step.outcome)")
             }
         }
         for (reason, count) in failures.sorted(by: { $0.key < $1.key }) { lines.append("failure \(reason): \(count)") }
