@@ -16,6 +16,17 @@ public struct LoadReport: Sendable {
     /// Failed requests by reason.
     public var failures: [String: Int]
 
+    /// Adds a later run's counts, time and latencies to this one (consecutive windows of one load).
+    public mutating func add(_ other: LoadReport) {
+        sent += other.sent
+        ok += other.ok
+        failed += other.failed
+        degraded += other.degraded
+        elapsedSeconds += other.elapsedSeconds
+        latency.add(other.latency)
+        failures.merge(other.failures, uniquingKeysWith: +)
+    }
+
     /// Answered requests per second.
     public var rps: Double { elapsedSeconds > 0 ? Double(ok) / elapsedSeconds : 0 }
     public var p50: Double { latency.milliseconds(atPercentile: 50) }

@@ -65,4 +65,23 @@ struct CommandTests {
         #expect((result["inprocess_rps"] as? Double ?? 0) > 0)
         #expect(result["mesh_failed"] as? Int == 0)
     }
+
+    @Test("agentic bench swaps --json: swaps under load, every request answered, the p99 ratio reported")
+    func benchSwaps() async throws {
+        let bench = try TestProcess.agentic([
+            "bench", "swaps", "--json", "--topology", "\(topologyDirectory)/minimal.yaml", "--swaps", "3",
+            "--seconds", "0.5", "--steady-seconds", "1", "--concurrency", "4",
+        ])
+        let json = try await bench.waitForLine(timeout: .seconds(180)) { $0.hasPrefix("{") }
+        #expect(try await bench.waitForExit() == 0)
+        let result = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        for key in ["swaps_p99_over_steady_p99", "steady_p99_ms", "swaps_p99_ms", "load_rps", "saturation_rps", "swap_total_ms_median"] {
+            #expect(result[key] != nil, "missing \(key)")
+        }
+        #expect(result["swaps"] as? Int == 3)
+        #expect(result["swaps_ok"] as? Int == 3, "\(result["swaps_refused"] ?? "")")
+        #expect(result["steady_failed"] as? Int == 0)
+        #expect(result["swaps_failed"] as? Int == 0, "\(result["failures"] ?? "")")
+        #expect((result["swaps_sent"] as? Int ?? 0) > 0)
+    }
 }

@@ -1,0 +1,210 @@
+import ArgumentParser
+import Coordinator
+import Foundation
+import LoadGenerator
+import Synchronization
+import Topology
+
+/// `agentic bench swaps`: the cost of hot swaps to the users being served. One run of
+/// `agentic up`; its saturation throughput sets the load (a fraction of it, open loop),
+/// the p99 of a steady stretch at that load is the baseline, and the p99 while swaps follow
+/// one another under the same load is compared with it.
+struct BenchSwaps: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "swaps",
+        abstract: "Swaps under steady load: failed requests and p99 during swaps against steady-state p99, one run.",
+        discussion: """
+            Each swap changes one numeric parameter of an agent inside its decision space (recall \
+            routes, ranker, re-ranker in turn), through the coordinator as `agentic swap` does. The \
+            load is open loop: requests leave on schedule whatever the answers do, so queueing \
+            behind a swap shows in the latency.
+            """)
+
+    @Flag(help: "Print one JSON object instead of a table.") var json = false
+    @Option(help: "The topology (default: topology/movielens.yaml when its kinds can be made here, else topology/minimal.yaml).")
+    var topology: String?
+    @Option(help: "How many swaps, one after another.") var swaps = 20
+    @Option(help: "The load, as a fraction of the measured saturation throughput.") var load = 0.5
+    @Option(help: "Seconds of the saturation measurement.") var seconds = 5.0
+    @Option(help: "Requests in flight at saturation.") var concurrency = 32
+    @Option(name: .customLong("steady-seconds"), help: "Seconds of steady load before the swaps (the baseline p99).")
+    var steadySeconds = 10.0
+
+    func run() async throws {
+        let log: (String) -> Void = { line in if !json { printError(line) } }
+        guard swaps > 0, swaps <= 1000, load > 0, load <= 1, seconds > 0, seconds <= 600, steadySeconds > 0,
+            steadySeconds <= 3600, concurrency > 0
+        else {
+            throw ValidationError("swaps in 1...1000, load in (0, 1], positive seconds, steady-seconds and concurrency")
+        }
+        let (path, note) = try BenchMesh.pickTopology(topology, factory: Kinds.factory(topologyPath: topology ?? "topology/movielens.yaml"))
+        let factory = Kinds.factory(topologyPath: path)
+        let spec: TopologySpec
+        do {
+            spec = try TopologyValidator.load(contentsOf: path, catalogue: factory.catalogue)
+        } catch {
+            throw CLIError("\(path): \(error.description)")
+        }
+        let targets = SwapCycle(spec)
+        guard !targets.isEmpty else { throw CLIError("\(path): no agent has a numeric decision dimension to swap") }
+        log("topology \(path)\(note.map { " (\($0))" } ?? "")")
+
+        let runDirectory = try TemporaryDirectory(prefix: "agt")
+        defer { runDirectory.remove() }
+        let run = runDirectory.path + "/r"
+        log("agentic up in \(run)")
+        let up = try ChildProcess(executable: Executables.sibling("agentic"), arguments: ["up", path, "--run-dir", run])
+        defer { up.stop() }
+        var gateway: String?
+        while true {
+            let line = try await up.nextLine(timeout: .seconds(120))
+            if line.hasPrefix("gateway ") { gateway = String(line.dropFirst("gateway ".count)) }
+            if line.hasPrefix("up ") { break }
+        }
+        guard let gateway else { throw CLIError("agentic up started no gateway") }
+        let endpoint: String
+        do { endpoint = try LoadGenerator.Configuration(url: gateway, rate: 1, duration: .seconds(1)).url } catch { throw CLIError("\(error)") }
+        let client = RecommendClient(url: endpoint, connections: max(concurrency, 256))
+        let users = (1...943).map(String.init)
+        let send: @Sendable (OpenLoop.Call) async -> RequestOutcome = { call in
+            await client.recommend(user: users[call.index % users.count], k: 10, deadline: call.deadline)
+        }
+        let timeout = Duration.seconds(2)
+
+        log("saturation: \(concurrency) in flight for \(seconds) s")
+        _ = await BenchMesh.saturate(concurrency: concurrency, seconds: min(1, seconds), timeout: timeout, send: send)
+        let saturation = await BenchMesh.saturate(concurrency: concurrency, seconds: seconds, timeout: timeout, send: send)
+        let rate = max(1, load * BenchMesh.Result.fullRPS(saturation))
+        log(String(format: "steady: %.1f requests/s for %.0f s", rate, steadySeconds))
+        // A settling second first: the saturation run leaves queues and connections behind it.
+        _ = await BenchMesh.atRate(rate, seconds: 1, timeout: timeout, send: send)
+        let steady = await BenchMesh.atRate(rate, seconds: steadySeconds, timeout: timeout, send: send)
+
+        // The load runs in one-second windows until the swaps are done, so its length need not be
+        // known in advance; the windows' counts and histograms add up.
+        log("\(swaps) swaps under the same load")
+        let coordinator = CoordinatorClient(runDirectory: run)
+        let finished = DoneFlag()
+        let swapping = Task { () -> [SwapOutcome] in
+            defer { finished.done.store(true, ordering: .releasing) }
+            var outcomes: [SwapOutcome] = []
+            for index in 0..<swaps {
+                let (agent, parameter, value) = targets.change(index)
+                do {
+                    let report = try await coordinator.swap(agent: agent, parameters: [parameter: value])
+                    outcomes.append(SwapOutcome(agent: agent, report: report, error: nil))
+                } catch {
+                    outcomes.append(SwapOutcome(agent: agent, report: nil, error: "\(error)"))
+                }
+            }
+            return outcomes
+        }
+        var during = await BenchMesh.atRate(rate, seconds: 1, timeout: timeout, send: send)
+        while !finished.done.load(ordering: .acquiring) {
+            during.add(await BenchMesh.atRate(rate, seconds: 1, timeout: timeout, send: send))
+        }
+        let outcomes = await swapping.value
+        await client.shutdown()
+
+        let result = Result(
+            topology: path, note: note, rate: rate, saturation: saturation, steady: steady, during: during,
+            swaps: outcomes)
+        if json { print(result.jsonLine()) } else { print(result.table()) }
+    }
+
+    final class DoneFlag: Sendable { let done = Atomic<Bool>(false) }
+
+    struct SwapOutcome: Sendable {
+        var agent: String
+        var report: SwapReport?
+        var error: String?
+        var swapped: Bool { report?.outcome == "swapped" }
+    }
+
+    struct Result {
+        let topology: String
+        let note: String?
+        let rate: Double
+        let saturation: LoadReport
+        let steady: LoadReport
+        let during: LoadReport
+        let swaps: [SwapOutcome]
+
+        var object: [String: any Sendable] {
+            let r = LoadReportRounding.round
+            let totals = swaps.compactMap { $0.report?.totalMilliseconds }.sorted()
+            let gates = swaps.compactMap { $0.report?.gateMilliseconds }.sorted()
+            func median(_ values: [Double]) -> Double { values.isEmpty ? 0 : values[values.count / 2] }
+            var object: [String: any Sendable] = [
+                "topology": topology,
+                "saturation_rps": r(BenchMesh.Result.fullRPS(saturation)), "load_rps": r(rate),
+                "swaps": swaps.count, "swaps_ok": swaps.count { $0.swapped },
+                "swaps_refused": swaps.filter { !$0.swapped }.map { "\($0.agent): \($0.error ?? $0.report?.reason ?? $0.report?.outcome ?? "?")" },
+                "steady_sent": steady.sent, "steady_failed": steady.failed, "steady_degraded": steady.degraded,
+                "steady_p50_ms": r(steady.p50), "steady_p99_ms": r(steady.p99),
+                "swaps_sent": during.sent, "swaps_failed": during.failed, "swaps_degraded": during.degraded,
+                "swaps_p50_ms": r(during.p50), "swaps_p99_ms": r(during.p99), "swaps_max_ms": r(during.max),
+                "swaps_p99_over_steady_p99": BenchMesh.Result.ratio(during.p99, steady.p99),
+                "swap_total_ms_median": r(median(totals)), "swap_total_ms_max": r(totals.last ?? 0),
+                "swap_gate_ms_median": r(median(gates)),
+                "failures": during.failures.merging(steady.failures, uniquingKeysWith: +),
+            ]
+            if let note { object["topology_note"] = note }
+            return object
+        }
+
+        func jsonLine() -> String {
+            let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
+            return String(decoding: data, as: UTF8.self)
+        }
+
+        func table() -> String {
+            let o = object
+            func number(_ key: String) -> String { String(format: "%.1f", (o[key] as? Double) ?? 0) }
+            return """
+                topology \(topology)\(note.map { " (\($0))" } ?? "")
+                load \(number("load_rps")) requests/s (saturation \(number("saturation_rps")))
+                                 sent   failed  degraded   p50 ms   p99 ms
+                steady       \(o["steady_sent"] ?? 0)  \(o["steady_failed"] ?? 0)  \(o["steady_degraded"] ?? 0)  \(number("steady_p50_ms"))  \(number("steady_p99_ms"))
+                during swaps \(o["swaps_sent"] ?? 0)  \(o["swaps_failed"] ?? 0)  \(o["swaps_degraded"] ?? 0)  \(number("swaps_p50_ms"))  \(number("swaps_p99_ms"))
+                p99 during swaps / steady p99: \(String(format: "%.3f", (o["swaps_p99_over_steady_p99"] as? Double) ?? 0))
+                swaps \(o["swaps_ok"] ?? 0)/\(o["swaps"] ?? 0) went through; a swap took \(number("swap_total_ms_median")) ms (median), \(number("swap_total_ms_max")) ms at most; gate \(number("swap_gate_ms_median")) ms (median)
+                """
+        }
+    }
+}
+
+/// The swaps, in turn over every agent with a numeric decision dimension: each moves its
+/// first such parameter between two values inside the range, so consecutive swaps of the
+/// same agent always change something.
+struct SwapCycle {
+    private var targets: [(agent: String, parameter: String, values: (String, String))] = []
+
+    init(_ spec: TopologySpec) {
+        for agent in spec.agents.sorted(by: { $0.name < $1.name }) {
+            guard
+                let (name, dimension) = agent.decisionSpace.sorted(by: { $0.key < $1.key }).first(where: {
+                    ($0.value.type == .double || $0.value.type == .int) && $0.value.min != nil && $0.value.max != nil
+                        && $0.value.max! > $0.value.min!
+                }), let low = dimension.min, let high = dimension.max
+            else { continue }
+            let values: (Double, Double) = (low + (high - low) / 3, low + 2 * (high - low) / 3)
+            if dimension.type == .int {
+                let (a, b) = (Int(values.0.rounded()), Int(values.1.rounded()))
+                guard a != b else { continue }
+                targets.append((agent.name, name, (String(a), String(b))))
+            } else {
+                targets.append((agent.name, name, (SwapTarget.format(values.0), SwapTarget.format(values.1))))
+            }
+        }
+    }
+
+    var isEmpty: Bool { targets.isEmpty }
+
+    /// The `index`-th swap: the agent, the parameter and its new value.
+    func change(_ index: Int) -> (String, String, String) {
+        let target = targets[index % targets.count]
+        let round = index / targets.count
+        return (target.agent, target.parameter, round % 2 == 0 ? target.values.0 : target.values.1)
+    }
+}
