@@ -27,8 +27,8 @@ struct BenchSwaps: AsyncParsableCommand {
     @Option(help: "The load, as a fraction of the measured saturation throughput.") var load = 0.5
     @Option(help: "Seconds of the saturation measurement.") var seconds = 5.0
     @Option(help: "Requests in flight at saturation.") var concurrency = 32
-    @Option(name: .customLong("steady-seconds"), help: "Seconds of steady load before the swaps (the baseline p99).")
-    var steadySeconds = 10.0
+    @Option(name: .customLong("steady-seconds"), help: "Seconds of load without a swap before each swap (together, the baseline p99).")
+    var steadySeconds = 2.0
 
     func run() async throws {
         let log: (String) -> Void = { line in if !json { printError(line) } }
@@ -75,39 +75,41 @@ struct BenchSwaps: AsyncParsableCommand {
         _ = await BenchMesh.saturate(concurrency: concurrency, seconds: min(1, seconds), timeout: timeout, send: send)
         let saturation = await BenchMesh.saturate(concurrency: concurrency, seconds: seconds, timeout: timeout, send: send)
         let rate = max(1, load * BenchMesh.Result.fullRPS(saturation))
-        log(String(format: "steady: %.1f requests/s for %.0f s", rate, steadySeconds))
+        log(String(format: "load %.1f requests/s; %d swaps, each after %.1f s without one", rate, swaps, steadySeconds))
         // A settling second first: the saturation run leaves queues and connections behind it.
         _ = await BenchMesh.atRate(rate, seconds: 1, timeout: timeout, send: send)
-        let steady = await BenchMesh.atRate(rate, seconds: steadySeconds, timeout: timeout, send: send)
-
-        // The load runs in one-second windows until the swaps are done, so its length need not be
-        // known in advance; the windows' counts and histograms add up.
-        log("\(swaps) swaps under the same load")
+        // Steady stretches and swaps alternate, so the baseline and the swaps see the same
+        // background (this machine is shared; a baseline measured once, up front, drifts).
+        // While a swap runs, the load goes on in half-second windows whose counts and
+        // histograms add up, so its length need not be known in advance.
         let coordinator = CoordinatorClient(runDirectory: run)
-        let finished = DoneFlag()
-        let swapping = Task { () -> [SwapOutcome] in
-            defer { finished.done.store(true, ordering: .releasing) }
-            var outcomes: [SwapOutcome] = []
-            for index in 0..<swaps {
-                let (agent, parameter, value) = targets.change(index)
+        var steady: LoadReport?
+        var during: LoadReport?
+        var outcomes: [SwapOutcome] = []
+        for index in 0..<swaps {
+            let calm = await BenchMesh.atRate(rate, seconds: steadySeconds, timeout: timeout, send: send)
+            if steady == nil { steady = calm } else { steady?.add(calm) }
+            let (agent, parameter, value) = targets.change(index)
+            let finished = DoneFlag()
+            let swapping = Task { () -> SwapOutcome in
+                defer { finished.done.store(true, ordering: .releasing) }
                 do {
-                    let report = try await coordinator.swap(agent: agent, parameters: [parameter: value])
-                    outcomes.append(SwapOutcome(agent: agent, report: report, error: nil))
+                    return SwapOutcome(agent: agent, report: try await coordinator.swap(agent: agent, parameters: [parameter: value]), error: nil)
                 } catch {
-                    outcomes.append(SwapOutcome(agent: agent, report: nil, error: "\(error)"))
+                    return SwapOutcome(agent: agent, report: nil, error: "\(error)")
                 }
             }
-            return outcomes
+            repeat {
+                let window = await BenchMesh.atRate(rate, seconds: 0.5, timeout: timeout, send: send)
+                if during == nil { during = window } else { during?.add(window) }
+            } while !finished.done.load(ordering: .acquiring)
+            outcomes.append(await swapping.value)
+            log("swap \(index + 1)/\(swaps): \(agent) \(parameter)=\(value): \(outcomes.last?.report?.outcome ?? outcomes.last?.error ?? "?")")
         }
-        var during = await BenchMesh.atRate(rate, seconds: 1, timeout: timeout, send: send)
-        while !finished.done.load(ordering: .acquiring) {
-            during.add(await BenchMesh.atRate(rate, seconds: 1, timeout: timeout, send: send))
-        }
-        let outcomes = await swapping.value
         await client.shutdown()
 
         let result = Result(
-            topology: path, note: note, rate: rate, saturation: saturation, steady: steady, during: during,
+            topology: path, note: note, rate: rate, saturation: saturation, steady: steady!, during: during!,
             swaps: outcomes)
         if json { print(result.jsonLine()) } else { print(result.table()) }
     }
@@ -134,6 +136,8 @@ struct BenchSwaps: AsyncParsableCommand {
             let r = LoadReportRounding.round
             let totals = swaps.compactMap { $0.report?.totalMilliseconds }.sorted()
             let gates = swaps.compactMap { $0.report?.gateMilliseconds }.sorted()
+            // The swap's own cost: what follows the new processes' start-up and gate.
+            let afterGate = swaps.compactMap { $0.report.map { $0.totalMilliseconds - $0.gateMilliseconds } }.sorted()
             func median(_ values: [Double]) -> Double { values.isEmpty ? 0 : values[values.count / 2] }
             var object: [String: any Sendable] = [
                 "topology": topology,
@@ -147,6 +151,7 @@ struct BenchSwaps: AsyncParsableCommand {
                 "swaps_p99_over_steady_p99": BenchMesh.Result.ratio(during.p99, steady.p99),
                 "swap_total_ms_median": r(median(totals)), "swap_total_ms_max": r(totals.last ?? 0),
                 "swap_gate_ms_median": r(median(gates)),
+                "swap_after_gate_ms_median": r(median(afterGate)), "swap_after_gate_ms_max": r(afterGate.last ?? 0),
                 "failures": during.failures.merging(steady.failures, uniquingKeysWith: +),
             ]
             if let note { object["topology_note"] = note }
@@ -168,7 +173,7 @@ struct BenchSwaps: AsyncParsableCommand {
                 steady       \(o["steady_sent"] ?? 0)  \(o["steady_failed"] ?? 0)  \(o["steady_degraded"] ?? 0)  \(number("steady_p50_ms"))  \(number("steady_p99_ms"))
                 during swaps \(o["swaps_sent"] ?? 0)  \(o["swaps_failed"] ?? 0)  \(o["swaps_degraded"] ?? 0)  \(number("swaps_p50_ms"))  \(number("swaps_p99_ms"))
                 p99 during swaps / steady p99: \(String(format: "%.3f", (o["swaps_p99_over_steady_p99"] as? Double) ?? 0))
-                swaps \(o["swaps_ok"] ?? 0)/\(o["swaps"] ?? 0) went through; a swap took \(number("swap_total_ms_median")) ms (median), \(number("swap_total_ms_max")) ms at most; gate \(number("swap_gate_ms_median")) ms (median)
+                swaps \(o["swaps_ok"] ?? 0)/\(o["swaps"] ?? 0) went through; a swap took \(number("swap_total_ms_median")) ms (median), \(number("swap_total_ms_max")) ms at most; start-up and gate \(number("swap_gate_ms_median")) ms, the rest \(number("swap_after_gate_ms_median")) ms (medians)
                 """
         }
     }
