@@ -5,7 +5,7 @@ public struct CoordinatorError: Error, Sendable, Equatable, CustomStringConverti
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Base: String, Hashable, Sendable {
             case notRunning, alreadyRunning, invalidTopology, runDirectory, spawn, protocolError
-            case gateFailed, notFound, io
+            case gateFailed, notFound, io, experimentRunning
         }
         private let base: Base
         private init(_ base: Base) { self.base = base }
@@ -28,6 +28,8 @@ public struct CoordinatorError: Error, Sendable, Equatable, CustomStringConverti
         public static let notFound = Code(.notFound)
         /// The run's topology file or history could not be written or read.
         public static let io = Code(.io)
+        /// A live experiment runs: the cluster changes only through its decision.
+        public static let experimentRunning = Code(.experimentRunning)
 
         /// The code whose description is `name` (an error that crossed the wire), if any.
         static func named(_ name: String) -> Code? {

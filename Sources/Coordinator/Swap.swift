@@ -360,6 +360,13 @@ extension Coordinator {
         await acquireChange()
         defer { releaseChange() }
         guard !shutdownRequested else { throw CoordinatorError(.notRunning, "the cluster is stopping") }
+        // A change under a running canary would move the control arm mid-test and leave the
+        // candidate's processes wired to a spec that no longer serves.
+        if let running = canary {
+            throw CoordinatorError(
+                .experimentRunning,
+                "experiment \(running.experiment) is running: the cluster changes through its decision (see `agentic experiment status`)")
+        }
 
         var candidate = try prepare(proposed, file: "epoch \(spec.epoch + 1)")
         let diff = TopologyDiff(from: spec, to: candidate)

@@ -108,12 +108,23 @@ struct ExperimentClusterTests {
         #expect(file.contains("epoch: 1"))
         #expect(file.contains("101,102"))
 
-        let rolledBack = try await experiment(worse, run: run)
+        // While an experiment runs, any other change of the cluster is refused, and changes nothing.
+        async let running = experiment(worse, run: run)
+        try await waitUntil("the second experiment starts") { FileManager.default.fileExists(atPath: run + "/experiment.json") }
+        let swap = try TestProcess.agentic(["swap", "catalogue", "--set", "k=5", "--run-dir", run])
+        #expect(try await swap.waitForExit(timeout: .seconds(60)) == 1)
+        #expect(try String(contentsOfFile: run + "/topology.yaml", encoding: .utf8).contains("epoch: 1"))
+
+        let rolledBack = try await running
         #expect(rolledBack["decision"] as? String == "rollback", "\(rolledBack)")
         #expect(rolledBack["epoch"] as? Int == 2)
         #expect((rolledBack["reason"] as? String)?.hasPrefix("candidate significantly worse") == true, "\(rolledBack)")
         let after = try String(contentsOfFile: run + "/topology.yaml", encoding: .utf8)
         #expect(after.contains("epoch: 2") && after.contains("101,102") && !after.contains("201,202"))
+        // The same swap goes through once no experiment runs: the refusal above was the experiment's.
+        let later = try TestProcess.agentic(["swap", "catalogue", "--set", "k=5", "--run-dir", run])
+        #expect(try await later.waitForExit(timeout: .seconds(60)) == 0)
+        #expect(try String(contentsOfFile: run + "/topology.yaml", encoding: .utf8).contains("epoch: 3"))
 
         traffic.stopped.store(true, ordering: .relaxed)
         for worker in workers { await worker.value }
