@@ -130,6 +130,7 @@ let package = Package(
                 "AgentProtocol",
                 "AgentRuntime",
                 "RecommenderAgents",
+                "Recommender",
                 "Coordinator",
                 "Gateway",
                 "Store",

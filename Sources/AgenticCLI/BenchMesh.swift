@@ -4,6 +4,7 @@ import ArgumentParser
 import Foundation
 import Gateway
 import LoadGenerator
+import Recommender
 import Synchronization
 import Topology
 
@@ -45,6 +46,9 @@ struct BenchMesh: AsyncParsableCommand {
         let k = 10
         let timeout = Duration.seconds(2)
 
+        // The agents' processes get one OpenBLAS thread each (see Coordinator's Child); the
+        // in-process side gets the same, so the comparison is of the mesh, not of BLAS settings.
+        BLASThreads.set(1)
         // In process: every instance the topology names, made by the agents' own factory.
         log("in process: making the agents")
         let local = try InProcessAgents(spec: spec, factory: factory)

@@ -23,6 +23,12 @@ final class Child: @unchecked Sendable {
     ) throws(CoordinatorError) {
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
+        // One process per agent on few cores: OpenBLAS's worker threads spin in sched_yield
+        // between calls, and a profile of the MovieLens mesh at 45 requests/s showed the
+        // spinning threads of two agents (ALS, content) taking half of the cluster's CPU.
+        var environment = ProcessInfo.processInfo.environment
+        if environment["OPENBLAS_NUM_THREADS"] == nil { environment["OPENBLAS_NUM_THREADS"] = "1" }
+        process.environment = environment
         process.standardInput = input
         process.standardError = FileHandle.standardError
         let (stream, continuation) = AsyncStream.makeStream(of: String.self)

@@ -1,6 +1,14 @@
 import COpenBLAS
 public import Dataset
 
+/// OpenBLAS's own threads for this process.
+public enum BLASThreads {
+    /// Sets how many threads OpenBLAS uses from now on. Its idle workers spin in sched_yield
+    /// between calls, so a process that calls it per request among others on few cores
+    /// should use one (agent processes get `OPENBLAS_NUM_THREADS=1` from the coordinator).
+    public static func set(_ count: Int) { openblas_set_num_threads(Int32(max(1, count))) }
+}
+
 /// Thin wrappers over CBLAS/LAPACKE for the row-major dense matrices used here.
 enum Dense {
     /// C = A(m×k) · B(k×n), or with `transA`, C = Aᵀ · B where A is stored k×m.
