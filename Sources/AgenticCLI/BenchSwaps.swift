@@ -99,11 +99,15 @@ struct BenchSwaps: AsyncParsableCommand {
                     return SwapOutcome(agent: agent, report: nil, error: "\(error)")
                 }
             }
+            var thisSwap: LoadReport?
             repeat {
                 let window = await BenchMesh.atRate(rate, seconds: 0.5, timeout: timeout, send: send)
-                if during == nil { during = window } else { during?.add(window) }
+                if thisSwap == nil { thisSwap = window } else { thisSwap?.add(window) }
             } while !finished.done.load(ordering: .acquiring)
-            outcomes.append(await swapping.value)
+            if let thisSwap { if during == nil { during = thisSwap } else { during?.add(thisSwap) } }
+            var outcome = await swapping.value
+            outcome.p99Milliseconds = thisSwap?.p99 ?? 0
+            outcomes.append(outcome)
             log("swap \(index + 1)/\(swaps): \(agent) \(parameter)=\(value): \(outcomes.last?.report?.outcome ?? outcomes.last?.error ?? "?")")
         }
         await client.shutdown()
@@ -120,6 +124,8 @@ struct BenchSwaps: AsyncParsableCommand {
         var agent: String
         var report: SwapReport?
         var error: String?
+        /// The p99 of the requests sent while this swap ran.
+        var p99Milliseconds = 0.0
         var swapped: Bool { report?.outcome == "swapped" }
     }
 
@@ -153,6 +159,12 @@ struct BenchSwaps: AsyncParsableCommand {
                 "swap_gate_ms_median": r(median(gates)),
                 "swap_after_gate_ms_median": r(median(afterGate)), "swap_after_gate_ms_max": r(afterGate.last ?? 0),
                 "failures": during.failures.merging(steady.failures, uniquingKeysWith: +),
+                "per_swap": swaps.map { swap -> [String: any Sendable] in
+                    [
+                        "agent": swap.agent, "p99_ms": r(swap.p99Milliseconds),
+                        "total_ms": r(swap.report?.totalMilliseconds ?? 0), "gate_ms": r(swap.report?.gateMilliseconds ?? 0),
+                    ]
+                },
             ]
             if let note { object["topology_note"] = note }
             return object

@@ -164,6 +164,9 @@ struct AgentCommand: AsyncParsableCommand {
         configuration.parentPID = parentPid
         configuration.watchStandardInput = watchStdin
         configuration.factory = Kinds.factory(topologyPath: topology)
+        if let nice = ProcessInfo.processInfo.environment["AGENTIC_START_NICE"].flatMap({ Int32($0) }), (0...19).contains(nice) {
+            configuration.startNice = nice
+        }
         let host: AgentHost
         do {
             host = try AgentHost(configuration: configuration)

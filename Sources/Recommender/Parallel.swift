@@ -1,4 +1,5 @@
 import Dispatch
+import Glibc
 
 /// A raw pointer that may cross into `concurrentPerform` workers.
 ///
@@ -18,6 +19,14 @@ func parallelFor(_ count: Int, _ body: @Sendable (Int) -> Void) {
 /// Runs `body` over contiguous sub-ranges of `0..<count` concurrently.
 func parallelChunks(_ count: Int, _ body: @Sendable (Range<Int>) -> Void) {
     guard count > 0 else { return }
+    // A thread that lowered its own priority below the process's (an agent starting beside a
+    // serving cluster) does not fan out onto dispatch's workers, which keep the process's.
+    // Linux: who = 0 is the calling thread, who = pid the main one.
+    let which = __priority_which_t(PRIO_PROCESS.rawValue)
+    if getpriority(which, 0) > getpriority(which, id_t(getpid())) {
+        body(0..<count)
+        return
+    }
     let chunks = Swift.min(count, 16)
     DispatchQueue.concurrentPerform(iterations: chunks) { c in
         let lo = count * c / chunks, hi = count * (c + 1) / chunks
