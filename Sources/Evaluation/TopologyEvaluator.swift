@@ -510,6 +510,8 @@ extension OfflineEvaluation {
             let d = since.duration(to: clock.now)
             seconds[name] = Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
         }
+        // The evaluator runs route fits and users side by side on every core itself.
+        limitLinearAlgebraThreads(to: 1)
         var settings = TopologyEvaluator.Configuration(dataDirectory: configuration.dataDirectory, split: configuration.split,
                                                        log: configuration.log)
         settings.listLength = configuration.listLength

@@ -114,41 +114,43 @@ extension TopologyEvaluator {
                            rerankAgent, floor, ildFloor, reference.coverage10, reference.ild10))
             }
             if let fixed = configuration.minimumValidCoverage { floor = fixed }
-            // A coarse λ grid (steps of a tenth of the range) for every ranker option, then
-            // half steps around the winner of the chosen option only: the metrics are smooth
-            // in λ, so this finds what the full fine grid finds at half the evaluations.
+            // A coarse grid (λ in tenths of its range, the penalty in thirds) for every ranker
+            // option, then half steps around the winner of the chosen option only: the
+            // metrics are smooth in both, so this finds what a fine grid finds at a third
+            // of the evaluations.
             let currentLambda = TopologyPlan.mmrLambda(diversity: plan.reranker.diversity)
             var lambdas = [currentLambda]
-            var lambdaStep: Double?
+            var lambdaRange: (lo: Double, hi: Double, step: Double)?
             if let d = agent.decisionSpace["lambda"], let lo = d.min, let hi = d.max, hi > lo {
                 lambdas += (0...10).map { lo + (hi - lo) * Double($0) / 10 }
-                lambdaStep = (hi - lo) / 20
+                lambdaRange = (lo, hi, (hi - lo) / 20)
             }
             var penalties = [plan.reranker.popularityPenalty]
+            var penaltyRange: (lo: Double, hi: Double, step: Double)?
             if let d = agent.decisionSpace["popularity_penalty"], let lo = d.min, let hi = d.max, hi > lo {
-                penalties += (0...6).map { lo + (hi - lo) * Double($0) / 6 }
+                penalties += (0...3).map { lo + (hi - lo) * Double($0) / 3 }
+                penaltyRange = (lo, hi, (hi - lo) / 6)
             }
             typealias Setting = (spec: TopologySpec, lambda: Double, penalty: Double, metrics: MetricSet)
-            func grid(_ option: TopologySpec, lambdas: [Double]) throws(EvaluationError) -> [Setting] {
+            func grid(_ option: TopologySpec, _ points: [(lambda: Double, penalty: Double)]) throws(EvaluationError) -> [Setting] {
                 let model = option.agent(named: plan.rankerAgent ?? "")?.parameters["model"]?.string ?? "-"
                 var settings: [Setting] = []
-                for lambda in Array(Set(lambdas)).sorted() {
-                    for penalty in Array(Set(penalties)).sorted() {
-                        let trial = option.setting(rerankAgent, "lambda", .double(lambda))
-                            .setting(rerankAgent, "popularity_penalty", .double(penalty))
-                        let m = try evaluate(trial, on: .valid, details: false).overall
-                        log(String(format: "tune %@ ranker=%@ lambda=%.3f popularity_penalty=%.2f valid ndcg@10 %.4f ild@10 %.4f cov@10 %.4f",
-                                   rerankAgent, model, lambda, penalty, m.ndcg10, m.ild10, m.coverage10))
-                        settings.append((option, lambda, penalty, m))
-                    }
+                for (lambda, penalty) in points {
+                    let trial = option.setting(rerankAgent, "lambda", .double(lambda))
+                        .setting(rerankAgent, "popularity_penalty", .double(penalty))
+                    let m = try evaluate(trial, on: .valid, details: false).overall
+                    log(String(format: "tune %@ ranker=%@ lambda=%.3f popularity_penalty=%.3f valid ndcg@10 %.4f ild@10 %.4f cov@10 %.4f",
+                               rerankAgent, model, lambda, penalty, m.ndcg10, m.ild10, m.coverage10))
+                    settings.append((option, lambda, penalty, m))
                 }
                 return settings
             }
+            let coarse = Array(Set(lambdas)).sorted().flatMap { lambda in Array(Set(penalties)).sorted().map { (lambda, $0) } }
             func best(_ settings: [Setting]) -> Setting {
                 settings[Self.constrainedBest(settings.map(\.metrics), coverageFloor: floor, ildFloor: ildFloor)]
             }
             var tried: [[Setting]] = []
-            for option in rankerOptions { tried.append(try grid(option, lambdas: lambdas)) }
+            for option in rankerOptions { tried.append(try grid(option, coarse)) }
             // A learned ranker (the first option) must beat the fused order by a noise margin:
             // one that only ties adds serving cost for nothing. A setting that clears the
             // floors always wins over one that does not.
@@ -162,12 +164,14 @@ extension TopologyEvaluator {
                     chosenOption = other
                 }
             }
-            if let step = lambdaStep, let d = agent.decisionSpace["lambda"], let lo = d.min, let hi = d.max {
-                let centre = best(tried[chosenOption]).lambda
-                let fine = [centre - step, centre + step].filter { $0 >= lo - 1e-12 && $0 <= hi + 1e-12 }
-                    .filter { value in !lambdas.contains { abs($0 - value) < 1e-9 } }
-                tried[chosenOption] += try grid(rankerOptions[chosenOption], lambdas: fine)
+            let centre = best(tried[chosenOption])
+            func around(_ value: Double, _ range: (lo: Double, hi: Double, step: Double)?) -> [Double] {
+                guard let range else { return [value] }
+                return [value - range.step, value, value + range.step].filter { $0 >= range.lo - 1e-12 && $0 <= range.hi + 1e-12 }
             }
+            let fine = around(centre.lambda, lambdaRange).flatMap { lambda in around(centre.penalty, penaltyRange).map { (lambda, $0) } }
+                .filter { point in !tried[chosenOption].contains { abs($0.lambda - point.0) < 1e-9 && abs($0.penalty - point.1) < 1e-9 } }
+            tried[chosenOption] += try grid(rankerOptions[chosenOption], fine)
             let pick = best(tried[chosenOption])
             spec = pick.spec.setting(rerankAgent, "lambda", .double(pick.lambda))
                 .setting(rerankAgent, "popularity_penalty", .double(pick.penalty))
@@ -304,7 +308,8 @@ extension TopologyEvaluator {
         let scale = best[anchor] ?? 1
         for _ in 0..<2 {
             for name in plan.fusionInputs where name != anchor {
-                for w in [0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7] {
+                // Up to the anchor's own weight: on P1 ALS sat at the old 0.7 edge.
+                for w in [0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0] {
                     var trial = best
                     trial[name] = w * scale
                     let s = evaluate(trial)
