@@ -48,7 +48,7 @@ struct BenchMesh: AsyncParsableCommand {
 
         // The agents' processes get one OpenBLAS thread each (see Coordinator's Child); the
         // in-process side gets the same, so the comparison is of the mesh, not of BLAS settings.
-        BLASThreads.set(1)
+        limitLinearAlgebraThreads(to: 1)
         // In process: every instance the topology names, made by the agents' own factory.
         log("in process: making the agents")
         let local = try InProcessAgents(spec: spec, factory: factory)

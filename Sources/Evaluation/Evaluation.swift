@@ -83,7 +83,10 @@ public enum OfflineEvaluation {
         /// accurate pair on valid whose valid ILD@10 and Coverage@10 reach these floors
         /// (the most accurate overall if none does). A nil coverage floor means "the
         /// valid Coverage@10 of the best single route", so the pipeline never narrows
-        /// the catalogue relative to its strongest component.
+        /// the catalogue relative to its strongest component; on a topology
+        /// (`run(topology:configuration:)`) it is also raised to clear the EASE peer's
+        /// (``TopologyEvaluator/Configuration/diversityReference``), and the closest
+        /// setting to the floors wins when none clears them. A value here replaces both.
         public var minimumValidILD: Double = 0.81
         public var minimumValidCoverage: Double? = nil
         public var router: Router.Configuration = .init()

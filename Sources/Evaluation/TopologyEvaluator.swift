@@ -1,7 +1,7 @@
 public import Dataset
 import Dispatch
 import Foundation
-import Recommender
+public import Recommender
 public import Topology
 
 /// Which side of the protocol an evaluation runs on.
@@ -48,6 +48,9 @@ public struct TunedTopology: Sendable {
     public var topology: TopologySpec
     /// Chosen values per agent name (and per re-ranker floor), for reports.
     public var chosen: [String: [String: Double]]
+    /// Wall seconds per tuning step (`routes`, `fusion`, `ranker`, `rerank`), so a slow
+    /// run says where its time went.
+    public var seconds: [String: Double] = [:]
 }
 
 /// Evaluates topologies offline, for `agentic eval` and for the evolution loop.
@@ -74,6 +77,16 @@ public actor TopologyEvaluator {
         /// Tuning picks the most accurate re-ranker setting whose valid ILD@10 reaches
         /// this and whose valid Coverage@10 exceeds the best single route's.
         public var minimumValidILD: Double = 0.81
+        /// A fixed valid Coverage@10 floor; nil leaves the floors below.
+        public var minimumValidCoverage: Double? = nil
+        /// The peer the pipeline must not lose diversity against (EASE λ = 300 in
+        /// shared/eval/peers.md): fitted on train once, its valid Coverage@10 × (1 +
+        /// ``coverageMargin``) and ILD@10 + ``ildMargin`` become floors too. Test numbers
+        /// run above valid ones for every model (more training data), so clearing the
+        /// peer on valid by a margin is what makes the test comparison hold; nil skips it.
+        public var diversityReference: RouteSpec? = .ease(.init(lambda: 300))
+        public var coverageMargin: Double = 0.03
+        public var ildMargin: Double = 0.003
         /// Valid NDCG@10 a learned ranker must add over the fused order to be served.
         public var rankerMargin: Double = 0.002
         /// Progress lines (tuning) go here; nil is silent.
@@ -127,6 +140,8 @@ public actor TopologyEvaluator {
     /// Valid NDCG@10 of single routes tried while tuning, by route key.
     var routeScores: [String: Double] = [:]
     private var poolUse: [String: Int] = [:]
+    /// Valid metrics of ``Configuration/diversityReference`` (fitted once per evaluator).
+    private var referenceMetrics: MetricSet?
     /// Route models fitted so far (cache misses), for callers that budget refits.
     public private(set) var routeFits = 0
     /// Candidate pools (routes → fusion → ranker for every user) built so far: what an
@@ -161,6 +176,11 @@ public actor TopologyEvaluator {
 
     func log(_ line: String) { configuration.log?(line) }
 
+    func seconds(since start: ContinuousClock.Instant) -> Double {
+        let d = start.duration(to: clock.now)
+        return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+    }
+
     // MARK: Evaluation as specified
 
     /// Scores `topology` as specified (no tuning) on `stage`.
@@ -168,7 +188,7 @@ public actor TopologyEvaluator {
         try evaluate(topology, on: stage, details: true)
     }
 
-    /// Without `details`, only the overall and per-segment metrics (what tuning reads).
+    /// Without `details`, only the overall metrics (what tuning reads).
     func evaluate(_ topology: TopologySpec, on stage: EvaluationStage, details: Bool) throws(EvaluationError) -> TopologyEvaluation {
         let start = clock.now
         let plan = try TopologyPlan(topology)
@@ -181,8 +201,7 @@ public actor TopologyEvaluator {
         // re-ranker: computed once per upstream configuration, so searching MMR settings
         // only re-ranks short arrays.
         let upstream = try candidatePools(plan, stage: stage)
-        let reranking = HybridRecommender(configuration: pipeline).model(routes: upstream.routes, items: data.index.items,
-                                                                         ranker: nil)
+        let reranking = upstream.reranking.reranking(with: pipeline)
         let routes = upstream.routes, pools = upstream.pools
         let lists = Self.parallelMap(users) { u in
             (reranking.rerank(user: u, candidates: pools[u], k: k),
@@ -196,7 +215,7 @@ public actor TopologyEvaluator {
         let router = Router(configuration: plan.router)
         var segments: [String: MetricSet] = [:]
         var segmentRewards: [String: Double] = [:]
-        for segment in Router.Segment.allCases {
+        for segment in Router.Segment.allCases where details {
             let members = Set(users.filter { router.segment(historyLength: known.rowLength($0)) == segment })
             guard members.contains(where: { truth.rowLength($0) > 0 }) else { continue }
             let m = Metrics.compute(recommendations: recs, truth: truth, known: known, itemGenres: data.genres,
@@ -227,11 +246,9 @@ public actor TopologyEvaluator {
         if let name = plan.routerAgent { rewards[name] = overall.ndcg10 }
         if let name = plan.fusionAgent, plan.ranker == nil, details { rewards[name] = Metrics.ndcg10(recommendations: ranked, truth: truth) }
 
-        let d = start.duration(to: clock.now)
         return TopologyEvaluation(
             stage: stage, overall: overall, segments: segments, routes: routeMetrics, innerRewards: rewards,
-            segmentRewards: segmentRewards, rankerWeights: rankerWeights,
-            seconds: Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18, recommendations: recs)
+            segmentRewards: segmentRewards, rankerWeights: rankerWeights, seconds: seconds(since: start), recommendations: recs)
     }
 
     /// Writes `evaluation`'s lists as `user item rank` (raw ids), the input of `score.py`.
@@ -265,6 +282,23 @@ public actor TopologyEvaluator {
         return slots.values
     }
 
+    /// The diversity reference's valid metrics (its top 10 by its own scores), or nil
+    /// without a reference.
+    func diversityReferenceMetrics() throws(EvaluationError) -> MetricSet? {
+        if let referenceMetrics { return referenceMetrics }
+        guard let reference = configuration.diversityReference else { return nil }
+        let scores: ScoreMatrix
+        do {
+            scores = try reference.fit(on: data.train, items: data.index.items).scoreAll()
+        } catch {
+            throw EvaluationError(code: .model, message: "diversity reference \(reference.name): \(error.description)")
+        }
+        let m = Metrics.compute(recommendations: Runner.recommendAll(scores, training: data.train, k: 10), truth: data.valid,
+                                known: data.train, itemGenres: data.genres, catalogueSize: data.catalogueSize)
+        referenceMetrics = m
+        return m
+    }
+
     // MARK: Route models
 
     static func key(_ spec: RouteSpec, values: [String: Double], stage: EvaluationStage) -> String {
@@ -279,23 +313,63 @@ public actor TopologyEvaluator {
             return hit
         }
         routeFits += 1
+        let fitted = try Self.fit(route, on: data.training(stage), items: data.index.items)
+        if cache { store(fitted, key: key) }
+        return fitted
+    }
+
+    static func fit(_ route: TopologyPlan.Route, on training: InteractionMatrix, items: [Item]) throws(EvaluationError) -> FittedRoute {
         let model: any ScoringModel
         do {
-            model = try route.spec.fit(on: data.training(stage), items: data.index.items)
+            model = try route.spec.fit(on: training, items: items)
         } catch {
             throw EvaluationError(code: .model, message: "\(route.name): \(error.description)")
         }
-        let fitted = FittedRoute(model: model, scores: model.scoreAll())
-        if cache {
-            if routeCache.count >= max(configuration.cachedRoutes, 1),
-               let oldest = routeUse.min(by: { $0.value < $1.value })?.key {
-                routeCache[oldest] = nil
-                routeUse[oldest] = nil
-            }
-            routeCache[key] = fitted
-            routeUse[key] = useClock
+        return FittedRoute(model: model, scores: model.scoreAll())
+    }
+
+    private func store(_ fitted: FittedRoute, key: String) {
+        if routeCache[key] == nil, routeCache.count >= max(configuration.cachedRoutes, 1),
+           let oldest = routeUse.min(by: { $0.value < $1.value })?.key {
+            routeCache[oldest] = nil
+            routeUse[oldest] = nil
         }
-        return fitted
+        routeCache[key] = fitted
+        routeUse[key] = useClock
+    }
+
+    /// Fits `routes` not yet cached concurrently and returns them in order, caching them
+    /// if `cache`. Every fit has serial stretches (dense copies, element-wise loops,
+    /// top-k pruning) between its BLAS calls; two fits side by side keep both cores busy.
+    func fittedConcurrently(_ routes: [TopologyPlan.Route], stage: EvaluationStage,
+                            cache: Bool = true) throws(EvaluationError) -> [FittedRoute] {
+        let keys = routes.map { Self.key($0.spec, values: $0.values, stage: stage) }
+        var missing: [Int] = []
+        for (i, key) in keys.enumerated() where routeCache[key] == nil && !missing.contains(where: { keys[$0] == key }) {
+            missing.append(i)
+        }
+        var fresh: [String: FittedRoute] = [:]
+        if missing.count > 1 {
+            let training = data.training(stage), items = data.index.items
+            let pending = missing.map { routes[$0] }
+            let results = Self.parallelMap(Array(pending.indices)) { i -> Result<FittedRoute, EvaluationError> in
+                do throws(EvaluationError) {
+                    return .success(try Self.fit(pending[i], on: training, items: items))
+                } catch {
+                    return .failure(error)
+                }
+            }
+            for (i, result) in zip(missing, results) {
+                routeFits += 1
+                fresh[keys[i]] = try result.get()
+                if cache { store(fresh[keys[i]]!, key: keys[i]) }
+            }
+        }
+        var out: [FittedRoute] = []
+        for (i, route) in routes.enumerated() {
+            if let f = fresh[keys[i]] { out.append(f) } else { out.append(try fitted(route, stage: stage, cache: cache)) }
+        }
+        return out
     }
 
     func routeSet(_ plan: TopologyPlan, stage: EvaluationStage) throws(EvaluationError) -> RouteSet {
@@ -305,8 +379,7 @@ public actor TopologyEvaluator {
             routes.append(.init(name: TopologyPlan.fallbackPopularity, kind: "recall.popularity",
                                 spec: .popularity(.init()), values: [:], k: 100, names: [:]))
         }
-        for route in routes {
-            let f = try fitted(route, stage: stage)
+        for (route, f) in zip(routes, try fittedConcurrently(routes, stage: stage)) {
             models[route.name] = f.model
             scores[route.name] = f.scores
         }
@@ -322,6 +395,9 @@ public actor TopologyEvaluator {
         /// Indexed by user.
         let pools: [(items: [Int], scores: [Double])]
         let rankerWeights: [String: Double]
+        /// A model over `routes` that only re-ranks pools: evaluations differing in
+        /// re-ranker settings derive theirs from it instead of rebuilding its features.
+        let reranking: HybridRecommender.Model
     }
 
     /// A fusion configuration as a cache key (dictionary descriptions are unordered).
@@ -364,7 +440,8 @@ public actor TopologyEvaluator {
             let scored = Self.parallelMap(group) { model.scoredCandidates(user: $0) }
             for (u, pool) in zip(group, scored) { pools[u] = pool }
         }
-        let result = CandidatePools(routes: routes, pools: pools, rankerWeights: rankerWeights)
+        let reranking = HybridRecommender(configuration: pipeline).model(routes: routes, items: data.index.items, ranker: nil)
+        let result = CandidatePools(routes: routes, pools: pools, rankerWeights: rankerWeights, reranking: reranking)
         if poolCache.count >= 8, let oldest = poolUse.min(by: { $0.value < $1.value })?.key {
             poolCache[oldest] = nil
             poolUse[oldest] = nil
@@ -433,16 +510,20 @@ extension OfflineEvaluation {
             let d = since.duration(to: clock.now)
             seconds[name] = Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
         }
+        // The evaluator runs route fits and users side by side on every core itself.
+        limitLinearAlgebraThreads(to: 1)
         var settings = TopologyEvaluator.Configuration(dataDirectory: configuration.dataDirectory, split: configuration.split,
                                                        log: configuration.log)
         settings.listLength = configuration.listLength
         settings.minimumValidILD = configuration.minimumValidILD
+        settings.minimumValidCoverage = configuration.minimumValidCoverage
         settings.rankerMargin = configuration.rankerMargin
         let evaluator = try TopologyEvaluator(configuration: settings)
         lap("load", since: start)
         var phase = clock.now
         let tuned = try await evaluator.tune(topology)
         lap("tune", since: phase)
+        for (step, s) in tuned.seconds { seconds["tune_\(step)"] = s }
         phase = clock.now
         let valid = try await evaluator.evaluate(tuned.topology, on: .valid)
         lap("valid_report", since: phase)

@@ -1,12 +1,13 @@
 import COpenBLAS
 public import Dataset
 
-/// OpenBLAS's own threads for this process.
-public enum BLASThreads {
-    /// Sets how many threads OpenBLAS uses from now on. Its idle workers spin in sched_yield
-    /// between calls, so a process that calls it per request among others on few cores
-    /// should use one (agent processes get `OPENBLAS_NUM_THREADS=1` from the coordinator).
-    public static func set(_ count: Int) { openblas_set_num_threads(Int32(max(1, count))) }
+/// Caps the threads OpenBLAS uses per call (process-wide). Its idle workers wait for work
+/// in `sched_yield` loops: ~14 % of the CPU of `agentic eval` on two cores, and half of the
+/// MovieLens mesh's when agents called it per request (agent processes get
+/// `OPENBLAS_NUM_THREADS=1` from the coordinator). A caller that keeps the cores busy
+/// itself, or shares them with other processes, sets 1.
+public func limitLinearAlgebraThreads(to count: Int) {
+    openblas_set_num_threads(Int32(max(count, 1)))
 }
 
 /// Thin wrappers over CBLAS/LAPACKE for the row-major dense matrices used here.

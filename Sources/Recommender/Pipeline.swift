@@ -92,6 +92,29 @@ public struct HybridRecommender: Sendable {
             builder = FeatureBuilder(routes: routes, side: side, configuration: configuration)
         }
 
+        private init(configuration: Configuration, reusing model: Model) {
+            self.configuration = configuration
+            routes = model.routes
+            side = model.side
+            ranker = model.ranker
+            boosted = model.boosted
+            builder = model.builder
+        }
+
+        /// This model with other re-ranker settings (shared λ, candidate pool, per-segment
+        /// diversity and popularity penalty). Candidates and ranker scores do not depend on
+        /// them, so an offline search over re-ranker settings reuses the fitted parts instead
+        /// of rebuilding the feature index (item timelines) for every setting. Everything
+        /// else in `configuration` must equal this model's.
+        public func reranking(with configuration: Configuration) -> Model {
+            precondition(configuration.candidatesPerRoute == self.configuration.candidatesPerRoute
+                && configuration.routeCandidates == self.configuration.routeCandidates
+                && configuration.featureRoutes == self.configuration.featureRoutes
+                && configuration.router == self.configuration.router,
+                "only re-ranker settings may change")
+            return Model(configuration: configuration, reusing: self)
+        }
+
         public var router: Router { Router(configuration: configuration.router) }
 
         public func segment(user: Int) -> Router.Segment {

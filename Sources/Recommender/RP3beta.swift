@@ -65,11 +65,10 @@ public struct RP3beta: Sendable {
             }
         }
         var w = Dense.multiply(backward, forward, m: n, n: n, k: m, transA: true)
+        // One power per target item, not per pair.
+        let damping = pop.map { $0 > 0 ? _pow(Double($0), -beta) : 0 }
         for i in 0..<n {
-            for j in 0..<n {
-                let fj = pop[j] > 0 ? _pow(Double(pop[j]), -beta) : 0
-                w[i * n + j] = i == j ? 0 : w[i * n + j] * fj
-            }
+            for j in 0..<n { w[i * n + j] = i == j ? 0 : w[i * n + j] * damping[j] }
         }
         Dense.pruneRows(&w, n: n, k: configuration.neighbours)
         return Model(training: training, weights: w, ratingExponent: configuration.ratingExponent)

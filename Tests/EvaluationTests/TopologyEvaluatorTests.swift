@@ -144,3 +144,55 @@ private func topology(rankerModel: String? = "linear", fusionWeight: Double = 0.
     spec.edges.removeAll { ["pop", "knn", "ease"].contains($0.from) || ["pop", "knn", "ease"].contains($0.to) }
     await #expect(throws: EvaluationError.self) { try await evaluator.evaluate(spec, on: .valid) }
 }
+
+private func metrics(ndcg: Double, coverage: Double, ild: Double) -> MetricSet {
+    MetricSet(recall10: 0, recall20: 0, ndcg10: ndcg, ndcg20: 0, hitRate10: 0, mrr10: 0, coverage10: coverage, ild10: ild, users: 1)
+}
+
+@Test(.computeBound) func rerankSelectionTreatsDiversityFloorsAsConstraints() {
+    let settings = [
+        metrics(ndcg: 0.30, coverage: 0.10, ild: 0.90),  // most accurate, too narrow
+        metrics(ndcg: 0.28, coverage: 0.25, ild: 0.82),  // clears both
+        metrics(ndcg: 0.29, coverage: 0.25, ild: 0.80),  // too similar
+        metrics(ndcg: 0.27, coverage: 0.30, ild: 0.85),  // clears both, less accurate
+    ]
+    #expect(TopologyEvaluator.constrainedBest(settings, coverageFloor: 0.2, ildFloor: 0.81) == 1)
+    // Coverage must be strictly above its floor.
+    #expect(TopologyEvaluator.violation(settings[1], coverageFloor: 0.25, ildFloor: 0.81) > 0)
+    // Nothing clears: the closest to clearing wins, not the most accurate.
+    #expect(TopologyEvaluator.constrainedBest(settings, coverageFloor: 0.4, ildFloor: 0.81) == 3)
+}
+
+@Test(.computeBound) func routesFittedSideBySideMatchSequentialFitsAndAreCached() async throws {
+    let data = syntheticData()
+    let evaluator = TopologyEvaluator(configuration: .init(dataDirectory: ""), data: data)
+    let plan = try TopologyPlan(topology(rankerModel: nil))
+    let together = try await evaluator.fittedConcurrently(plan.routes + plan.routes, stage: .valid)
+    #expect(await evaluator.routeFits == plan.routes.count)
+    for (route, fitted) in zip(plan.routes + plan.routes, together) {
+        let alone = try TopologyEvaluator.fit(route, on: data.train, items: data.index.items)
+        #expect(fitted.scores.values == alone.scores.values, "\(route.name)")
+    }
+    _ = try await evaluator.evaluate(topology(rankerModel: nil), on: .valid)
+    #expect(await evaluator.routeFits == plan.routes.count)
+}
+
+@Test(.computeBound) func tuningClearsTheDiversityReferenceWhenItCan() async throws {
+    // Popularity as the reference (narrow lists, a floor the pipeline can clear); the ILD
+    // floor is off, since each synthetic user likes a single genre.
+    var configuration = TopologyEvaluator.Configuration(dataDirectory: "")
+    configuration.diversityReference = .popularity(.init())
+    configuration.minimumValidILD = 0
+    configuration.ildMargin = -1
+    let evaluator = TopologyEvaluator(configuration: configuration, data: syntheticData())
+    let tuned = try await evaluator.tune(topology(rankerModel: nil))
+    let reference = try #require(try await evaluator.diversityReferenceMetrics())
+    let floors = try #require(tuned.chosen["mmr"])
+    #expect(floors["valid_coverage_floor"]! >= reference.coverage10 * 1.03 - 1e-12)
+    #expect(floors["valid_coverage_floor"]! > 0)
+    #expect(tuned.seconds["routes"] != nil && tuned.seconds["rerank"] != nil)
+    let valid = try await evaluator.evaluate(tuned.topology, on: .valid)
+    // Personalised lists cover more than popularity's on this data, so a setting clears
+    // the floor, and the pick must be one that does.
+    #expect(valid.overall.coverage10 > floors["valid_coverage_floor"]!)
+}
