@@ -60,6 +60,11 @@ struct DemoUnitTests {
             .init(name: hostile, plannedSeconds: 0, startedSeconds: 0, finishedSeconds: 1, outcome: hostile, ok: true)
         ]
         report.offline = [.init(epoch: 0, metric: hostile, value: 0.3)]
+        report.experiments = [
+            .init(
+                id: hostile, step: hostile, candidate: hostile, decision: hostile, reason: hostile,
+                arms: [.init(arm: hostile, lists: 2, clicked: 1)], epoch: 1, seconds: 1)
+        ]
         #expect(parsesAsXML(EvolutionChart.svg(report)))
         let html = ReportWriter.html(report)
         #expect(!html.contains(hostile))
@@ -131,9 +136,24 @@ struct DemoEndToEndTests {
         #expect(report.epochs.count >= 2, "no answer named the swapped epoch")
         // Every planned step is in the report: run, or skipped with the reason when the swap
         // before it ran past the end of the replay (a debug build on a loaded machine).
-        for name in ["cluster check", "evolve"] {
+        for name in ["offline search", "cluster check", "evolve"] {
             let step = try #require(report.steps.first { $0.name == name }, "steps: \(report.steps)")
             #expect(step.ok || step.outcome.hasPrefix("skipped: the replay ended"), "\(step)")
+        }
+        // The MovieLens mesh has a store, so evolution is a live experiment with per-arm counts
+        // from it and a decision (unless the evolve step started too late to leave it time).
+        let evolve = try #require(report.steps.first { $0.name == "evolve" })
+        if movieLens, evolve.ok, !evolve.outcome.contains("too late for a live experiment") {
+            let experiment = try #require(report.experiments?.first, "evolve: \(evolve.outcome)")
+            #expect(["promote", "rollback", "stop"].contains(experiment.decision), "\(experiment)")
+            #expect(!experiment.reason.isEmpty && experiment.id.hasPrefix("exp-"))
+            #expect(evolve.outcome.contains("experiment \(experiment.id)") && evolve.outcome.contains(experiment.decision))
+            for arm in experiment.arms {
+                #expect(["control", "candidate"].contains(arm.arm))
+                #expect(arm.lists >= arm.clicked && arm.clicked >= 0, "\(arm.arm): \(arm.lists) lists, \(arm.clicked) clicked")
+            }
+            // Each arm's lists are lists the replay was answered with.
+            #expect(experiment.arms.reduce(0) { $0 + $1.lists } <= report.requests.ok)
         }
         try checkFiles(report, runDirectory: runDirectory)
     }
