@@ -37,7 +37,7 @@ enum DemoPlan {
 
     /// When the offline search must have ended, as a share of the replay: the rest is for the
     /// live experiment and its decision.
-    static let searchShare = 0.55
+    static let searchShare = 0.4
 
     /// Starts `agentic evolve` from the served topology in the background; the evolve step
     /// collects it. Its budget is the time until the evolve step must decide on a candidate.
@@ -98,7 +98,8 @@ enum DemoPlan {
             let (current, incumbent) = try await context.topology()
             let directory = settings.runDirectory + "/evolve"
             // The search must end in time for the live trial: past that, it is stopped.
-            let found = await search.result(waiting: .seconds(max(0, total * searchShare - (await context.elapsed()).seconds)))
+            let (found, failure) = await search.result(
+                waiting: .seconds(max(0, total * searchShare - (await context.elapsed()).seconds)))
             let searched = await search.start ?? current
             let catalogue = Kinds.factory(topologyPath: directory + "/start.yaml").catalogue
             let candidate = EvolutionCandidate.choose(
@@ -113,8 +114,8 @@ enum DemoPlan {
                         format: "offline: %@ valid %.4f → %.4f in %.0f s (%d evaluations)", $0.metric, $0.startValid,
                         $0.bestValid, $0.seconds, $0.evaluations)
                 }
-                ?? "the offline search (agentic evolve, \(Int(budget)) s budget) did not finish by "
-                + "\(Int(total * searchShare)) s: stopped"
+                ?? "the offline search (agentic evolve, \(Int(budget)) s budget) "
+                + (failure.map { "failed: \($0)" } ?? "did not finish by \(Int(total * searchShare)) s: stopped")
             guard var candidate else {
                 return "\(search); no candidate: nothing distinct was evaluated and no decision space to vary"
             }
@@ -390,15 +391,19 @@ actor BackgroundSearch {
     }
 
     /// Its summary, waiting at most `waiting`; past that the child is stopped (its lineage
-    /// journal stays). Nil when it did not finish, failed, or never started.
-    func result(waiting: Duration) async -> OfflineSearch.Result? {
-        guard let task else { return nil }
+    /// journal stays). Without a summary, why: it did not finish in time, failed, or never started.
+    func result(waiting: Duration) async -> (summary: OfflineSearch.Result?, failure: String?) {
+        guard let task else { return (nil, "it never started") }
         let timer = Task {
             try await Task.sleep(for: waiting)
             task.cancel()
         }
         defer { timer.cancel() }
-        return try? await task.value
+        do {
+            return (try await task.value, nil)
+        } catch {
+            return (nil, task.isCancelled ? nil : "\(error)")
+        }
     }
 
     /// Ends the child if it still runs (an interrupted or short demo).
@@ -423,13 +428,24 @@ enum OfflineSearch {
             "evolve", startFile, "--budget", "\(Int(budgetSeconds.rounded()))s", "--rounds", "1", "--trials", "3",
             "--proposals", "2", "--no-grid", "--no-test", "--json", "--run-dir", directory, "--data", data,
         ]
-        let child = try ChildProcess(executable: try Executables.sibling("agentic"), arguments: arguments)
+        let agentic = try Executables.sibling("agentic")
+        // The live cluster comes first: on a small machine the search's fitting would slow the
+        // replay's answers and the swaps' gates (in a debug build, by seconds). SCHED_IDLE,
+        // set before exec, holds for every thread; a nice value would not (Dispatch sets its
+        // workers' nice values by QoS).
+        let chrt = "/usr/bin/chrt"
+        let child =
+            FileManager.default.isExecutableFile(atPath: chrt)
+            ? try ChildProcess(executable: URL(fileURLWithPath: chrt), arguments: ["--idle", "0", agentic.path] + arguments)
+            : try ChildProcess(executable: agentic, arguments: arguments)
         let output: [String] = await withTaskCancellationHandler {
             var lines: [String] = []
             for await line in child.lines { lines.append(line) }
             return lines
         } onCancel: {
-            child.stop()
+            // `agentic evolve` does not read stdin: no polite stop to wait for. Waiting here
+            // would block a pool thread and stall the demo's replay for seconds.
+            child.terminate()
         }
         child.stop()
         guard let object = try? JSONSerialization.jsonObject(with: Data(output.joined(separator: "\n").utf8)) as? [String: Any],
