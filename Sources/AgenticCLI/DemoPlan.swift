@@ -4,9 +4,10 @@ import Evolution
 import Foundation
 import Topology
 
-/// The demo's steps, in time order: a hot swap, the supervisor's view of the mesh, and one
-/// experiment of live evolution (a candidate proposed offline on valid, tried live, kept or
-/// rolled back on online reward). Steps run one after another; each returns its decision.
+/// The demo's steps, in time order: the offline search started in the background, a hot swap,
+/// the supervisor's view of the mesh, and one experiment of live evolution (a candidate from the
+/// offline search canaried on half the users, promoted, rolled back or stopped on their clicks).
+/// Steps run one after another; each returns its decision.
 enum DemoPlan {
     struct Settings: Sendable {
         /// How long the replay runs.
@@ -162,7 +163,9 @@ enum DemoPlan {
         ).run(
             candidate: text, file: file, proposal: "demo evolve: \(candidate.origin) [\(candidate.changes(from: current))]",
             offlineResults: search)
-        _ = try? await context.snapshotTopology()
+        // A picture of the epoch the decision made, unless the replay is over (no answer would
+        // name it, and the report draws the epochs answers named).
+        if (await context.elapsed()).seconds < total { _ = try? await context.snapshotTopology() }
         if outcome.decision == "promote", let valid = candidate.valid, let metric = candidate.metric {
             await context.recordOffline(epoch: outcome.epoch, metric: "valid \(metric)", value: valid)
         }

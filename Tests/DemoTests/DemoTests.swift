@@ -78,7 +78,8 @@ struct DemoEndToEndTests {
     /// users come from MovieLens, or from shared/eval's test split when the data is not fetched).
     func arguments(runDirectory: String, duration: Int, rate: Int, topology: String = "minimal") -> [String] {
         [
-            "demo", "--topology", "\(repository)/topology/\(topology).yaml", "--duration", "\(duration)", "--rate",
+            "demo", "--topology", topology.hasPrefix("/") ? topology : "\(repository)/topology/\(topology).yaml",
+            "--duration", "\(duration)", "--rate",
             "\(rate)", "--run-dir", runDirectory, "--data", "\(repository)/data/ml-100k", "--test-split",
             "\(repository)/../shared/eval/p1_test.tsv",
         ]
@@ -125,9 +126,16 @@ struct DemoEndToEndTests {
         let directory = try ShortDirectory()
         let runDirectory = "\(directory.path)/r"
         let movieLens = FileManager.default.fileExists(atPath: "\(repository)/data/ml-100k/ml-100k.inter")
+        // movielens-small with a store: the live experiment's per-arm rewards come from it.
+        let small = try String(contentsOfFile: "\(repository)/topology/movielens-small.yaml", encoding: .utf8)
+        let topology = "\(directory.path)/movielens-small-store.yaml"
+        try small.replacingOccurrences(of: "\nedges:", with: "\n  - name: store\n    kind: store\n\nedges:")
+            .write(toFile: topology, atomically: true, encoding: .utf8)
         let demo = try TestProcess.agentic(
-            arguments(runDirectory: runDirectory, duration: 30, rate: 20, topology: movieLens ? "movielens-small" : "minimal")
-                + ["--json"])
+            arguments(runDirectory: runDirectory, duration: 30, rate: 20, topology: movieLens ? topology : "minimal")
+                + ["--json"],
+            // The agents find the data beside the topology file, which is not in the repository here.
+            environment: ["AGENTIC_DATA": "\(repository)/data/ml-100k"])
         #expect(try await demo.waitForExit(timeout: .seconds(150)) == 0)
         let report = try JSONDecoder().decode(
             DemoReport.self, from: Data(demo.output().joined(separator: "\n").utf8))
