@@ -67,6 +67,12 @@ final class ChildProcess: Sendable {
         try? input.fileHandleForWriting.write(contentsOf: Data((line + "\n").utf8))
     }
 
+    /// Sends SIGTERM and returns: unlike `stop()`, which waits, it never holds one of Swift's
+    /// few pool threads (the demo's replay runs on them).
+    func terminate() {
+        if process.isRunning { kill(process.processIdentifier, SIGTERM) }
+    }
+
     /// Closes stdin (the children serve until it closes), then terminates if needed.
     func stop() {
         try? input.fileHandleForWriting.close()

@@ -123,12 +123,15 @@ struct DemoCommand: AsyncParsableCommand {
             duration: .seconds(duration),
             start: try? TopologyValidator.load(
                 contentsOf: topologyPath, catalogue: Kinds.factory(topologyPath: topologyPath).catalogue),
-            runDirectory: runDirectory, data: absolute(data))
+            runDirectory: runDirectory, data: absolute(data), rate: rate)
+        let search = BackgroundSearch()
         var result = await DemoDriver(configuration: configuration).run(
-            users: users, scenario: DemoPlan.scenario(plan, coordinator: coordinator), stop: stop
+            users: users, scenario: DemoPlan.scenario(plan, coordinator: coordinator, search: search), stop: stop
         ) { progress in
             status.show(progress, planned: planned)
         }
+        // The offline search outlives the scenario when the run ends before the evolve step.
+        await search.stop()
         status.finish()
         status.message(stop.isStopped ? "interrupted: stopping the cluster" : "replay done: stopping the cluster")
         await coordinator.shutdown()

@@ -20,7 +20,7 @@ struct Evolve: AsyncParsableCommand {
 
     @Argument(help: "Topology file to start from.") var file: String
     @Option(help: "Rounds (individual + compositional).") var rounds: Int?
-    @Option(help: "Wall-time budget, e.g. 600, 90s, 10m, 1h.") var budget: String?
+    @Option(help: "Wall-time budget of the whole run, data loading included (the start is always evaluated), e.g. 600, 90s, 10m, 1h.") var budget: String?
     @Option(help: "Write the best topology (epoch bumped) here.") var out: String?
     @Flag(help: "Print the summary as JSON.") var json = false
     @Option(help: "Directory for the lineage journal and each accepted topology (default: a new one under /tmp).")
@@ -59,6 +59,7 @@ struct Evolve: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let began = ContinuousClock.now
         let start: TopologySpec
         do {
             start = try TopologyValidator.load(contentsOf: file)
@@ -91,7 +92,10 @@ struct Evolve: AsyncParsableCommand {
         let evolver = Evolver(
             objective: objective, composer: composer, architect: architect, journal: journal,
             configuration: .init(
-                rounds: rounds ?? (budget == nil ? 3 : nil), budget: budget.flatMap(Self.duration), trialsPerAgent: trials,
+                // The budget bounds the whole command: loading the data counts (the search then
+                // stops after the start's evaluation, which it needs in any case).
+                rounds: rounds ?? (budget == nil ? 3 : nil),
+                budget: budget.flatMap(Self.duration).map { max(.zero, $0 - (ContinuousClock.now - began)) }, trialsPerAgent: trials,
                 proposalsPerRound: proposals, seed: seed),
             log: log)
         log?("evolving \(file) (journal \(journalPath), architect: \(chat.map { "chat \($0.endpoint)" } ?? "offline"))")

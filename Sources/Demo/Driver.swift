@@ -198,7 +198,8 @@ public struct DemoDriver: Sendable {
                 p50Milliseconds: total.percentileMilliseconds(50), p99Milliseconds: total.percentileMilliseconds(99),
                 maxMilliseconds: total.latency.totalCount > 0 ? Double(total.latency.max) / 1000 : 0),
             hitRate: total.hitRate, ndcgAt10: total.ndcg, epochs: summaries, timeline: await recorder.timeline,
-            steps: await recorder.steps, offline: await recorder.offline, failures: await recorder.failures,
+            steps: await recorder.steps, offline: await recorder.offline, experiments: await recorder.experiments,
+            failures: await recorder.failures,
             renderer: "", files: DemoReport.Files())
         return Result(report: report, topologies: await recorder.topologies.values.sorted { $0.epoch < $1.epoch })
     }

@@ -75,6 +75,7 @@ actor Recorder {
     private(set) var timeline: [DemoReport.Point] = []
     private(set) var steps: [DemoReport.Step] = []
     private(set) var offline: [DemoReport.OfflineReward] = []
+    private(set) var experiments: [DemoReport.Experiment] = []
     private(set) var topologies: [Int: TopologyPicture.Graph] = [:]
     private(set) var currentStep = "-"
     private(set) var latestEpoch: Int?
@@ -117,6 +118,8 @@ actor Recorder {
     func hasTopology(_ epoch: Int) -> Bool { topologies[epoch] != nil }
 
     func recordOffline(_ reward: DemoReport.OfflineReward) { offline.append(reward) }
+
+    func recordExperiment(_ experiment: DemoReport.Experiment) { experiments.append(experiment) }
 
     func beginStep(_ name: String) { currentStep = name }
 

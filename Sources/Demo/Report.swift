@@ -111,6 +111,56 @@ public struct DemoReport: Codable, Sendable {
         }
     }
 
+    /// One live experiment (a canary of a candidate beside the serving topology) and what
+    /// its sequential test decided.
+    public struct Experiment: Codable, Sendable {
+        /// One arm's lists served in the experiment and how many of them got a click.
+        public struct Arm: Codable, Sendable {
+            /// `control` or `candidate`.
+            public var arm: String
+            public var lists: Int
+            public var clicked: Int
+            public init(arm: String, lists: Int, clicked: Int) {
+                self.arm = arm
+                self.lists = lists
+                self.clicked = clicked
+            }
+        }
+
+        /// `exp-ID`, the row of the store's experiments table.
+        public var id: String
+        /// The scenario step that ran it.
+        public var step: String
+        /// Where the candidate came from and what it changes.
+        public var candidate: String
+        /// `promote`, `rollback`, `stop` or `gate_failed`.
+        public var decision: String
+        public var reason: String
+        public var arms: [Arm]
+        /// The epoch serving after the decision.
+        public var epoch: Int
+        public var seconds: Double
+
+        public init(
+            id: String, step: String, candidate: String, decision: String, reason: String, arms: [Arm], epoch: Int,
+            seconds: Double
+        ) {
+            self.id = id
+            self.step = step
+            self.candidate = candidate
+            self.decision = decision
+            self.reason = reason
+            self.arms = arms
+            self.epoch = epoch
+            self.seconds = seconds
+        }
+
+        /// `control 120 lists, 31 clicked; candidate 118 lists, 35 clicked`.
+        public var armsText: String {
+            arms.isEmpty ? "no lists" : arms.map { "\($0.arm) \($0.lists) lists, \($0.clicked) clicked" }.joined(separator: "; ")
+        }
+    }
+
     public struct Files: Codable, Sendable {
         public var reportJSON = ""
         public var reportHTML = ""
@@ -143,6 +193,9 @@ public struct DemoReport: Codable, Sendable {
     public var timeline: [Point]
     public var steps: [Step]
     public var offline: [OfflineReward]
+    /// The live experiments the scenario ran, in order (nil in reports written before they
+    /// were recorded).
+    public var experiments: [Experiment]?
     /// Why requests failed, with counts.
     public var failures: [String: Int]
     /// How the pictures were drawn: `dot` or `builtin`.
@@ -154,6 +207,7 @@ public struct DemoReport: Codable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case topology, gateway, users, rate, interrupted, requests, feedback, latency, epochs, timeline, steps, offline
+        case experiments
         case failures, renderer, files, store
         case runDirectory = "run_dir"
         case heldOut = "held_out"
@@ -195,6 +249,11 @@ public struct DemoReport: Codable, Sendable {
                 lines.append(
                     "  t=\(f(step.startedSeconds, 1))s \(step.name): \(step.ok || step.outcome.hasPrefix("skipped") ? "" : "FAILED ")\(step.outcome)")
             }
+        }
+        for experiment in experiments ?? [] {
+            lines.append(
+                "experiment \(experiment.id) (\(experiment.step)): \(experiment.decision): \(experiment.reason); "
+                    + "\(experiment.armsText); epoch \(experiment.epoch) after \(f(experiment.seconds, 1)) s")
         }
         for (reason, count) in failures.sorted(by: { $0.key < $1.key }) { lines.append("failure \(reason): \(count)") }
         if let store, !store.isEmpty {

@@ -104,6 +104,15 @@ public enum ReportWriter {
                             ($0.ok ? "" : "failed: ") + $0.outcome,
                         ]
                     }))
+        if let experiments = report.experiments, !experiments.isEmpty {
+            body.append("<h2>Live experiments</h2>")
+            body.append(
+                table(
+                    ["experiment", "step", "candidate", "arms (lists, clicked)", "decision", "reason", "epoch after", "s"],
+                    experiments.map {
+                        [$0.id, $0.step, $0.candidate, $0.armsText, $0.decision, $0.reason, "\($0.epoch)", f($0.seconds, 1)]
+                    }))
+        }
         if let store = report.store, !store.isEmpty {
             body.append("<h2>Rewards per agent version (knowledge store)</h2>")
             body.append(

@@ -48,6 +48,11 @@ public struct DemoContext: Sendable {
         await recorder.recordOffline(DemoReport.OfflineReward(epoch: epoch, metric: metric, value: value))
     }
 
+    /// Adds a live experiment and its decision to the report.
+    public func recordExperiment(_ experiment: DemoReport.Experiment) async {
+        await recorder.recordExperiment(experiment)
+    }
+
     /// The topology the gateway serves now, with its epoch (what a swap or an evolution step
     /// starts from); kept for `topology-<epoch>.svg` too.
     public func topology() async throws -> (spec: TopologySpec, epoch: Int) {

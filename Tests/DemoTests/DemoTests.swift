@@ -60,6 +60,11 @@ struct DemoUnitTests {
             .init(name: hostile, plannedSeconds: 0, startedSeconds: 0, finishedSeconds: 1, outcome: hostile, ok: true)
         ]
         report.offline = [.init(epoch: 0, metric: hostile, value: 0.3)]
+        report.experiments = [
+            .init(
+                id: hostile, step: hostile, candidate: hostile, decision: hostile, reason: hostile,
+                arms: [.init(arm: hostile, lists: 2, clicked: 1)], epoch: 1, seconds: 1)
+        ]
         #expect(parsesAsXML(EvolutionChart.svg(report)))
         let html = ReportWriter.html(report)
         #expect(!html.contains(hostile))
@@ -73,7 +78,8 @@ struct DemoEndToEndTests {
     /// users come from MovieLens, or from shared/eval's test split when the data is not fetched).
     func arguments(runDirectory: String, duration: Int, rate: Int, topology: String = "minimal") -> [String] {
         [
-            "demo", "--topology", "\(repository)/topology/\(topology).yaml", "--duration", "\(duration)", "--rate",
+            "demo", "--topology", topology.hasPrefix("/") ? topology : "\(repository)/topology/\(topology).yaml",
+            "--duration", "\(duration)", "--rate",
             "\(rate)", "--run-dir", runDirectory, "--data", "\(repository)/data/ml-100k", "--test-split",
             "\(repository)/../shared/eval/p1_test.tsv",
         ]
@@ -120,9 +126,16 @@ struct DemoEndToEndTests {
         let directory = try ShortDirectory()
         let runDirectory = "\(directory.path)/r"
         let movieLens = FileManager.default.fileExists(atPath: "\(repository)/data/ml-100k/ml-100k.inter")
+        // movielens-small with a store: the live experiment's per-arm rewards come from it.
+        let small = try String(contentsOfFile: "\(repository)/topology/movielens-small.yaml", encoding: .utf8)
+        let topology = "\(directory.path)/movielens-small-store.yaml"
+        try small.replacingOccurrences(of: "\nedges:", with: "\n  - name: store\n    kind: store\n\nedges:")
+            .write(toFile: topology, atomically: true, encoding: .utf8)
         let demo = try TestProcess.agentic(
-            arguments(runDirectory: runDirectory, duration: 30, rate: 20, topology: movieLens ? "movielens-small" : "minimal")
-                + ["--json"])
+            arguments(runDirectory: runDirectory, duration: 30, rate: 20, topology: movieLens ? topology : "minimal")
+                + ["--json"],
+            // The agents find the data beside the topology file, which is not in the repository here.
+            environment: ["AGENTIC_DATA": "\(repository)/data/ml-100k"])
         #expect(try await demo.waitForExit(timeout: .seconds(150)) == 0)
         let report = try JSONDecoder().decode(
             DemoReport.self, from: Data(demo.output().joined(separator: "\n").utf8))
@@ -131,9 +144,24 @@ struct DemoEndToEndTests {
         #expect(report.epochs.count >= 2, "no answer named the swapped epoch")
         // Every planned step is in the report: run, or skipped with the reason when the swap
         // before it ran past the end of the replay (a debug build on a loaded machine).
-        for name in ["cluster check", "evolve"] {
+        for name in ["offline search", "cluster check", "evolve"] {
             let step = try #require(report.steps.first { $0.name == name }, "steps: \(report.steps)")
             #expect(step.ok || step.outcome.hasPrefix("skipped: the replay ended"), "\(step)")
+        }
+        // The MovieLens mesh has a store, so evolution is a live experiment with per-arm counts
+        // from it and a decision (unless the evolve step started too late to leave it time).
+        let evolve = try #require(report.steps.first { $0.name == "evolve" })
+        if movieLens, evolve.ok, !evolve.outcome.contains("too late for a live experiment") {
+            let experiment = try #require(report.experiments?.first, "evolve: \(evolve.outcome)")
+            #expect(["promote", "rollback", "stop"].contains(experiment.decision), "\(experiment)")
+            #expect(!experiment.reason.isEmpty && experiment.id.hasPrefix("exp-"))
+            #expect(evolve.outcome.contains("experiment \(experiment.id)") && evolve.outcome.contains(experiment.decision))
+            for arm in experiment.arms {
+                #expect(["control", "candidate"].contains(arm.arm))
+                #expect(arm.lists >= arm.clicked && arm.clicked >= 0, "\(arm.arm): \(arm.lists) lists, \(arm.clicked) clicked")
+            }
+            // Each arm's lists are lists the replay was answered with.
+            #expect(experiment.arms.reduce(0) { $0 + $1.lists } <= report.requests.ok)
         }
         try checkFiles(report, runDirectory: runDirectory)
     }
