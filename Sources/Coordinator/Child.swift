@@ -15,6 +15,19 @@ final class Child: @unchecked Sendable {
     let lines: AsyncStream<String>
     let pid: Int32
 
+    private static func currentEnvironment() -> [String: String] {
+        var environment: [String: String] = [:]
+        var entry = environ
+        while let pointer = entry.pointee {
+            let text = String(cString: pointer)
+            if let equals = text.firstIndex(of: "=") {
+                environment[String(text[..<equals])] = String(text[text.index(after: equals)...])
+            }
+            entry += 1
+        }
+        return environment
+    }
+
     /// Launches `executable` with `arguments`.
     /// - Parameter onExit: called once on exit with the status and whether a signal ended it.
     init(
@@ -26,7 +39,9 @@ final class Child: @unchecked Sendable {
         // One process per agent on few cores: OpenBLAS's worker threads spin in sched_yield
         // between calls, and a profile of the MovieLens mesh at 45 requests/s showed the
         // spinning threads of two agents (ALS, content) taking half of the cluster's CPU.
-        var environment = ProcessInfo.processInfo.environment
+        // The live environment, not ProcessInfo's copy: `up` and the demo setenv AGENTIC_DATA
+        // after start-up, and ProcessInfo keeps what it first read.
+        var environment = Self.currentEnvironment()
         if environment["OPENBLAS_NUM_THREADS"] == nil { environment["OPENBLAS_NUM_THREADS"] = "1" }
         process.environment = environment
         process.standardInput = input

@@ -82,9 +82,16 @@ public struct Gateway: Service, CustomStringConvertible {
         // Dials are non-blocking: give the connections up to 2 s to form before announcing
         // the URL, or the first requests would wait on them and come back degraded. An
         // instance that is down does not hold the gateway back longer than that.
+        // The same for the agents' subscriptions to the feedback published here: NNG's
+        // pub/sub drops what a subscriber not yet connected would have got, so a click sent
+        // just after start-up was lost for good by an agent still between redials.
         let plan = await core.registry.current
+        let subscribers = plan.spec.agents.reduce(0) { $0 + max(1, $1.replicas) }
         let connected = ContinuousClock.now + .seconds(2)
-        while ContinuousClock.now < connected, plan.routes.values.contains(where: { $0.instances.contains { !$0.isConnected } }) {
+        while ContinuousClock.now < connected,
+            plan.routes.values.contains(where: { $0.instances.contains { !$0.isConnected } })
+                || core.feedbackSubscribers < subscribers
+        {
             try await Task.sleep(for: .milliseconds(5))
         }
         let router = Router()
@@ -177,6 +184,9 @@ final class GatewayCore: Sendable {
         servedLog = store.map { ServedLog(link: $0, log: log) }
         metrics.epoch(spec.epoch)
     }
+
+    /// Connections to the feedback publisher (every agent instance subscribes).
+    var feedbackSubscribers: Int { feedback.socket.pipeCount }
 
     /// Loads and validates a topology file.
     static func load(_ path: String) throws(GatewayError) -> TopologySpec {
