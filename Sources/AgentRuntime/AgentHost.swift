@@ -47,8 +47,10 @@ public actor AgentHost {
         /// the new process beside a cluster that is serving; on few cores its start-up would
         /// otherwise take CPU from the requests in flight (`agentic bench swaps` showed p99
         /// during swaps of data-loading agents at 2-7x the steady p99, fusion's at 1.3x).
-        /// 0 keeps the caller's priority.
-        public var startNice: Int32 = 10
+        /// 0 (the default) keeps the caller's priority: on a machine short of CPU a low-priority
+        /// start-up is starved (the test suite's swaps and restarts then took minutes), and its
+        /// gain on p99 has not been measured on a quiet machine yet. `AGENTIC_START_NICE`.
+        public var startNice: Int32 = 0
 
         public init(runDirectory: String, topologyPath: String, agent: String, replica: Int = 0) {
             self.runDirectory = runDirectory
