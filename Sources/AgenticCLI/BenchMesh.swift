@@ -66,18 +66,8 @@ struct BenchMesh: AsyncParsableCommand {
         let runDirectory = try TemporaryDirectory(prefix: "agt")
         defer { runDirectory.remove() }
         log("mesh: agentic up in \(runDirectory.path)")
-        let up = try ChildProcess(
-            executable: Executables.sibling("agentic"), arguments: ["up", path, "--run-dir", runDirectory.path + "/r"])
+        let (up, endpoint) = try await Self.up(path, runDirectory: runDirectory.path + "/r")
         defer { up.stop() }
-        var gateway: String?
-        while true {
-            let line = try await up.nextLine(timeout: .seconds(120))
-            if line.hasPrefix("gateway ") { gateway = String(line.dropFirst("gateway ".count)) }
-            if line.hasPrefix("up ") { break }
-        }
-        guard let gateway else { throw CLIError("agentic up started no gateway") }
-        let endpoint: String
-        do { endpoint = try LoadGenerator.Configuration(url: gateway, rate: 1, duration: .seconds(1)).url } catch { throw CLIError("\(error)") }
         let client = RecommendClient(url: endpoint, connections: max(concurrency, 256))
         let meshSend: @Sendable (OpenLoop.Call) async -> RequestOutcome = { call in
             await client.recommend(user: userList[call.index % userList.count], k: k, deadline: call.deadline)
@@ -92,6 +82,29 @@ struct BenchMesh: AsyncParsableCommand {
             topology: path, note: note, concurrency: concurrency, rate: rate,
             local: (localSaturation, localRate), mesh: (meshSaturation, meshRate))
         if json { print(result.jsonLine()) } else { print(result.table()) }
+    }
+
+    /// Starts `agentic up FILE` in `runDirectory` and waits until it is up; the caller stops it.
+    /// - Returns: the process and the gateway's recommend endpoint.
+    static func up(_ topology: String, runDirectory: String) async throws -> (ChildProcess, String) {
+        let up = try ChildProcess(executable: Executables.sibling("agentic"), arguments: ["up", topology, "--run-dir", runDirectory])
+        do {
+            var gateway: String?
+            while true {
+                let line = try await up.nextLine(timeout: .seconds(120))
+                if line.hasPrefix("gateway ") { gateway = String(line.dropFirst("gateway ".count)) }
+                if line.hasPrefix("up ") { break }
+            }
+            guard let gateway else { throw CLIError("agentic up started no gateway") }
+            do {
+                return (up, try LoadGenerator.Configuration(url: gateway, rate: 1, duration: .seconds(1)).url)
+            } catch {
+                throw CLIError("\(error)")
+            }
+        } catch {
+            up.stop()
+            throw error
+        }
     }
 
     /// Throughput counts only full answers: a degraded answer skipped agents, so it is cheaper.
@@ -163,10 +176,7 @@ struct BenchMesh: AsyncParsableCommand {
             return object
         }
 
-        func jsonLine() -> String {
-            let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
-            return String(decoding: data, as: UTF8.self)
-        }
+        func jsonLine() -> String { LoadReport.jsonLine(object) }
 
         func table() -> String {
             let o = object

@@ -53,17 +53,8 @@ struct BenchSwaps: AsyncParsableCommand {
         defer { runDirectory.remove() }
         let run = runDirectory.path + "/r"
         log("agentic up in \(run)")
-        let up = try ChildProcess(executable: Executables.sibling("agentic"), arguments: ["up", path, "--run-dir", run])
+        let (up, endpoint) = try await BenchMesh.up(path, runDirectory: run)
         defer { up.stop() }
-        var gateway: String?
-        while true {
-            let line = try await up.nextLine(timeout: .seconds(120))
-            if line.hasPrefix("gateway ") { gateway = String(line.dropFirst("gateway ".count)) }
-            if line.hasPrefix("up ") { break }
-        }
-        guard let gateway else { throw CLIError("agentic up started no gateway") }
-        let endpoint: String
-        do { endpoint = try LoadGenerator.Configuration(url: gateway, rate: 1, duration: .seconds(1)).url } catch { throw CLIError("\(error)") }
         let client = RecommendClient(url: endpoint, connections: max(concurrency, 256))
         let users = (1...943).map(String.init)
         let send: @Sendable (OpenLoop.Call) async -> RequestOutcome = { call in
@@ -170,10 +161,7 @@ struct BenchSwaps: AsyncParsableCommand {
             return object
         }
 
-        func jsonLine() -> String {
-            let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
-            return String(decoding: data, as: UTF8.self)
-        }
+        func jsonLine() -> String { LoadReport.jsonLine(object) }
 
         func table() -> String {
             let o = object

@@ -89,7 +89,7 @@ struct GatewayClient: Sendable {
         let status: Int
         let body: ByteBuffer
         do {
-            let response = try await client.execute(request, timeout: .milliseconds(timeout.milliseconds))
+            let response = try await client.execute(request, timeout: .milliseconds(Int64(timeout.seconds * 1000)))
             status = Int(response.status.code)
             body = try await response.body.collect(upTo: 16 << 20)
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
@@ -104,8 +104,4 @@ struct GatewayClient: Sendable {
         guard statuses.contains(status) else { throw DemoError(.gateway, "http_\(status)") }
         return Data(body.readableBytesView)
     }
-}
-
-extension Duration {
-    fileprivate var milliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
 }

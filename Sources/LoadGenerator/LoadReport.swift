@@ -47,8 +47,11 @@ public struct LoadReport: Sendable {
     }
 
     /// The `json` object as one line of sorted-key JSON.
-    public func jsonLine() -> String {
-        let data = (try? JSONSerialization.data(withJSONObject: json, options: [.sortedKeys])) ?? Data("{}".utf8)
+    public func jsonLine() -> String { Self.jsonLine(json) }
+
+    /// Any JSON object as one line with sorted keys (what every `--json` of the benchmarks prints).
+    public static func jsonLine(_ object: [String: any Sendable]) -> String {
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
         return String(decoding: data, as: UTF8.self)
     }
 
