@@ -170,5 +170,12 @@ public struct ExperimentPolicy: Sendable, Equatable {
         }
     }
 
-    private static func format(_ value: Double) -> String { String(format: "%.3g", value) }
+    /// Three significant digits without switching to exponent notation ("1000", not "1e+03"):
+    /// these are milliseconds and rates read by people.
+    static func format(_ value: Double) -> String {
+        // Past a million (a likelihood ratio can be astronomic) exponents are the readable form.
+        guard value.isFinite, abs(value) < 1e6 else { return String(format: "%.3g", value) }
+        let magnitude = value == 0 ? 0 : Int(floor(log10(abs(value))))
+        return String(format: "%.\(max(0, 2 - magnitude))f", value)
+    }
 }

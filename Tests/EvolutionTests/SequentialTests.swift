@@ -99,4 +99,15 @@ private func simulate(control: Double, candidate: Double, seed: UInt64, test: Se
         let early = policy.decide(control: .init(lists: 5), candidate: .init(lists: 5), health: .init(requests: 5, errors: 0, p99Milliseconds: 900))
         #expect(early.verdict == .continue)
     }
+
+    @Test func reasonsPrintPlainNumbers() {
+        #expect(ExperimentPolicy.format(1000) == "1000")
+        #expect(ExperimentPolicy.format(1234.5) == "1234")
+        #expect(ExperimentPolicy.format(80) == "80.0")
+        #expect(ExperimentPolicy.format(0.01234) == "0.0123")
+        #expect(ExperimentPolicy.format(0) == "0.00")
+        #expect(ExperimentPolicy.format(2.5e12) == "2.5e+12")
+        let slow = policy.decide(control: better.0, candidate: better.1, health: .init(requests: 400, errors: 0, p99Milliseconds: 1000))
+        #expect(slow.reason.contains("p99 1000 ms"))
+    }
 }
