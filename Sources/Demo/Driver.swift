@@ -65,6 +65,7 @@ public struct DemoDriver: Sendable {
         let client = GatewayClient(
             base: configuration.gateway, timeout: configuration.requestTimeout, connections: configuration.connections)
         let context = DemoContext(gateway: configuration.gateway, recorder: recorder, client: client)
+        let ledger = ClickLedger()
         _ = try? await context.snapshotTopology()
         let replayOver = DemoStop()
         let steps = Task { await runSteps(scenario, context: context, stop: stop, over: replayOver) }
@@ -90,7 +91,7 @@ public struct DemoDriver: Sendable {
                 let user = users.users[index % users.users.count]
                 await recorder.recordSent()
                 group.addTask {
-                    await one(user, scheduled: scheduled, client: client, recorder: recorder, context: context)
+                    await one(user, scheduled: scheduled, client: client, recorder: recorder, ledger: ledger, context: context)
                 }
                 index += 1
             }
@@ -112,7 +113,7 @@ public struct DemoDriver: Sendable {
 
     private func one(
         _ user: HeldOutUsers.User, scheduled: ContinuousClock.Instant, client: GatewayClient, recorder: Recorder,
-        context: DemoContext
+        ledger: ClickLedger, context: DemoContext
     ) async {
         var outcome = Outcome()
         let answer: GatewayClient.Recommendation
@@ -127,9 +128,14 @@ public struct DemoDriver: Sendable {
         // requests is latency the user would have seen (no coordinated omission).
         let latency = ContinuousClock.now - scheduled
         outcome.latencyMicroseconds = UInt64(max(0, latency.seconds * 1e6))
-        let quality = OnlineQuality.score(items: answer.items.map(\.item), clicks: user.clicks, k: configuration.k)
+        // A held-out item is clicked once: on a later visit the system rightly filters it as
+        // seen, so the visit is judged on what is left to find.
+        let remaining = await ledger.remaining(of: user)
+        let quality = OnlineQuality.score(items: answer.items.map(\.item), clicks: remaining, k: configuration.k)
+        await ledger.clicked(quality.clicked, by: user.id)
         outcome.epoch = answer.epoch
         outcome.degraded = !answer.degraded.isEmpty
+        outcome.scored = !remaining.isEmpty
         outcome.hit = quality.hit
         outcome.ndcg = quality.ndcg
         outcome.clicks = quality.clicked.count
@@ -202,5 +208,21 @@ public struct DemoDriver: Sendable {
             failures: await recorder.failures,
             renderer: "", files: DemoReport.Files())
         return Result(report: report, topologies: await recorder.topologies.values.sorted { $0.epoch < $1.epoch })
+    }
+}
+
+/// The held-out items each user has clicked so far in this replay (users come round again
+/// when the replay outlasts one pass over them).
+actor ClickLedger {
+    private var clicked: [String: Set<String>] = [:]
+
+    func remaining(of user: HeldOutUsers.User) -> Set<String> {
+        guard let done = clicked[user.id] else { return user.clicks }
+        return user.clicks.subtracting(done)
+    }
+
+    func clicked(_ items: [String], by user: String) {
+        guard !items.isEmpty else { return }
+        clicked[user, default: []].formUnion(items)
     }
 }

@@ -10,6 +10,9 @@ struct Outcome: Sendable {
     var hit = false
     var ndcg = 0.0
     var clicks = 0
+    /// false: a repeat visit of a user who has clicked every held-out item already, so
+    /// there is nothing left to find and the list says nothing about quality.
+    var scored = true
     var latencyMicroseconds: UInt64 = 0
 }
 
@@ -38,6 +41,8 @@ struct Tally: Sendable {
     var hits = 0
     var ndcgSum = 0.0
     var clicks = 0
+    /// ok answers with held-out items left to find: the denominator of hit rate and NDCG.
+    var scored = 0
     var latency = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
 
     mutating func add(_ outcome: Outcome) {
@@ -48,14 +53,17 @@ struct Tally: Sendable {
         }
         ok += 1
         if outcome.degraded { degraded += 1 }
-        if outcome.hit { hits += 1 }
-        ndcgSum += outcome.ndcg
+        if outcome.scored {
+            scored += 1
+            if outcome.hit { hits += 1 }
+            ndcgSum += outcome.ndcg
+        }
         clicks += outcome.clicks
         _ = latency.record(min(outcome.latencyMicroseconds, latency.highestTrackableValue))
     }
 
-    var hitRate: Double { ok > 0 ? Double(hits) / Double(ok) : 0 }
-    var ndcg: Double { ok > 0 ? ndcgSum / Double(ok) : 0 }
+    var hitRate: Double { scored > 0 ? Double(hits) / Double(scored) : 0 }
+    var ndcg: Double { scored > 0 ? ndcgSum / Double(scored) : 0 }
     func percentileMilliseconds(_ p: Double) -> Double {
         latency.totalCount > 0 ? Double(latency.valueAtPercentile(p)) / 1000 : 0
     }

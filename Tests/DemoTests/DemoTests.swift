@@ -32,6 +32,21 @@ struct DemoUnitTests {
         #expect(!OnlineQuality.score(items: ["1", "2"], clicks: ["2"], k: 1).hit)
     }
 
+    @Test func aRepeatVisitIsJudgedOnWhatIsLeftToFind() async {
+        let ledger = ClickLedger()
+        let user = HeldOutUsers.User(id: "7", clicks: ["2", "9"])
+        await ledger.clicked(["2"], by: "7")
+        #expect(await ledger.remaining(of: user) == ["9"])
+        await ledger.clicked(["9"], by: "7")
+        #expect(await ledger.remaining(of: user).isEmpty)
+        // A visit with nothing left counts as served, not as a zero-quality list.
+        var tally = Tally()
+        tally.add(Outcome(epoch: 0, hit: true, ndcg: 1, clicks: 1))
+        tally.add(Outcome(epoch: 0, scored: false))
+        #expect(tally.ok == 2 && tally.scored == 1)
+        #expect(tally.ndcg == 1 && tally.hitRate == 1)
+    }
+
     @Test func picturesAndThePageEscapeHostileNamesAndStayWellFormed() throws {
         let hostile = #"a<b>&"c'd"#
         let spec = TopologySpec(
