@@ -41,18 +41,23 @@ final class StoreLink: Sendable {
         }
     }
 
-    /// Posts waiting for the append in flight; at most one coalesced append is in flight.
+    /// Posts waiting for an append; at most `maximumInFlight` coalesced appends are in flight.
     private struct Queue {
         var pending: [(events: [FeedbackEvent], continuation: CheckedContinuation<Result<StoreReply, Failure>, Never>)] = []
-        var sending = false
+        var senders = 0
     }
     private let queue = Mutex(Queue())
     /// Most events sent in one coalesced append.
     private let coalesceLimit = 1_000
+    /// Coalesced appends in flight at once. Two, so the next group is already waiting in the
+    /// store when a commit ends: with one, the store sat idle for a round trip between commits
+    /// (reply to the gateway, the next append back), and that gap was most of a commit's time.
+    /// More would only split the posts that arrive during one commit into smaller appends.
+    private let maximumInFlight = 2
 
     /// Stores `events`; returns once they are committed (or were already stored).
     ///
-    /// Posts that arrive while an append is in flight go to the store together in the next one
+    /// Posts that arrive while appends are in flight go to the store together in the next one
     /// (as separate groups, each stored or rejected on its own): with one event per post, a
     /// store round trip per post cost more than the commit itself.
     /// - Throws: ``Failure``: 503 while no store answers within the budget or the database
@@ -61,8 +66,8 @@ final class StoreLink: Sendable {
         let result = await withCheckedContinuation { continuation in
             let lead = queue.withLock { queue -> Bool in
                 queue.pending.append((events, continuation))
-                guard !queue.sending else { return false }
-                queue.sending = true
+                guard queue.senders < maximumInFlight else { return false }
+                queue.senders += 1
                 return true
             }
             if lead { Task { await self.sendPending() } }
@@ -82,7 +87,7 @@ final class StoreLink: Sendable {
                 }
                 let batch = Array(queue.pending.prefix(taken))
                 queue.pending.removeFirst(taken)
-                if batch.isEmpty { queue.sending = false }
+                if batch.isEmpty { queue.senders -= 1 }
                 return batch
             }
             if batch.isEmpty { return }
