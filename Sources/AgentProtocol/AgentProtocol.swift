@@ -173,7 +173,8 @@ public struct EpochAnnouncement: Codable, Sendable, Equatable {
 
 /// Feedback on a served item as the gateway accepted it (`POST /v1/feedback`). With a store in
 /// the topology, the store agent publishes it on topic `feedback` (a `MessageType.feedback`
-/// envelope) once it has committed it; without one the gateway publishes it unstored.
+/// envelope, each commit's events together in a `FeedbackBatch`) once it has committed it;
+/// without one the gateway publishes it unstored.
 public struct FeedbackEvent: Codable, Sendable, Equatable {
     /// The event's id (`event_id`): a resent event with the same id is stored once. The gateway
     /// makes one when the client sends none.
