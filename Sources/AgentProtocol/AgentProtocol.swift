@@ -173,7 +173,8 @@ public struct EpochAnnouncement: Codable, Sendable, Equatable {
 
 /// Feedback on a served item as the gateway accepted it (`POST /v1/feedback`). With a store in
 /// the topology, the store agent publishes it on topic `feedback` (a `MessageType.feedback`
-/// envelope) once it has committed it; without one the gateway publishes it unstored.
+/// envelope, each commit's events together in a `FeedbackBatch`) once it has committed it;
+/// without one the gateway publishes it unstored.
 public struct FeedbackEvent: Codable, Sendable, Equatable {
     /// The event's id (`event_id`): a resent event with the same id is stored once. The gateway
     /// makes one when the client sends none.
@@ -207,6 +208,64 @@ public struct FeedbackEvent: Codable, Sendable, Equatable {
         self.value = value
         self.requestID = requestID
         self.receivedAt = receivedAt
+    }
+}
+
+extension FeedbackEvent {
+    /// The event as JSON, the same object `JSONEncoder` makes of it, written directly: the
+    /// store publishes every stored event, and the encoder cost more than the insert. A value
+    /// that is not finite (never stored) goes through `JSONEncoder`, which refuses it.
+    public var json: [UInt8] {
+        guard value.isFinite else { return (try? Array(JSONEncoder().encode(self))) ?? [] }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(96 + user.utf8.count + item.utf8.count + (eventID?.utf8.count ?? 0))
+        bytes.append(UInt8(ascii: "{"))
+        if let eventID {
+            bytes.append(contentsOf: #""event_id":"#.utf8)
+            JSONText.append(string: eventID, to: &bytes)
+            bytes.append(UInt8(ascii: ","))
+        }
+        bytes.append(contentsOf: #""user":"#.utf8)
+        JSONText.append(string: user, to: &bytes)
+        bytes.append(contentsOf: #","item":"#.utf8)
+        JSONText.append(string: item, to: &bytes)
+        bytes.append(contentsOf: #","event":"#.utf8)
+        JSONText.append(string: event, to: &bytes)
+        bytes.append(contentsOf: #","value":"#.utf8)
+        bytes.append(contentsOf: value.description.utf8)
+        if let requestID {
+            bytes.append(contentsOf: #","request_id":"#.utf8)
+            JSONText.append(string: requestID, to: &bytes)
+        }
+        bytes.append(contentsOf: #","received_at":"#.utf8)
+        bytes.append(contentsOf: String(receivedAt).utf8)
+        bytes.append(UInt8(ascii: "}"))
+        return bytes
+    }
+}
+
+/// JSON text written by hand, for messages sent so often that `JSONEncoder` showed in profiles.
+public enum JSONText {
+    /// Appends `string` as a JSON string literal: quotes, backslashes and control characters
+    /// escaped, everything else (UTF-8 included) as is.
+    public static func append(string: String, to bytes: inout [UInt8]) {
+        bytes.append(UInt8(ascii: "\""))
+        for byte in string.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): bytes.append(contentsOf: #"\""#.utf8)
+            case UInt8(ascii: "\\"): bytes.append(contentsOf: #"\\"#.utf8)
+            case 0x0A: bytes.append(contentsOf: #"\n"#.utf8)
+            case 0x0D: bytes.append(contentsOf: #"\r"#.utf8)
+            case 0x09: bytes.append(contentsOf: #"\t"#.utf8)
+            case 0..<0x20:
+                let hex = Array("0123456789abcdef".utf8)
+                bytes.append(contentsOf: #"\u00"#.utf8)
+                bytes.append(hex[Int(byte >> 4)])
+                bytes.append(hex[Int(byte & 0x0F)])
+            default: bytes.append(byte)
+            }
+        }
+        bytes.append(UInt8(ascii: "\""))
     }
 }
 
@@ -264,13 +323,19 @@ public struct RunLayout: Sendable, Equatable {
 
 /// Encodes and decodes the payloads above. The data plane (`DecisionRequest`, `AgentOutput`)
 /// travels in the compact binary form of `BinaryWire`, which decodes several times faster than
-/// JSON for the candidate lists agents pass along; control, heartbeat and store messages stay
-/// JSON, readable in a capture. Decoding accepts both forms for every type (the first byte tells
+/// JSON for the candidate lists agents pass along, and so do feedback appends to the store and
+/// their answers; control, heartbeat and the other store messages stay JSON, readable in a
+/// capture (a `FeedbackEvent` is JSON too, written without `JSONEncoder`). Decoding accepts both forms for every type (the first byte tells
 /// them apart), so peers from a build that still sends JSON keep working.
 public enum WireCodec {
     public static func encode(_ value: some Encodable) throws -> [UInt8] {
         if let request = value as? DecisionRequest { return BinaryWire.encode(request) }
         if let output = value as? AgentOutput { return BinaryWire.encode(output) }
+        // Feedback appends carry every event a gateway coalesced; their JSON coding was most of
+        // the gateway's and the store's cost per event.
+        if let request = value as? StoreRequest, let bytes = BinaryWire.encode(request) { return bytes }
+        if let reply = value as? StoreReply, let bytes = BinaryWire.encode(reply) { return bytes }
+        if let event = value as? FeedbackEvent { return event.json }
         return Array(try JSONEncoder().encode(value))
     }
 
@@ -285,6 +350,8 @@ public enum WireCodec {
         if BinaryWire.isBinary(bytes) {
             if T.self == DecisionRequest.self, let value = try BinaryWire.decodeRequest(bytes) as? T { return value }
             if T.self == AgentOutput.self, let value = try BinaryWire.decodeOutput(bytes) as? T { return value }
+            if T.self == StoreRequest.self, let value = try BinaryWire.decodeStoreRequest(bytes) as? T { return value }
+            if T.self == StoreReply.self, let value = try BinaryWire.decodeStoreReply(bytes) as? T { return value }
             throw WireError("a binary payload for \(T.self), which only travels as JSON")
         }
         return try JSONDecoder().decode(type, from: Data(bytes))

@@ -1,4 +1,6 @@
-/// The compact binary form of the data-plane payloads (`DecisionRequest`, `AgentOutput`).
+/// The compact binary form of the data-plane payloads (`DecisionRequest`, `AgentOutput`) and of
+/// feedback appends to the store and their answers (`StoreRequest`, `StoreReply`: kinds 3 and 4,
+/// laid out at their encoders).
 ///
 /// Every hop of a decision carries its predecessors' lists (fusion gets ~1,200 candidates on
 /// MovieLens), and JSON coding of those was the largest share of the gateway's and the agents'
@@ -22,6 +24,9 @@ enum BinaryWire {
     static let requestKind: UInt8 = 1
     static let outputKind: UInt8 = 2
 
+    static let storeRequestKind: UInt8 = 3
+    static let storeReplyKind: UInt8 = 4
+
     static func isBinary(_ bytes: [UInt8]) -> Bool { bytes.first == magic }
 
     // MARK: Encoding
@@ -42,6 +47,66 @@ enum BinaryWire {
         var writer = Writer(capacity: 8 + estimate(output))
         writer.header(kind: outputKind)
         writer.output(output)
+        return writer.bytes
+    }
+
+    /// A feedback append (`StoreRequest` without served lists; nil for any other, which stays JSON):
+    ///
+    ///     str operation, u8 flags (bit 0: events, bit 1: groups), [uint count, count × event],
+    ///     [uint count, count × uint size]
+    ///     event: u8 flags (bit 0: event id, bit 1: request id), [str eventID], str user, str item,
+    ///            str event, f64 value, [str requestID], uint receivedAt
+    static func encode(_ request: StoreRequest) -> [UInt8]? {
+        guard request.served == nil else { return nil }
+        let events = request.events ?? []
+        var writer = Writer(capacity: 16 + events.count * 96)
+        writer.header(kind: storeRequestKind)
+        writer.string(request.operation.rawValue)
+        writer.bytes.append((request.events == nil ? 0 : 1) | (request.groups == nil ? 0 : 2))
+        if request.events != nil {
+            writer.unsigned(UInt64(events.count))
+            for event in events {
+                writer.bytes.append((event.eventID == nil ? 0 : 1) | (event.requestID == nil ? 0 : 2))
+                if let id = event.eventID { writer.string(id) }
+                writer.string(event.user)
+                writer.string(event.item)
+                writer.string(event.event)
+                writer.double(event.value)
+                if let id = event.requestID { writer.string(id) }
+                writer.unsigned(event.receivedAt)
+            }
+        }
+        if let groups = request.groups {
+            writer.unsigned(UInt64(groups.count))
+            for size in groups { writer.signed(size) }
+        }
+        return writer.bytes
+    }
+
+    /// An append's answer (`StoreReply` without counts or report; nil for any other):
+    ///
+    ///     int stored, int duplicates, int served, u8 flags (bit 0: groups), [uint count, count × group]
+    ///     group: int stored, int duplicates, u8 flags (bit 0: error, bit 1: message), [str], [str]
+    static func encode(_ reply: StoreReply) -> [UInt8]? {
+        guard reply.counts == nil, reply.report == nil else { return nil }
+        var writer = Writer(capacity: 16 + (reply.groups?.count ?? 0) * 4)
+        writer.header(kind: storeReplyKind)
+        writer.signed(reply.stored)
+        writer.signed(reply.duplicates)
+        writer.signed(reply.served)
+        if let groups = reply.groups {
+            writer.bytes.append(1)
+            writer.unsigned(UInt64(groups.count))
+            for group in groups {
+                writer.signed(group.stored)
+                writer.signed(group.duplicates)
+                writer.bytes.append((group.error == nil ? 0 : 1) | (group.message == nil ? 0 : 2))
+                if let error = group.error { writer.string(error) }
+                if let message = group.message { writer.string(message) }
+            }
+        } else {
+            writer.bytes.append(0)
+        }
         return writer.bytes
     }
 
@@ -141,6 +206,75 @@ enum BinaryWire {
         }
     }
 
+    static func decodeStoreRequest(_ bytes: [UInt8]) throws(WireError) -> StoreRequest {
+        try bytes.withUnsafeBufferPointer { buffer throws(WireError) in
+            var reader = Reader(buffer: buffer)
+            try reader.header(kind: storeRequestKind, of: "StoreRequest")
+            let operation = StoreOperation(rawValue: try reader.string())
+            let present = try reader.bits(upTo: 3)
+            var events: [FeedbackEvent]?
+            if present & 1 != 0 {
+                // An event takes at least 13 bytes (flags, three empty strings, value, time).
+                let count = try reader.readCount(minimumSize: 13)
+                var list: [FeedbackEvent] = []
+                list.reserveCapacity(count)
+                for _ in 0..<count {
+                    let fields = try reader.bits(upTo: 3)
+                    let eventID: String? = fields & 1 != 0 ? try reader.string() : nil
+                    let user = try reader.string()
+                    let item = try reader.string()
+                    let kind = try reader.string()
+                    let value = try reader.double()
+                    let requestID: String? = fields & 2 != 0 ? try reader.string() : nil
+                    let receivedAt = try reader.unsigned()
+                    list.append(
+                        FeedbackEvent(
+                            user: user, item: item, event: kind, value: value, requestID: requestID, receivedAt: receivedAt,
+                            eventID: eventID))
+                }
+                events = list
+            }
+            var groups: [Int]?
+            if present & 2 != 0 {
+                let count = try reader.readCount(minimumSize: 1)
+                var sizes: [Int] = []
+                sizes.reserveCapacity(count)
+                for _ in 0..<count { sizes.append(try reader.signed()) }
+                groups = sizes
+            }
+            try reader.end()
+            return StoreRequest(operation: operation, events: events, groups: groups)
+        }
+    }
+
+    static func decodeStoreReply(_ bytes: [UInt8]) throws(WireError) -> StoreReply {
+        try bytes.withUnsafeBufferPointer { buffer throws(WireError) in
+            var reader = Reader(buffer: buffer)
+            try reader.header(kind: storeReplyKind, of: "StoreReply")
+            let stored = try reader.signed()
+            let duplicates = try reader.signed()
+            let served = try reader.signed()
+            var groups: [StoreGroupResult]?
+            if try reader.flags() {
+                // A group takes at least 3 bytes (two counts, flags).
+                let count = try reader.readCount(minimumSize: 3)
+                var list: [StoreGroupResult] = []
+                list.reserveCapacity(count)
+                for _ in 0..<count {
+                    let groupStored = try reader.signed()
+                    let groupDuplicates = try reader.signed()
+                    let fields = try reader.bits(upTo: 3)
+                    let error: String? = fields & 1 != 0 ? try reader.string() : nil
+                    let message: String? = fields & 2 != 0 ? try reader.string() : nil
+                    list.append(StoreGroupResult(stored: groupStored, duplicates: groupDuplicates, error: error, message: message))
+                }
+                groups = list
+            }
+            try reader.end()
+            return StoreReply(stored: stored, duplicates: duplicates, served: served, groups: groups)
+        }
+    }
+
     struct Reader {
         let buffer: UnsafeBufferPointer<UInt8>
         var offset = 0
@@ -197,6 +331,12 @@ enum BinaryWire {
             for index in 0..<8 { bits |= UInt64(buffer[offset + index]) << (8 * UInt64(index)) }
             offset += 8
             return Double(bitPattern: bits)
+        }
+        /// A flags byte with no bit above `maximum` set.
+        mutating func bits(upTo maximum: UInt8) throws(WireError) -> UInt8 {
+            let value = try byte()
+            guard value & ~maximum == 0 else { throw WireError("unknown flags \(value) at byte \(offset - 1)") }
+            return value
         }
         mutating func flags() throws(WireError) -> Bool {
             switch try byte() {

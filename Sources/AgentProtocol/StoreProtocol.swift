@@ -237,3 +237,57 @@ public struct EpochReward: Codable, Sendable, Equatable {
         self.ndcg = ndcg
     }
 }
+
+/// Several stored feedback events in the payload of one `feedback` message: the store publishes
+/// each commit's new events together, because a message per event cost every subscriber (each
+/// agent instance) a wake-up per event. Each element is the event's own payload, exactly as a
+/// single-event message carries it, so a subscriber hands it on without decoding it.
+///
+/// Layout (big-endian): `0xFB 0x01 | count u32 | count × (length u32 | bytes)`. No JSON text
+/// starts with 0xFB, so a single event's payload is never taken for a batch.
+public enum FeedbackBatch {
+    static let magic: [UInt8] = [0xFB, 0x01]
+
+    /// One payload holding `events` (each an encoded `FeedbackEvent`).
+    public static func encode(_ events: [[UInt8]]) -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(6 + events.reduce(0) { $0 + 4 + $1.count })
+        bytes.append(contentsOf: magic)
+        append(UInt32(events.count), to: &bytes)
+        for event in events {
+            append(UInt32(event.count), to: &bytes)
+            bytes.append(contentsOf: event)
+        }
+        return bytes
+    }
+
+    /// The events of a `feedback` payload: those of a batch, or the payload itself when it is
+    /// a single event. A malformed batch (lengths that do not add up) gives none.
+    public static func events(in payload: [UInt8]) -> [ArraySlice<UInt8>] {
+        guard payload.count >= 2, payload[0] == magic[0], payload[1] == magic[1] else { return [payload[...]] }
+        var offset = 2
+        guard let count = readLength(payload, &offset) else { return [] }
+        var events: [ArraySlice<UInt8>] = []
+        events.reserveCapacity(min(count, payload.count / 4))
+        for _ in 0..<count {
+            guard let length = readLength(payload, &offset), payload.count - offset >= length else { return [] }
+            events.append(payload[offset..<(offset + length)])
+            offset += length
+        }
+        return offset == payload.count ? events : []
+    }
+
+    private static func append(_ value: UInt32, to bytes: inout [UInt8]) {
+        bytes.append(UInt8(truncatingIfNeeded: value >> 24))
+        bytes.append(UInt8(truncatingIfNeeded: value >> 16))
+        bytes.append(UInt8(truncatingIfNeeded: value >> 8))
+        bytes.append(UInt8(truncatingIfNeeded: value))
+    }
+
+    private static func readLength(_ bytes: [UInt8], _ offset: inout Int) -> Int? {
+        guard bytes.count - offset >= 4 else { return nil }
+        let value = bytes[offset..<(offset + 4)].reduce(0) { $0 << 8 | Int($1) }
+        offset += 4
+        return value
+    }
+}

@@ -359,7 +359,8 @@ public actor AgentHost {
         for await message in subscriber.messages {
             guard let (topic, envelope) = try? message.topicEnvelope() else { continue }
             if topic == Topics.feedback {
-                await agent.feedback(envelope.payload)
+                // The store sends each commit's events in one message (`FeedbackBatch`).
+                for event in FeedbackBatch.events(in: envelope.payload) { await agent.feedback(Array(event)) }
                 continue
             }
             guard topic == Topics.epoch,

@@ -43,14 +43,14 @@ struct HTTPFront: Sendable {
                     for event in events { try core.publish(event) }
                 } catch {
                     core.log.error("cannot publish feedback", metadata: ["error": "\(error)"])
-                    return Self.json(FeedbackAccepted(accepted: false, stored: false), status: .serviceUnavailable)
+                    return Self.json(bytes: FeedbackAccepted(accepted: false, stored: false).json, status: .serviceUnavailable)
                 }
-                return Self.json(FeedbackAccepted(accepted: true, stored: false, eventIDs: ids), status: .accepted)
+                return Self.json(bytes: FeedbackAccepted(accepted: true, stored: false, eventIDs: ids).json, status: .accepted)
             }
             do {
                 // Answered only once the store has committed every event.
                 let reply = try await store.append(events)
-                return Self.json(FeedbackAccepted(accepted: true, stored: true, duplicates: reply.duplicates, eventIDs: ids))
+                return Self.json(bytes: FeedbackAccepted(accepted: true, stored: true, duplicates: reply.duplicates, eventIDs: ids).json)
             } catch {
                 core.log.error("feedback not stored", metadata: ["code": "\(error.code)", "events": "\(events.count)"])
                 return Self.error(APIError(error.status, error.code, error.message))
@@ -95,6 +95,11 @@ struct HTTPFront: Sendable {
             return error(APIError(500, "internal", "the response could not be encoded"))
         }
         return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+
+    /// A JSON body already encoded.
+    static func json(bytes: [UInt8], status: HTTPResponse.Status = .ok) -> Response {
+        Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 
     static func error(_ error: any Error) -> Response {

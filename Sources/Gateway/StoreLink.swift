@@ -41,61 +41,57 @@ final class StoreLink: Sendable {
         }
     }
 
-    /// Posts waiting for the append in flight; at most one coalesced append is in flight.
-    private struct Queue {
-        var pending: [(events: [FeedbackEvent], continuation: CheckedContinuation<Result<StoreReply, Failure>, Never>)] = []
-        var sending = false
-    }
-    private let queue = Mutex(Queue())
+    private typealias Post = (events: [FeedbackEvent], continuation: CheckedContinuation<Result<StoreReply, Failure>, Never>)
+    private let queue = Mutex(PostQueue<Post>())
     /// Most events sent in one coalesced append.
     private let coalesceLimit = 1_000
 
     /// Stores `events`; returns once they are committed (or were already stored).
     ///
-    /// Posts that arrive while an append is in flight go to the store together in the next one
+    /// Posts that arrive while appends are in flight go to the store together in the next one
     /// (as separate groups, each stored or rejected on its own): with one event per post, a
-    /// store round trip per post cost more than the commit itself.
+    /// store round trip per post cost more than the commit itself. See ``PostQueue`` for when
+    /// an append leaves.
     /// - Throws: ``Failure``: 503 while no store answers within the budget or the database
     ///   stays locked, 507 when its disk is full, 500 for any other database failure.
     func append(_ events: [FeedbackEvent]) async throws(Failure) -> StoreReply {
         let result = await withCheckedContinuation { continuation in
-            let lead = queue.withLock { queue -> Bool in
-                queue.pending.append((events, continuation))
-                guard !queue.sending else { return false }
-                queue.sending = true
-                return true
-            }
+            let lead = queue.withLock { $0.add((events, continuation)) }
             if lead { Task { await self.sendPending() } }
         }
         return try result.get()
     }
 
     private func sendPending() async {
+        let clock = ContinuousClock()
         while true {
-            let batch = queue.withLock { queue in
-                var count = 0
-                var taken = 0
-                for entry in queue.pending {
-                    if taken > 0 && count + entry.events.count > coalesceLimit { break }
-                    count += entry.events.count
-                    taken += 1
+            // Gather: while fewer posts wait than there are clients, give the ones just
+            // acknowledged a moment to post again, so they share the next commit.
+            let (target, wait) = queue.withLock { ($0.gatherTarget, $0.gatherWait) }
+            if target > 1 {
+                let deadline = clock.now + wait
+                while clock.now < deadline {
+                    let waiting = queue.withLock { $0.pending.count }
+                    if waiting == 0 || waiting >= target { break }
+                    try? await Task.sleep(for: .microseconds(200))
                 }
-                let batch = Array(queue.pending.prefix(taken))
-                queue.pending.removeFirst(taken)
-                if batch.isEmpty { queue.sending = false }
-                return batch
             }
+            let batch = queue.withLock { $0.take(upTo: coalesceLimit, size: \.events.count) }
             if batch.isEmpty { return }
+            let started = clock.now
             if batch.count == 1 {
                 let result = await result { () async throws(Failure) in
                     try await call(StoreRequest(operation: .appendFeedback, events: batch[0].events), budget: budget)
                 }
+                queue.withLock { $0.finished(posts: 1, roundTrip: clock.now - started) }
                 batch[0].continuation.resume(returning: result)
                 continue
             }
             let request = StoreRequest(
                 operation: .appendFeedback, events: batch.flatMap(\.events), groups: batch.map(\.events.count))
             let outcome = await result { () async throws(Failure) in try await call(request, budget: budget) }
+            // Counted back before anyone hears: an acknowledged client may post again at once.
+            queue.withLock { $0.finished(posts: batch.count, roundTrip: clock.now - started) }
             switch outcome {
             case .failure:
                 for entry in batch { entry.continuation.resume(returning: outcome) }
@@ -276,5 +272,68 @@ enum Attribution {
             servedAt: UInt64(Date().timeIntervalSince1970 * 1000),
             items: items.map { ServedItem(item: $0.item, score: $0.score, sources: recall[$0.item] ?? []) },
             pipeline: pipeline)
+    }
+}
+
+/// The posts a ``StoreLink`` has not sent yet, and when to send them.
+///
+/// At most `maximumInFlight` coalesced appends are in flight: two, so the next group already
+/// waits in the store when a commit ends (with one, the store sat idle for a round trip between
+/// commits). A sender about to leave with fewer posts than there are clients (the posts
+/// outstanding when the last append left, less those in flight) waits up to half the last round
+/// trip, at most `maximumWait`, for the rest: clients acknowledged by one commit post again a
+/// moment later, and without the wait they split into cohorts that alternate between commits,
+/// each commit carrying a fraction of them. A lone client never waits (its target is one post).
+struct PostQueue<Post> {
+    private(set) var pending: [Post] = []
+    /// Senders running (sending an append or about to).
+    private(set) var senders = 0
+    /// Posts in the appends in flight.
+    private(set) var inFlight = 0
+    /// Posts outstanding (pending and in flight) when the last append left: the clients.
+    private(set) var clients = 0
+    /// The last append's round trip.
+    private(set) var roundTrip: Duration = .zero
+    var maximumInFlight = 2
+    var maximumWait: Duration = .milliseconds(1)
+
+    /// Queues `post`; true when the caller must start a sender.
+    mutating func add(_ post: Post) -> Bool {
+        pending.append(post)
+        guard senders < maximumInFlight else { return false }
+        senders += 1
+        return true
+    }
+
+    /// How many pending posts a sender waits for before it leaves.
+    var gatherTarget: Int { clients - inFlight }
+
+    /// How long it waits for them, at most.
+    var gatherWait: Duration { min(maximumWait, roundTrip / 2) }
+
+    /// The next append's posts (up to `limit` events, at least one post). None ends the sender.
+    mutating func take(upTo limit: Int, size: (Post) -> Int) -> [Post] {
+        var count = 0
+        var taken = 0
+        for post in pending {
+            if taken > 0 && count + size(post) > limit { break }
+            count += size(post)
+            taken += 1
+        }
+        guard taken > 0 else {
+            senders -= 1
+            return []
+        }
+        clients = pending.count + inFlight
+        let batch = Array(pending.prefix(taken))
+        pending.removeFirst(taken)
+        inFlight += taken
+        return batch
+    }
+
+    /// An append of `posts` posts came back after `roundTrip`.
+    mutating func finished(posts: Int, roundTrip: Duration) {
+        inFlight -= posts
+        self.roundTrip = roundTrip
     }
 }

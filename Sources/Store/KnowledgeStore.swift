@@ -48,14 +48,16 @@ public final class KnowledgeStore: Sendable {
         configuration.busyMode = .timeout(options.busyTimeout)
         let maximumPages = options.maximumPages
         configuration.prepareDatabase { db in
-            // WAL (DatabasePool's mode) with FULL sync: a committed transaction survives a crash
-            // of the process and of the machine.
-            try db.execute(sql: "PRAGMA synchronous = FULL")
             if let maximumPages { try db.execute(sql: "PRAGMA max_page_count = \(maximumPages)") }
         }
         self.path = path
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
+            // WAL with FULL sync: a committed transaction survives a crash of the process and of
+            // the machine (the WAL is fsynced at every commit). Set here, not in
+            // `prepareDatabase`: DatabasePool switches its writer to `synchronous = NORMAL` after
+            // that runs, and NORMAL syncs only at checkpoints.
+            try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
             try Schema.migrator.migrate(pool)
         } catch {
             throw Self.map(error, "opening \(path)")
@@ -117,6 +119,11 @@ public final class KnowledgeStore: Sendable {
         } catch {
             throw Self.map(error, "appending \(events.count) events")
         }
+    }
+
+    /// The writer connection's `PRAGMA synchronous` (2 is FULL).
+    func synchronousLevel() throws -> Int {
+        try pool.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
     }
 
     static func validate(_ event: FeedbackEvent) throws(StoreError) {

@@ -150,34 +150,27 @@ struct StoreEndpoint: Sendable {
         }
     }
 
-    /// Coalesced posts: each group goes to the committer on its own (they still share one
-    /// transaction), so a bad event rejects only its group and duplicates are counted per group.
+    /// Coalesced posts: the groups go to the committer in one call and share one transaction,
+    /// but each is validated on its own (a bad event rejects only its group) and duplicates are
+    /// counted per group. One call, not a task per group: with one event per post, a task and an
+    /// actor hop per group cost more than the group's insert.
     private func appendGroups(_ events: [FeedbackEvent], sizes: [Int]) async throws -> StoreReply {
         guard sizes.allSatisfy({ $0 >= 0 }), sizes.reduce(0, +) == events.count else {
             throw StoreError(.badRequest, "the group sizes do not add up to the \(events.count) events")
         }
-        var slices: [ArraySlice<FeedbackEvent>] = []
-        var start = 0
-        for size in sizes {
-            slices.append(events[start..<(start + size)])
-            start += size
-        }
-        let committer = self.committer
-        var results = [StoreGroupResult](repeating: StoreGroupResult(), count: sizes.count)
-        await withTaskGroup(of: (Int, StoreGroupResult).self) { group in
-            for (index, slice) in slices.enumerated() {
-                group.addTask {
-                    do {
-                        let (stored, duplicates) = try await committer.append(Array(slice))
-                        return (index, StoreGroupResult(stored: stored, duplicates: duplicates))
-                    } catch let error as StoreError {
-                        return (index, StoreGroupResult(error: error.code.description, message: error.message))
-                    } catch {
-                        return (index, StoreGroupResult(error: StoreErrorCode.failed, message: "\(error)"))
-                    }
+        let results: [StoreGroupResult]
+        do {
+            results = try await committer.append(events, groups: sizes).map { outcome in
+                switch outcome {
+                case .success(let (stored, duplicates)): StoreGroupResult(stored: stored, duplicates: duplicates)
+                case .failure(let error): StoreGroupResult(error: error.code.description, message: error.message)
                 }
             }
-            for await (index, result) in group { results[index] = result }
+        } catch {
+            // The transaction failed: every group hears why (nothing of theirs is stored).
+            let failure = (error as? StoreError).map { StoreGroupResult(error: $0.code.description, message: $0.message) }
+                ?? StoreGroupResult(error: StoreErrorCode.failed, message: "\(error)")
+            results = sizes.map { _ in failure }
         }
         return StoreReply(
             stored: results.reduce(0) { $0 + $1.stored }, duplicates: results.reduce(0) { $0 + $1.duplicates }, groups: results)
@@ -197,8 +190,11 @@ struct StoreEndpoint: Sendable {
 /// (none of their events is stored).
 actor GroupCommitter {
     private struct Waiter {
+        /// The valid groups' events, back to back.
         var events: [FeedbackEvent]
-        var continuation: CheckedContinuation<(Int, Int), any Error>
+        /// How many events of `events` each valid group has, in order.
+        var sizes: [Int]
+        var continuation: CheckedContinuation<[(Int, Int)], any Error>
     }
 
     private let store: KnowledgeStore
@@ -218,15 +214,50 @@ actor GroupCommitter {
     /// Stores `events` with the next group; returns (stored, duplicates) once committed.
     /// - Throws: ``StoreError`` (`badRequest` for an invalid event, before anything is written).
     func append(_ events: [FeedbackEvent]) async throws -> (Int, Int) {
-        for event in events { try KnowledgeStore.validate(event) }
-        if events.isEmpty { return (0, 0) }
-        return try await withCheckedThrowingContinuation { continuation in
-            pending.append(Waiter(events: events, continuation: continuation))
+        switch try await append(events, groups: [events.count])[0] {
+        case .success(let counts): return counts
+        case .failure(let error): throw error
+        }
+    }
+
+    /// Stores the consecutive groups of `events` (`groups` holds their sizes, which add up to
+    /// `events.count`) in the next transaction, all but the invalid ones: a group with an invalid
+    /// event is rejected alone (`badRequest`) and the others are stored.
+    /// - Returns: per group, (stored, duplicates) once committed, or why it was rejected.
+    /// - Throws: ``StoreError`` when the transaction fails (no group is stored then).
+    func append(_ events: [FeedbackEvent], groups: [Int]) async throws -> [Result<(Int, Int), StoreError>] {
+        var outcomes: [Result<(Int, Int), StoreError>] = []
+        outcomes.reserveCapacity(groups.count)
+        var valid: [FeedbackEvent] = []
+        valid.reserveCapacity(events.count)
+        var sizes: [Int] = []
+        var start = events.startIndex
+        for size in groups {
+            let group = events[start..<(start + size)]
+            start += size
+            do throws(StoreError) {
+                for event in group { try KnowledgeStore.validate(event) }
+                valid.append(contentsOf: group)
+                sizes.append(size)
+                outcomes.append(.success((0, 0)))
+            } catch {
+                outcomes.append(.failure(error))
+            }
+        }
+        guard !valid.isEmpty else { return outcomes }
+        let committed = try await withCheckedThrowingContinuation { continuation in
+            pending.append(Waiter(events: valid, sizes: sizes, continuation: continuation))
             if !writing {
                 writing = true
                 Task { await self.writeRounds() }
             }
         }
+        // Fill the valid groups' places, in order.
+        var next = committed.makeIterator()
+        for index in outcomes.indices {
+            if case .success = outcomes[index], let counts = next.next() { outcomes[index] = .success(counts) }
+        }
+        return outcomes
     }
 
     /// Returns once no append is pending or being written.
@@ -239,15 +270,20 @@ actor GroupCommitter {
         while !pending.isEmpty {
             let round = pending
             pending.removeAll()
-            let events = round.flatMap(\.events)
+            let events = round.count == 1 ? round[0].events : round.flatMap(\.events)
             do {
                 let result = try await store.append(events)
                 var offset = 0
                 for waiter in round {
-                    let flags = result.inserted[offset..<(offset + waiter.events.count)]
-                    offset += waiter.events.count
-                    let stored = flags.count { $0 }
-                    waiter.continuation.resume(returning: (stored, flags.count - stored))
+                    var counts: [(Int, Int)] = []
+                    counts.reserveCapacity(waiter.sizes.count)
+                    for size in waiter.sizes {
+                        let flags = result.inserted[offset..<(offset + size)]
+                        offset += size
+                        let stored = flags.count { $0 }
+                        counts.append((stored, size - stored))
+                    }
+                    waiter.continuation.resume(returning: counts)
                 }
                 publish(result.stored)
             } catch {
@@ -260,21 +296,25 @@ actor GroupCommitter {
         waiters.forEach { $0.resume() }
     }
 
-    /// Each newly stored event on topic `feedback` (a resend that was a duplicate is not
-    /// published again, so agents learn from each event once).
+    /// The newly stored events of a round on topic `feedback`, in one message (a
+    /// ``FeedbackBatch``; a resend that was a duplicate is not published again, so agents learn
+    /// from each event once). One message per round, not per event: every subscriber (each
+    /// agent instance) paid a wake-up per message.
     private func publish(_ events: [FeedbackEvent]) {
+        guard !events.isEmpty else { return }
+        var payloads: [[UInt8]] = []
+        payloads.reserveCapacity(events.count)
         for event in events {
-            sequence += 1
-            guard let payload = try? WireCodec.encode(event),
-                let message = try? Message(
-                    topic: Topics.feedback, envelope: Envelope(type: .feedback, requestID: sequence, payload: payload))
-            else { continue }
-            do {
-                try publisher.publish(message)
-            } catch {
-                log.warning("cannot publish stored feedback", metadata: ["error": "\(error)"])
-                return
-            }
+            if let payload = try? WireCodec.encode(event) { payloads.append(payload) }
+        }
+        sequence += 1
+        let payload = payloads.count == 1 ? payloads[0] : FeedbackBatch.encode(payloads)
+        do {
+            let message = try Message(
+                topic: Topics.feedback, envelope: Envelope(type: .feedback, requestID: sequence, payload: payload))
+            try publisher.publish(message)
+        } catch {
+            log.warning("cannot publish stored feedback", metadata: ["error": "\(error)"])
         }
     }
 }

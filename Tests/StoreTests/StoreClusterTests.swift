@@ -105,10 +105,11 @@ struct StoreClusterTests {
         let heard = Heard()
         let listener = Task {
             for await message in subscriber.messages {
-                guard let (_, envelope) = try? message.topicEnvelope(),
-                    let event = try? WireCodec.decode(FeedbackEvent.self, from: envelope.payload)
-                else { continue }
-                heard.events.withLock { $0.append(event) }
+                guard let (_, envelope) = try? message.topicEnvelope() else { continue }
+                for payload in FeedbackBatch.events(in: envelope.payload) {
+                    guard let event = try? WireCodec.decode(FeedbackEvent.self, from: Array(payload)) else { continue }
+                    heard.events.withLock { $0.append(event) }
+                }
             }
         }
         defer { listener.cancel() }
