@@ -126,6 +126,11 @@ public actor AgentHost {
         let signals = configuration.handlesSignals ? ProcessEvents.signals([SIGTERM, SIGINT]) : nil
         var replierConfiguration = Replier.Configuration()
         replierConfiguration.concurrency = max(1, configuration.concurrency)
+        // A decision runs on the NNG thread that received it, through decode, the agent and
+        // encode, until the reply is handed back: no hop to Swift's pool and back per hop of
+        // the graph (thread switches were the largest cost of the mesh in `perf`). The agent's
+        // work is a fraction of a millisecond, short enough to hold an NNG thread for.
+        replierConfiguration.runsHandlersOnCallbackThread = true
         let decisions = try Replier(configuration: replierConfiguration)
         var controlConfiguration = Replier.Configuration()
         controlConfiguration.concurrency = 4
