@@ -151,11 +151,11 @@ struct GraphExecutor: Sendable {
 
     private func attempt(_ instance: AgentInstance, payload: [UInt8], envelopeID: UInt64, timeout: Duration) async -> Outcome {
         let wallDeadline = UInt64(max(0, (Date().timeIntervalSince1970 + timeout.seconds) * 1000))
-        let reply: Message
+        let envelope: Envelope
         do {
-            let envelope = Envelope(type: .request, requestID: envelopeID, deadline: wallDeadline, payload: payload)
-            reply = try await instance.requester.request(Message(envelope: envelope), timeout: timeout)
-        } catch let error as TransportError {
+            let request = Envelope(type: .request, requestID: envelopeID, deadline: wallDeadline, payload: payload)
+            envelope = try await instance.exchange(request, timeout: timeout)
+        } catch let error as TransportError where error.code != .malformedFrame {
             switch error.code {
             case .timedOut: return .failed(label: "timeout", reason: "timed out after \(timeout)")
             case .closed: return .failed(label: "closed", reason: "requester closed")
@@ -163,10 +163,9 @@ struct GraphExecutor: Sendable {
             default: return .failed(label: "error", reason: "\(error.code)")
             }
         } catch {
-            return .failed(label: "error", reason: "\(error)")
+            return .failed(label: "error", reason: "malformed reply")
         }
         do {
-            let envelope = try reply.envelope()
             switch envelope.type {
             case .reply:
                 return .answered(try EncodedOutput(payload: envelope.payload))

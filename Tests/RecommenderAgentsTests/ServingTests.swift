@@ -13,7 +13,7 @@ import Topology
 /// learning from that feedback without a restart.
 @Suite("MovieLens mesh through the gateway", .serialized, .timeLimit(.minutes(3)))
 struct ServingTests {
-    struct Answer {
+    struct Answer: Sendable {
         var status: Int
         var items: [String]
         var scores: [Double] = []
@@ -140,6 +140,18 @@ struct ServingTests {
             for (remote, here) in zip(answer.scores, inProcess.items.map(\.score)) {
                 #expect(abs(remote - here) <= 1e-9 * max(1, abs(here)), "user \(user)")
             }
+        }
+        // Many at once: requests queue behind each other at every agent and travel in batches.
+        let users = (0..<24).map { String($0 % 12 + 1) }
+        let answers = await withTaskGroup(of: (String, Answer).self) { group in
+            for user in users { group.addTask { (user, await mesh.recommend(user)) } }
+            return await group.reduce(into: [(String, Answer)]()) { $0.append($1) }
+        }
+        #expect(answers.count == users.count)
+        for (user, answer) in answers {
+            let inProcess = await graph.recommend(user: user, k: 10)
+            #expect(answer.status == 200 && answer.degraded.isEmpty, "\(user): \(answer)")
+            #expect(answer.items == inProcess.items.map(\.item), "user \(user)")
         }
         try await mesh.down()
     }
