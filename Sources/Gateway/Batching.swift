@@ -19,8 +19,8 @@ extension AgentInstance {
     /// answered and one on its way, so the agent never waits for the next message.
     static let pipeline = 2
     /// The most requests in one batch: a batch is answered as a whole, so its first request
-    /// waits for the last one's work (8 × fusion's ~1 ms at most).
-    static let batchLimit = 8
+    /// waits for the last one's work (4 × fusion's ~1 ms at most).
+    static let batchLimit = 4
 
     /// Sends one request envelope and returns the reply envelope. While `pipeline` messages
     /// are in flight to the instance, requests queue and leave together as one batch
