@@ -187,7 +187,7 @@ let package = Package(
         .testTarget(name: "RecommenderTests", dependencies: ["Recommender", "Dataset", "AgenticTestSupport"], swiftSettings: strict),
         .testTarget(
             name: "RecommenderAgentsTests",
-            dependencies: ["RecommenderAgents", "AgentRuntime", "AgentProtocol", "Topology", "Dataset", "AgenticTestSupport"],
+            dependencies: ["RecommenderAgents", "AgentRuntime", "AgentProtocol", "Topology", "Dataset", "Gateway", "AgenticTestSupport"],
             swiftSettings: strict),
         .testTarget(
             name: "EvolutionTests",

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The compact binary form of the data-plane payloads (`DecisionRequest`, `AgentOutput`) and of
 /// feedback appends to the store and their answers (`StoreRequest`, `StoreReply`: kinds 3 and 4,
 /// laid out at their encoders).
@@ -321,6 +323,13 @@ enum BinaryWire {
         mutating func string() throws(WireError) -> String {
             let length = try readCount(minimumSize: 1)
             let slice = UnsafeBufferPointer(rebasing: buffer[offset..<(offset + length)])
+            // ASCII (every id and name in practice) is valid UTF-8 as it stands, and decoding it
+            // repairs nothing; `String(validating:as:)` instantiated generic metadata on every
+            // call, which showed in the gateway's and the agents' profiles.
+            if !slice.contains(where: { $0 >= 0x80 }) {
+                offset += length
+                return String(decoding: slice, as: UTF8.self)
+            }
             guard let text = String(validating: slice, as: UTF8.self) else { throw WireError("invalid UTF-8 at byte \(offset)") }
             offset += length
             return text
@@ -383,4 +392,141 @@ public struct WireError: Error, CustomStringConvertible, Sendable, Equatable {
     public var message: String
     init(_ message: String) { self.message = message }
     public var description: String { "malformed payload: \(message)" }
+}
+
+/// An agent's output still in its binary form: checked as thoroughly as decoding it would,
+/// with the few fields the gateway reads taken out, and its items left as bytes.
+///
+/// The gateway passes each agent's list on to the agents it feeds. Decoding every list (fusion
+/// alone gets ~1,200 candidates) and encoding it again into the next request was the largest
+/// share of the gateway's own CPU; ``WireCodec/encodeRequest(requestID:user:k:epoch:inputs:)``
+/// splices these bytes into the next request instead, and the agent that receives it decodes
+/// the same `DecisionRequest` it would have got from the decoded lists.
+public struct EncodedOutput: Sendable {
+    public let agent: String
+    public let version: String
+    public let segment: String?
+    public let itemCount: Int
+    /// The whole binary payload (header included).
+    let bytes: [UInt8]
+
+    /// Checks a payload as ``WireCodec/decode(_:from:)`` would (every length, count, flag and
+    /// string, no trailing bytes). A JSON payload (a peer from an older build) is decoded and
+    /// re-encoded in the binary form.
+    /// - Throws: `WireError` or `DecodingError`: the payload is not an `AgentOutput`.
+    public init(payload: [UInt8]) throws {
+        guard BinaryWire.isBinary(payload) else {
+            self.init(try JSONDecoder().decode(AgentOutput.self, from: Data(payload)))
+            return
+        }
+        let summary = try payload.withUnsafeBufferPointer { buffer throws(WireError) in
+            var reader = BinaryWire.Reader(buffer: buffer)
+            try reader.header(kind: BinaryWire.outputKind, of: "AgentOutput")
+            let summary = try reader.skimOutput()
+            try reader.end()
+            return summary
+        }
+        self.init(agent: summary.agent, version: summary.version, segment: summary.segment, itemCount: summary.count, bytes: payload)
+    }
+
+    private init(agent: String, version: String, segment: String?, itemCount: Int, bytes: [UInt8]) {
+        self.agent = agent
+        self.version = version
+        self.segment = segment
+        self.itemCount = itemCount
+        self.bytes = bytes
+    }
+
+    /// The binary form of `output`.
+    public init(_ output: AgentOutput) {
+        self.init(
+            agent: output.agent, version: output.version, segment: output.segment, itemCount: output.items.count,
+            bytes: BinaryWire.encode(output))
+    }
+
+    /// The output, decoded.
+    public func decoded() throws(WireError) -> AgentOutput { try BinaryWire.decodeOutput(bytes) }
+
+    /// Whether each of `ids` is among the items' ids, without decoding the items.
+    public func contains(_ ids: [String]) -> [Bool] {
+        let wanted = ids.map { Array($0.utf8) }
+        var found = [Bool](repeating: false, count: ids.count)
+        bytes.withUnsafeBufferPointer { buffer in
+            var reader = BinaryWire.Reader(buffer: buffer)
+            // The bytes were checked when this value was made: these reads cannot fail.
+            guard (try? reader.header(kind: BinaryWire.outputKind, of: "AgentOutput")) != nil,
+                (try? reader.skimOutput { id in
+                    for (index, candidate) in wanted.enumerated() where !found[index] && candidate.elementsEqual(id) {
+                        found[index] = true
+                    }
+                }) != nil
+            else { return }
+        }
+        return found
+    }
+
+    /// The output's body (what follows the header), as a request carries it.
+    var body: ArraySlice<UInt8> { bytes[BinaryWire.headerSize...] }
+}
+
+extension WireCodec {
+    /// The binary `DecisionRequest` whose inputs are `inputs`, spliced in as they are: it
+    /// decodes to `DecisionRequest(requestID:user:k:epoch:inputs:)` of the decoded inputs.
+    public static func encodeRequest(requestID: String, user: String, k: Int, epoch: Int, inputs: [EncodedOutput]) -> [UInt8] {
+        var writer = BinaryWire.Writer(capacity: 64 + requestID.utf8.count + user.utf8.count + inputs.reduce(0) { $0 + $1.bytes.count })
+        writer.header(kind: BinaryWire.requestKind)
+        writer.string(requestID)
+        writer.string(user)
+        writer.signed(k)
+        writer.signed(epoch)
+        writer.unsigned(UInt64(inputs.count))
+        for input in inputs { writer.bytes.append(contentsOf: input.body) }
+        return writer.bytes
+    }
+}
+
+extension BinaryWire {
+    static let headerSize = 3
+}
+
+extension BinaryWire.Reader {
+    /// Walks one output body with the checks of ``output()`` but keeps only the header
+    /// fields; `item` sees each item's id bytes.
+    mutating func skimOutput(
+        _ item: (UnsafeBufferPointer<UInt8>) -> Void = { _ in }
+    ) throws(WireError) -> (agent: String, version: String, segment: String?, count: Int) {
+        let agent = try string()
+        let version = try string()
+        let segment: String? = try flags() ? string() : nil
+        let count = try readCount(minimumSize: 10)
+        for _ in 0..<count {
+            item(try checkedString())
+            offset += try skip(8)
+            if try flags() {
+                let sourceCount = try readCount(minimumSize: 9)
+                for _ in 0..<sourceCount {
+                    _ = try checkedString()
+                    offset += try skip(8)
+                }
+            }
+        }
+        return (agent, version, segment, count)
+    }
+
+    /// The bytes of a valid UTF-8 string, not made into a `String`.
+    mutating func checkedString() throws(WireError) -> UnsafeBufferPointer<UInt8> {
+        let length = try readCount(minimumSize: 1)
+        let slice = UnsafeBufferPointer(rebasing: buffer[offset..<(offset + length)])
+        if slice.contains(where: { $0 >= 0x80 }), String(validating: slice, as: UTF8.self) == nil {
+            throw WireError("invalid UTF-8 at byte \(offset)")
+        }
+        offset += length
+        return slice
+    }
+
+    /// Checks that `count` more bytes are there; returns `count`.
+    func skip(_ count: Int) throws(WireError) -> Int {
+        guard remaining >= count else { throw WireError("truncated at byte \(offset)") }
+        return count
+    }
 }

@@ -24,6 +24,13 @@ public protocol Agent: Actor {
 }
 
 extension Agent {
+    /// Answers `request` unless `deadline` (ms since the Unix epoch, 0: none) has passed by the
+    /// time the agent gets to it (requests queue on the actor); nil when it had.
+    public func decide(_ request: DecisionRequest, unlessPast deadline: UInt64) async throws -> DecisionResponse? {
+        if AgentHost.isPast(deadline) { return nil }
+        return try await decide(request)
+    }
+
     /// The ranges a tuner may search, from the topology's `decision_space`.
     public nonisolated var decisionSpace: [String: DecisionDimension] { context.decisionSpace }
 

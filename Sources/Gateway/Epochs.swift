@@ -12,6 +12,10 @@ final class AgentInstance: Sendable {
     let requester: Requester
     /// Uptime nanoseconds until which this instance is tried after its siblings.
     private let suspendedUntil = Atomic<UInt64>(0)
+    /// Requests waiting to leave in a batch (see `exchange`).
+    let queue = Mutex(InstanceQueue())
+    /// False once the instance answered a batch with something else (a peer from an older build).
+    let takesBatches = Atomic<Bool>(true)
 
     init(address: String) throws {
         self.address = address

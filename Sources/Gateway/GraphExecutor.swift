@@ -10,8 +10,20 @@ struct Recommendation: Sendable {
     /// Agents that failed or were late, in topological order.
     var degraded: [String]
     /// What each agent that answered produced (for the served-list attribution).
-    var outputs: [String: AgentOutput] = [:]
+    var outputs: [String: EncodedOutput] = [:]
 }
+
+/// What the walk needs to know of an agent's output: the gateway keeps outputs in their
+/// binary form (``EncodedOutput``), the in-process baseline as they are (`AgentOutput`).
+protocol WalkOutput: Sendable {
+    var itemCount: Int { get }
+}
+
+extension AgentOutput: WalkOutput {
+    var itemCount: Int { items.count }
+}
+
+extension EncodedOutput: WalkOutput {}
 
 /// Runs one request through one epoch's graph: every agent once, as soon as all that feed
 /// it have answered or given up, each on the first replica that answers in time.
@@ -25,29 +37,42 @@ struct GraphExecutor: Sendable {
 
     func execute(_ plan: EpochPlan, requestID: UInt64, user: String, k: Int, deadline: ContinuousClock.Instant) async -> Recommendation {
         let shape = GraphShape(order: plan.order, predecessors: plan.predecessors, successors: plan.successors, exit: plan.exit)
-        let result = await Self.walk(shape, epoch: plan.epoch, requestID: RequestIDs.text(requestID), user: user, k: k) { name, request in
-            await call(plan.routes[name], request, envelopeID: requestID, depth: plan.depth[name] ?? 1, deadline: deadline)
+        let idText = RequestIDs.text(requestID)
+        // Each agent's reply resumes the walk on the NNG thread that received it (and the next
+        // hops start from there) instead of hopping to Swift's pool: thread switches were the
+        // largest cost of a request in `perf`.
+        let result = await withTaskExecutorPreference(CallbackExecutor.shared) {
+            await Self.walk(shape) { (name, inputs: [EncodedOutput]) in
+                // The predecessors' lists go into the request as the agents encoded them.
+                let payload = WireCodec.encodeRequest(requestID: idText, user: user, k: k, epoch: plan.epoch, inputs: inputs)
+                return await call(
+                    plan.routes[name], payload: payload, requestID: idText, envelopeID: requestID,
+                    depth: plan.depth[name] ?? 1, deadline: deadline)
+            }
         }
         for agent in result.degraded { metrics.degraded(agent: agent) }
-        return result
+        // Checked when it arrived, so decoding cannot fail.
+        let answer = (try? result.answer?.decoded())?.items ?? []
+        return Recommendation(items: Self.served(answer, k: k), epoch: plan.epoch, degraded: result.degraded, outputs: result.outputs)
     }
 
-    /// The walk itself, with how one agent is asked left to the caller: over its sockets for
-    /// the gateway, directly for the in-process baseline (``InProcessGraph``).
-    static func walk(
-        _ plan: GraphShape, epoch: Int, requestID idText: String, user: String, k: Int,
-        ask: @escaping @Sendable (String, DecisionRequest) async -> AgentOutput?
-    ) async -> Recommendation {
-        var outputs: [String: AgentOutput] = [:]
+    /// The walk itself, with how one agent is asked (given its predecessors' outputs that
+    /// arrived) left to the caller: over its sockets for the gateway, directly for the
+    /// in-process baseline (``InProcessGraph``).
+    /// - Returns: every output that arrived, the agents that failed (in topological order),
+    ///   and the answer: the exit's output, else the deepest one with items.
+    static func walk<Output: WalkOutput>(
+        _ plan: GraphShape, ask: @escaping @Sendable (String, [Output]) async -> Output?
+    ) async -> (outputs: [String: Output], degraded: [String], answer: Output?) {
+        var outputs: [String: Output] = [:]
         var failed: Set<String> = []
         var waiting: [String: Int] = plan.predecessors.mapValues(\.count)
 
-        await withTaskGroup(of: (String, AgentOutput?).self) { group in
+        await withTaskGroup(of: (String, Output?).self) { group in
             func launch(_ name: String) {
                 // Degrade around a failed predecessor: the agent gets the inputs that did arrive.
                 let inputs = (plan.predecessors[name] ?? []).compactMap { outputs[$0] }
-                let request = DecisionRequest(requestID: idText, user: user, k: k, epoch: epoch, inputs: inputs)
-                group.addTask { (name, await ask(name, request)) }
+                group.addTask { (name, await ask(name, inputs)) }
             }
             for name in plan.order where waiting[name] == 0 { launch(name) }
             for await (name, output) in group {
@@ -61,33 +86,31 @@ struct GraphExecutor: Sendable {
 
         let degraded = plan.order.filter { failed.contains($0) }
         // The exit's list, else the deepest agent that answered with something.
-        let answer = outputs[plan.exit]
-            ?? plan.order.reversed().lazy.compactMap { outputs[$0] }.first { !$0.items.isEmpty }
-        let items = (answer?.items ?? []).filter { $0.score.isFinite }.prefix(k)
-        return Recommendation(items: Array(items), epoch: epoch, degraded: degraded, outputs: outputs)
+        let answer = outputs[plan.exit] ?? plan.order.reversed().lazy.compactMap { outputs[$0] }.first { $0.itemCount > 0 }
+        return (outputs, degraded, answer)
+    }
+
+    /// The answer's first `k` items with a finite score.
+    static func served(_ items: [ScoredItem], k: Int) -> [ScoredItem] {
+        Array(items.filter { $0.score.isFinite }.prefix(k))
     }
 
     /// Asks one agent, trying each replica at most once, within its share of the deadline.
     /// Returns nil when every attempt failed or time ran out.
-    private func call(_ route: AgentRoute?, _ request: DecisionRequest, envelopeID: UInt64, depth: Int, deadline: ContinuousClock.Instant) async -> AgentOutput? {
+    private func call(
+        _ route: AgentRoute?, payload: [UInt8], requestID: String, envelopeID: UInt64, depth: Int, deadline: ContinuousClock.Instant
+    ) async -> EncodedOutput? {
         guard let route else { return nil }
         // Built only when something is logged: copying metadata on every call showed in profiles.
         func log() -> Logger {
             var log = self.log
-            log[metadataKey: "request_id"] = .string(request.requestID)
+            log[metadataKey: "request_id"] = .string(requestID)
             log[metadataKey: "agent"] = .string(route.agent)
             return log
         }
         let clock = ContinuousClock()
         // This agent's share: the rest of the deadline split over the chain still to run.
         let agentDeadline = clock.now + (deadline - clock.now) / max(1, depth)
-        let payload: [UInt8]
-        do {
-            payload = try WireCodec.encode(request)
-        } catch {
-            log().error("cannot encode a decision request", metadata: ["error": "\(error)"])
-            return nil
-        }
         let candidates = route.attemptOrder()
         for (index, instance) in candidates.enumerated() {
             if Task.isCancelled { return nil }
@@ -115,7 +138,7 @@ struct GraphExecutor: Sendable {
     }
 
     private enum Outcome {
-        case answered(AgentOutput)
+        case answered(EncodedOutput)
         case failed(label: String, reason: String)
 
         var label: String {
@@ -128,11 +151,11 @@ struct GraphExecutor: Sendable {
 
     private func attempt(_ instance: AgentInstance, payload: [UInt8], envelopeID: UInt64, timeout: Duration) async -> Outcome {
         let wallDeadline = UInt64(max(0, (Date().timeIntervalSince1970 + timeout.seconds) * 1000))
-        let reply: Message
+        let envelope: Envelope
         do {
-            let envelope = Envelope(type: .request, requestID: envelopeID, deadline: wallDeadline, payload: payload)
-            reply = try await instance.requester.request(Message(envelope: envelope), timeout: timeout)
-        } catch let error as TransportError {
+            let request = Envelope(type: .request, requestID: envelopeID, deadline: wallDeadline, payload: payload)
+            envelope = try await instance.exchange(request, timeout: timeout)
+        } catch let error as TransportError where error.code != .malformedFrame {
             switch error.code {
             case .timedOut: return .failed(label: "timeout", reason: "timed out after \(timeout)")
             case .closed: return .failed(label: "closed", reason: "requester closed")
@@ -140,13 +163,12 @@ struct GraphExecutor: Sendable {
             default: return .failed(label: "error", reason: "\(error.code)")
             }
         } catch {
-            return .failed(label: "error", reason: "\(error)")
+            return .failed(label: "error", reason: "malformed reply")
         }
         do {
-            let envelope = try reply.envelope()
             switch envelope.type {
             case .reply:
-                return .answered(try WireCodec.decode(DecisionResponse.self, from: envelope.payload))
+                return .answered(try EncodedOutput(payload: envelope.payload))
             case .error:
                 let problem = try? WireCodec.decode(ErrorReply.self, from: envelope.payload)
                 return .failed(label: "error", reason: "agent error \(problem?.code ?? "unreadable")")

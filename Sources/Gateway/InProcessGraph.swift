@@ -24,8 +24,12 @@ public struct InProcessGraph: Sendable {
     /// One recommendation: the items, and the agents that failed (in topological order).
     public func recommend(user: String, k: Int) async -> (items: [ScoredItem], degraded: [String]) {
         let id = RequestIDs.text(RequestIDs.make())
-        let result = await GraphExecutor.walk(shape, epoch: spec.epoch, requestID: id, user: user, k: k, ask: ask)
-        return (result.items, result.degraded)
+        let epoch = spec.epoch
+        let ask = self.ask
+        let result = await GraphExecutor.walk(shape) { (name, inputs: [AgentOutput]) in
+            await ask(name, DecisionRequest(requestID: id, user: user, k: k, epoch: epoch, inputs: inputs))
+        }
+        return (GraphExecutor.served(result.answer?.items ?? [], k: k), result.degraded)
     }
 }
 

@@ -251,18 +251,20 @@ final class ServedLog: Service, Sendable {
 /// held it, and the agents after recall (fusion, rank, re-rank) that shaped the list.
 enum Attribution {
     static func servedList(
-        plan: EpochPlan, requestID: String, user: String, items: [ScoredItem], outputs: [String: AgentOutput]
+        plan: EpochPlan, requestID: String, user: String, items: [ScoredItem], outputs: [String: EncodedOutput]
     ) -> ServedList {
         // Only the k served items need their sources: recall lists run to hundreds of
         // candidates, and indexing all of them cost more than the rest of the request's log.
-        var recall: [String: [String]] = Dictionary(items.map { ($0.item, []) }, uniquingKeysWith: { first, _ in first })
+        // The lists stay in their binary form: their ids are compared as bytes.
+        let ids = items.map(\.item)
+        var recall = [[String]](repeating: [], count: items.count)
         var pipeline: [String] = []
         for name in plan.order {
             guard let output = outputs[name], let spec = plan.spec.agent(named: name) else { continue }
             let role = KindCatalogue.builtin[spec.kind]?.role
             let label = "\(name)@\(output.version)"
             if role == .recall || spec.kind.hasPrefix("recall.") {
-                for item in output.items { recall[item.item]?.append(label) }
+                for (index, present) in output.contains(ids).enumerated() where present { recall[index].append(label) }
             } else if role == .fusion || role == .rank || role == .rerank {
                 pipeline.append(label)
             }
@@ -270,7 +272,7 @@ enum Attribution {
         return ServedList(
             requestID: requestID, user: user, epoch: plan.epoch,
             servedAt: UInt64(Date().timeIntervalSince1970 * 1000),
-            items: items.map { ServedItem(item: $0.item, score: $0.score, sources: recall[$0.item] ?? []) },
+            items: items.indices.map { ServedItem(item: items[$0].item, score: items[$0].score, sources: recall[$0]) },
             pipeline: pipeline)
     }
 }

@@ -12,6 +12,8 @@ public struct MessageType: Hashable, Sendable, CustomStringConvertible {
     public static let heartbeat = MessageType(rawValue: 6)
     public static let metrics = MessageType(rawValue: 7)
     public static let control = MessageType(rawValue: 8)
+    /// Several requests (or their replies) in one message: see `Batch`.
+    public static let batch = MessageType(rawValue: 9)
 
     public var description: String {
         switch self {
@@ -23,6 +25,7 @@ public struct MessageType: Hashable, Sendable, CustomStringConvertible {
         case .heartbeat: "heartbeat"
         case .metrics: "metrics"
         case .control: "control"
+        case .batch: "batch"
         default: "type(\(rawValue))"
         }
     }

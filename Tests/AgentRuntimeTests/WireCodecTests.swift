@@ -82,4 +82,76 @@ struct WireCodecTests {
             _ = try? WireCodec.decode(AgentOutput.self, from: noise)
         }
     }
+
+    // MARK: outputs kept in their binary form (the gateway's splice)
+
+    @Test func splicedRequestDecodesLikeTheEncodedOne() throws {
+        let inputs = try Self.request.inputs.map { try EncodedOutput(payload: WireCodec.encode($0)) }
+        #expect(inputs.map(\.agent) == ["fusion", "pop"])
+        #expect(inputs.map(\.version) == ["2", "1"])
+        #expect(inputs.map(\.segment) == ["heavy", nil])
+        #expect(inputs.map(\.itemCount) == [3, 0])
+        #expect(try inputs.map { try $0.decoded() } == Self.request.inputs)
+        let spliced = WireCodec.encodeRequest(
+            requestID: Self.request.requestID, user: Self.request.user, k: Self.request.k, epoch: Self.request.epoch, inputs: inputs)
+        #expect(try WireCodec.decode(DecisionRequest.self, from: spliced) == Self.request)
+        // No inputs at all (the entry agent), and an output made from a value.
+        let entry = WireCodec.encodeRequest(requestID: "r", user: "u", k: 1, epoch: 0, inputs: [])
+        #expect(try WireCodec.decode(DecisionRequest.self, from: entry) == DecisionRequest(requestID: "r", user: "u", k: 1, epoch: 0))
+        #expect(try EncodedOutput(Self.output).decoded() == Self.output)
+    }
+
+    @Test func encodedOutputFindsItemsByID() throws {
+        let output = try EncodedOutput(payload: WireCodec.encode(Self.output))
+        #expect(output.contains(["i1", "x", "ünïcode✓", "", "i"]) == [true, false, true, true, false])
+        #expect(output.contains([]) == [])
+    }
+
+    @Test func encodedOutputAcceptsJSONFromOlderPeers() throws {
+        let output = try EncodedOutput(payload: WireCodec.encodeJSON(Self.output))
+        #expect(try output.decoded() == Self.output)
+        #expect(output.agent == "fusion" && output.itemCount == 3)
+    }
+
+    @Test func malformedOutputsAreRejectedBeforeSplicing() throws {
+        // Whatever decoding rejects, the gateway rejects too: a bad list never reaches the next agent.
+        let bytes = try WireCodec.encode(Self.output)
+        for length in 0..<bytes.count {
+            #expect(throws: (any Error).self) { try EncodedOutput(payload: Array(bytes.prefix(length))) }
+        }
+        #expect(throws: WireError.self) { try EncodedOutput(payload: bytes + [0]) }
+        #expect(throws: WireError.self) { try EncodedOutput(payload: WireCodec.encode(Self.request)) }
+        // Invalid UTF-8 in an item id and in a source's name; an unknown flag.
+        let badID = try WireCodec.encode(AgentOutput(agent: "a", version: "1", items: [ScoredItem(item: "ab", score: 1)]))
+        var broken = badID
+        let at = try #require(broken.firstIndex(of: UInt8(ascii: "a")).flatMap { first in broken[(first + 1)...].firstIndex(of: UInt8(ascii: "a")) })
+        broken[at] = 0xC3
+        broken[at + 1] = 0x28
+        #expect(throws: WireError.self) { try WireCodec.decode(AgentOutput.self, from: broken) }
+        #expect(throws: WireError.self) { try EncodedOutput(payload: broken) }
+        let withSource = try WireCodec.encode(AgentOutput(agent: "a", version: "1", items: [ScoredItem(item: "x", score: 1, sources: ["zz": 2])]))
+        var badSource = withSource
+        let z = try #require(badSource.firstIndex(of: UInt8(ascii: "z")))
+        badSource[z] = 0xFF
+        #expect(throws: WireError.self) { try EncodedOutput(payload: badSource) }
+        var badFlag = badID
+        badFlag[badFlag.count - 1] = 7
+        #expect(throws: WireError.self) { try EncodedOutput(payload: badFlag) }
+        // Random flips: the skim and the full decode agree on what is acceptable.
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<2_000 {
+            var flipped = bytes
+            for _ in 0..<Int.random(in: 1...3, using: &generator) {
+                flipped[Int.random(in: 3..<flipped.count, using: &generator)] = UInt8.random(in: 0...255, using: &generator)
+            }
+            let decoded = try? WireCodec.decode(AgentOutput.self, from: flipped)
+            let skimmed = try? EncodedOutput(payload: flipped)
+            #expect((decoded == nil) == (skimmed == nil))
+            // (Not compared with ==: a flipped score may be NaN.)
+            if let decoded, let skimmed {
+                #expect(skimmed.agent == decoded.agent && skimmed.version == decoded.version && skimmed.itemCount == decoded.items.count)
+                #expect(try skimmed.decoded().items.map(\.item) == decoded.items.map(\.item))
+            }
+        }
+    }
 }

@@ -354,6 +354,50 @@ struct ClusterTests {
     }
 }
 
+extension ClusterTests {
+    @Test("a batch of requests gets a batch of replies in order; a malformed batch or a passed deadline gets an ErrorReply")
+    func batchesAndDeadlines() async throws {
+        let agent = try await LoneAgent(delayMs: 0)
+        let requester = try Self.requester(agent.layout.decisionAddress(agent: "slow", replica: 0))
+        defer { requester.close() }
+        func request(_ id: UInt64, user: String, deadline: UInt64 = 0) throws -> Envelope {
+            Envelope(
+                type: .request, requestID: id, deadline: deadline,
+                payload: try WireCodec.encode(DecisionRequest(requestID: "r\(id)", user: user, k: 3, epoch: 0)))
+        }
+        let members = [
+            try request(11, user: "a"), Envelope(type: .request, requestID: 12, payload: Array("{}".utf8)), try request(13, user: "b"),
+        ]
+        let reply = try await requester.request(
+            Message(envelope: Envelope(type: .batch, requestID: 10, payload: Batch.payload(members))), timeout: .seconds(5)
+        ).envelope()
+        #expect(reply.type == .batch && reply.requestID == 10)
+        let replies = try Batch.envelopes(in: reply.payload)
+        #expect(replies.map(\.requestID) == [11, 12, 13])
+        #expect(replies.map(\.type) == [.reply, .error, .reply])
+        #expect(try WireCodec.decode(ErrorReply.self, from: replies[1].payload).code == "bad_payload")
+        #expect(try WireCodec.decode(AgentOutput.self, from: replies[2].payload).agent == "slow")
+
+        // Malformed batches: one ErrorReply for the whole message, and the agent keeps serving.
+        let valid = Batch.payload(members)
+        let malformed: [[UInt8]] = [[], [0, 0, 0, 0], [0xFF, 0xFF, 0xFF, 0xFF], Array(valid.dropLast()), valid + [0], [0, 0, 0, 1, 0, 0, 0, 3, 1, 2, 3]]
+        for payload in malformed {
+            let reply = try await requester.request(
+                Message(envelope: Envelope(type: .batch, requestID: 20, payload: payload)), timeout: .seconds(5)
+            ).envelope()
+            #expect(reply.type == .error)
+            #expect(try WireCodec.decode(ErrorReply.self, from: reply.payload).code == "malformed_batch")
+        }
+        // A request whose caller has stopped waiting is not worked on.
+        let late = try await requester.request(Message(envelope: try request(30, user: "c", deadline: 1)), timeout: .seconds(5)).envelope()
+        #expect(late.type == .error)
+        #expect(try WireCodec.decode(ErrorReply.self, from: late.payload).code == "deadline_exceeded")
+        let good = try await Self.decide(requester, DecisionRequest(requestID: "ok", user: "u", k: 3, epoch: 0))
+        #expect(good.type == .reply)
+        #expect(agent.process.isRunning)
+    }
+}
+
 /// A one-way switch shared between tasks.
 final class AtomicFlag: Sendable {
     private let value = Mutex(false)

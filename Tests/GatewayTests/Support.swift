@@ -43,6 +43,12 @@ final class FakeAgent: Sendable {
     var mostInputs: Int { widestInput.load(ordering: .relaxed) }
 
     private func answer(_ message: Message, _ behaviour: Behaviour) -> Message? {
+        // Like an agent of a build before batches: anything but a request is refused (the
+        // gateway then sends a batch's requests one by one).
+        if let envelope = try? message.envelope(), envelope.type != .request {
+            let payload = try! WireCodec.encode(ErrorReply(code: "unexpected_type", message: "requests only"))
+            return try? Message(envelope: Envelope(type: .error, requestID: envelope.requestID, payload: payload))
+        }
         guard let envelope = try? message.envelope(), envelope.type == .request,
             let request = try? WireCodec.decode(DecisionRequest.self, from: envelope.payload)
         else { return nil }

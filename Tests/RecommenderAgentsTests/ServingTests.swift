@@ -1,16 +1,22 @@
+import AgentProtocol
+import AgentRuntime
 import AgenticTestSupport
 import Dataset
 import Foundation
+import Gateway
+import RecommenderAgents
 import Testing
+import Topology
 
 /// The MovieLens mesh as users run it: `agentic up topology/movielens-small.yaml` on the
 /// fixture data, recommendations and feedback through the HTTP gateway, and the agents
 /// learning from that feedback without a restart.
 @Suite("MovieLens mesh through the gateway", .serialized, .timeLimit(.minutes(3)))
 struct ServingTests {
-    struct Answer {
+    struct Answer: Sendable {
         var status: Int
         var items: [String]
+        var scores: [Double] = []
         var degraded: [String]
         var error: String?
     }
@@ -18,12 +24,13 @@ struct ServingTests {
     final class Mesh: Sendable {
         let directory: ShortDirectory
         let runDirectory: String
+        let data: String
         let up: TestProcess
         let gateway: String
 
         init() async throws {
             directory = try ShortDirectory()
-            let data = try Fixture.write(to: directory.path + "/ml")
+            data = try Fixture.write(to: directory.path + "/ml")
             runDirectory = "\(directory.path)/r"
             up = try TestProcess.agentic(
                 ["up", "\(topologyDirectory)/movielens-small.yaml", "--run-dir", runDirectory],
@@ -41,9 +48,10 @@ struct ServingTests {
 
         func recommend(_ user: String, k: Int = 10) async -> Answer {
             let (status, body) = await post("/v1/recommend", #"{"user": "\#(user)", "k": \#(k)}"#)
-            let items = (body["items"] as? [[String: Any]] ?? []).compactMap { $0["item"] as? String }
+            let list = body["items"] as? [[String: Any]] ?? []
             return Answer(
-                status: status, items: items, degraded: body["degraded"] as? [String] ?? [],
+                status: status, items: list.compactMap { $0["item"] as? String }, scores: list.compactMap { $0["score"] as? Double },
+                degraded: body["degraded"] as? [String] ?? [],
                 error: (body["error"] as? [String: Any])?["message"] as? String)
         }
 
@@ -105,6 +113,46 @@ struct ServingTests {
         #expect(fan.status == 200 && fan.items.count == 10)
         #expect(!fan.items.contains("9999"))
 
+        try await mesh.down()
+    }
+
+    @Test("the mesh answers what the same agents called in one process answer")
+    func meshMatchesInProcess() async throws {
+        let mesh = try await Mesh()
+        // The agents `agentic bench mesh` compares the mesh with: same factory, same data,
+        // called by the gateway's own graph walk without sockets.
+        let path = "\(topologyDirectory)/movielens-small.yaml"
+        let factory = RecommenderAgents.factory(topologyPath: path, data: DataConfiguration(directory: mesh.data))
+        let spec = try TopologyValidator.load(contentsOf: path, catalogue: factory.catalogue)
+        var agents: [String: any Agent] = [:]
+        for agent in spec.agents {
+            agents[agent.name] = try factory.make(AgentContext(spec: spec, agent: agent.name, replica: 0, catalogue: factory.catalogue))
+        }
+        let local = agents
+        let graph = try InProcessGraph(spec: spec) { name, request in try? await local[name]?.decide(request) }
+        for user in ["1", "3", "7", "12", "someone-new"] {
+            let inProcess = await graph.recommend(user: user, k: 10)
+            let answer = await mesh.recommend(user)
+            #expect(answer.status == 200 && answer.degraded.isEmpty && inProcess.degraded.isEmpty, "\(user): \(answer)")
+            #expect(answer.items.count == 10)
+            #expect(answer.items == inProcess.items.map(\.item), "user \(user)")
+            #expect(answer.scores.count == inProcess.items.count)
+            for (remote, here) in zip(answer.scores, inProcess.items.map(\.score)) {
+                #expect(abs(remote - here) <= 1e-9 * max(1, abs(here)), "user \(user)")
+            }
+        }
+        // Many at once: requests queue behind each other at every agent and travel in batches.
+        let users = (0..<24).map { String($0 % 12 + 1) }
+        let answers = await withTaskGroup(of: (String, Answer).self) { group in
+            for user in users { group.addTask { (user, await mesh.recommend(user)) } }
+            return await group.reduce(into: [(String, Answer)]()) { $0.append($1) }
+        }
+        #expect(answers.count == users.count)
+        for (user, answer) in answers {
+            let inProcess = await graph.recommend(user: user, k: 10)
+            #expect(answer.status == 200 && answer.degraded.isEmpty, "\(user): \(answer)")
+            #expect(answer.items == inProcess.items.map(\.item), "user \(user)")
+        }
         try await mesh.down()
     }
 

@@ -82,3 +82,39 @@ struct EnvelopeTests {
         #expect(throws: TransportError(.malformedFrame, "")) { _ = try Message(topic: "a\0b", envelope: sample) }
     }
 }
+
+@Suite("Batch framing")
+struct BatchTests {
+    let envelopes = [
+        Envelope(type: .request, requestID: 1, deadline: 7, traceID: TraceID(high: 1, low: 2), payload: Array("one".utf8)),
+        Envelope(type: .error, requestID: 2),
+        Envelope(type: .reply, requestID: 3, payload: [UInt8](repeating: 0xB7, count: 300)),
+    ]
+
+    @Test("envelopes survive a batch, in order")
+    func roundTrip() throws {
+        #expect(try Batch.envelopes(in: Batch.payload(envelopes)) == envelopes)
+        #expect(try Batch.envelopes(in: Batch.payload([envelopes[1]])) == [envelopes[1]])
+    }
+
+    @Test("a truncated, padded, empty or lying batch is a malformedFrame error, never a trap")
+    func malformed() {
+        let bytes = Batch.payload(envelopes)
+        for length in 0..<bytes.count {
+            #expect(throws: TransportError(.malformedFrame, "")) { try Batch.envelopes(in: Array(bytes[..<length])) }
+        }
+        #expect(throws: TransportError(.malformedFrame, "")) { try Batch.envelopes(in: bytes + [0]) }
+        #expect(throws: TransportError(.malformedFrame, "")) { try Batch.envelopes(in: Batch.payload([])) }
+        // A count of four billion envelopes in a few bytes, and an inner frame that is not an envelope.
+        #expect(throws: TransportError(.malformedFrame, "")) { try Batch.envelopes(in: [0xFF, 0xFF, 0xFF, 0xFF] + bytes) }
+        var inner = bytes
+        inner[8] = 0
+        #expect(throws: TransportError(.malformedFrame, "")) { try Batch.envelopes(in: inner) }
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<2_000 {
+            var flipped = bytes
+            flipped[Int.random(in: 0..<flipped.count, using: &generator)] = UInt8.random(in: 0...255, using: &generator)
+            _ = try? Batch.envelopes(in: flipped)
+        }
+    }
+}

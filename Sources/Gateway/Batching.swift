@@ -1,0 +1,124 @@
+import Synchronization
+import Transport
+
+/// What an instance's requests wait on: the messages in flight and the requests queued
+/// behind them.
+struct InstanceQueue: ~Copyable {
+    var inFlight = 0
+    var waiting: [Waiting] = []
+
+    struct Waiting {
+        let envelope: Envelope
+        let deadline: ContinuousClock.Instant
+        let continuation: CheckedContinuation<Envelope, any Error>
+    }
+}
+
+extension AgentInstance {
+    /// Messages in flight to one instance before requests queue behind them: one being
+    /// answered and one on its way, so the agent never waits for the next message.
+    static let pipeline = 2
+    /// The most requests in one batch: a batch is answered as a whole, so its first request
+    /// waits for the last one's work (4 × fusion's ~1 ms at most).
+    static let batchLimit = 4
+
+    /// Sends one request envelope and returns the reply envelope. While `pipeline` messages
+    /// are in flight to the instance, requests queue and leave together as one batch
+    /// (`MessageType.batch`) when one comes back: at saturation a hop's NNG hand-offs are
+    /// shared by the requests of a batch; an idle instance gets each request at once.
+    /// - Throws: `TransportError` (`.timedOut` once `timeout` has passed, also while queued
+    ///   when the batch leaves).
+    func exchange(_ envelope: Envelope, timeout: Duration) async throws -> Envelope {
+        guard takesBatches.load(ordering: .relaxed) else { return try await roundTrip(envelope, timeout: timeout) }
+        let direct = queue.withLock { queue in
+            guard queue.inFlight < Self.pipeline else { return false }
+            queue.inFlight += 1
+            return true
+        }
+        if direct {
+            defer { sent() }
+            return try await roundTrip(envelope, timeout: timeout)
+        }
+        let deadline = ContinuousClock.now + timeout
+        return try await withCheckedThrowingContinuation { continuation in
+            queue.withLock { $0.waiting.append(InstanceQueue.Waiting(envelope: envelope, deadline: deadline, continuation: continuation)) }
+            // What was in flight may have come back between the check and the append.
+            sendWaiting()
+        }
+    }
+
+    private func roundTrip(_ envelope: Envelope, timeout: Duration) async throws -> Envelope {
+        let reply = try await requester.request(Message(envelope: envelope), timeout: timeout)
+        return try reply.envelope()
+    }
+
+    /// A message came back: the requests waiting, if any, leave.
+    private func sent() {
+        queue.withLock { $0.inFlight -= 1 }
+        sendWaiting()
+    }
+
+    private func sendWaiting() {
+        let batch = queue.withLock { queue -> [InstanceQueue.Waiting] in
+            guard queue.inFlight < Self.pipeline, !queue.waiting.isEmpty else { return [] }
+            queue.inFlight += 1
+            let count = min(queue.waiting.count, Self.batchLimit)
+            defer { queue.waiting.removeFirst(count) }
+            return Array(queue.waiting.prefix(count))
+        }
+        guard !batch.isEmpty else { return }
+        // On the NNG thread that finished the last message, when that is where we are.
+        Task(executorPreference: CallbackExecutor.shared) { await self.send(batch) }
+    }
+
+    private func send(_ batch: [InstanceQueue.Waiting]) async {
+        defer { sent() }
+        let now = ContinuousClock.now
+        var live: [InstanceQueue.Waiting] = []
+        for waiting in batch {
+            if waiting.deadline <= now {
+                waiting.continuation.resume(throwing: TransportError(.timedOut, "timed out waiting to be sent"))
+            } else {
+                live.append(waiting)
+            }
+        }
+        guard let first = live.first else { return }
+        // No request waits longer than its own timeout: the batch has the shortest.
+        let timeout = live.map { $0.deadline - now }.min()!
+        do {
+            if live.count == 1 {
+                first.continuation.resume(returning: try await roundTrip(first.envelope, timeout: timeout))
+                return
+            }
+            let envelope = Envelope(
+                type: .batch, requestID: first.envelope.requestID, deadline: live.map(\.envelope.deadline).min() ?? 0,
+                payload: Batch.payload(live.map(\.envelope)))
+            let reply = try await roundTrip(envelope, timeout: timeout)
+            guard reply.type == .batch else {
+                // A peer that takes no batches (an older build answers `unexpected_type`):
+                // each request on its own, and no more batches to it.
+                takesBatches.store(false, ordering: .relaxed)
+                await withTaskGroup(of: Void.self) { group in
+                    for waiting in live {
+                        group.addTask {
+                            do {
+                                let left = waiting.deadline - ContinuousClock.now
+                                waiting.continuation.resume(returning: try await self.roundTrip(waiting.envelope, timeout: left))
+                            } catch {
+                                waiting.continuation.resume(throwing: error)
+                            }
+                        }
+                    }
+                }
+                return
+            }
+            let replies = try Batch.envelopes(in: reply.payload)
+            guard replies.count == live.count else {
+                throw TransportError(.malformedFrame, "\(replies.count) replies to a batch of \(live.count)")
+            }
+            for (waiting, reply) in zip(live, replies) { waiting.continuation.resume(returning: reply) }
+        } catch {
+            for waiting in live { waiting.continuation.resume(throwing: error) }
+        }
+    }
+}
