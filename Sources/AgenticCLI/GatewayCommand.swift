@@ -28,8 +28,13 @@ struct GatewayCommand: AsyncParsableCommand {
         let log = Logger(label: "agentic.gateway")
         let gateway: Gateway
         do {
+            var configuration = Gateway.Configuration(runDirectory: runDir, topologyPath: topology, listen: listen)
+            // The door's size, for measuring others (`agentic bench mesh`); 0 opens it.
+            if let limit = ProcessInfo.processInfo.environment["AGENTIC_GATEWAY_MAX_IN_FLIGHT"].flatMap(Int.init), limit >= 0 {
+                configuration.maximumInFlight = limit
+            }
             gateway = try Gateway(
-                configuration: .init(runDirectory: runDir, topologyPath: topology, listen: listen),
+                configuration: configuration,
                 logger: log,
                 onListening: { url in emitLine("listening \(url)") }
             )

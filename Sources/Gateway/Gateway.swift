@@ -40,6 +40,10 @@ public struct Gateway: Service, CustomStringConvertible {
         public var suspension: Duration = .milliseconds(500)
         /// No attempt on an agent is started with less time left than this.
         public var minimumAttempt: Duration = .milliseconds(1)
+        /// Recommendations walking the graph at once; more wait at the door in arrival order,
+        /// their deadline running (0: no limit). Enough to keep every core busy through the
+        /// graph's hops, few enough that those inside are not late at fusion at saturation.
+        public var maximumInFlight: Int = 16
 
         public init(runDirectory: String, topologyPath: String, listen: String? = nil) {
             self.runDirectory = runDirectory
@@ -166,6 +170,8 @@ final class GatewayCore: Sendable {
     let store: StoreLink?
     /// Served lists on their way to the store.
     let servedLog: ServedLog?
+    /// Bounds the recommendations inside the graph at once.
+    let admission: AdmissionGate
 
     init(spec: TopologySpec, layout: RunLayout, configuration: Gateway.Configuration, log: Logger) throws {
         let metrics = GatewayMetrics()
@@ -182,6 +188,7 @@ final class GatewayCore: Sendable {
         }
         store = try StoreLink(spec: spec, layout: layout)
         servedLog = store.map { ServedLog(link: $0, log: log) }
+        admission = AdmissionGate(limit: configuration.maximumInFlight)
         metrics.epoch(spec.epoch)
     }
 
@@ -197,12 +204,15 @@ final class GatewayCore: Sendable {
         }
     }
 
-    /// Runs one recommendation on the current epoch.
+    /// Runs one recommendation on the current epoch, once the door lets it in; the deadline
+    /// counts from its arrival.
     func recommend(user: String, k: Int) async -> RecommendResponse {
         let id = RequestIDs.make()
         let began = ContinuousClock.now
+        let admitted = await admission.enter()
+        defer { if admitted { admission.leave() } }
         let (plan, canary, arm) = await registry.lease(user: user)
-        let deadline = ContinuousClock.now + plan.spec.gateway.deadline
+        let deadline = began + plan.spec.gateway.deadline
         let result = await executor.execute(plan, requestID: id, user: user, k: k, deadline: deadline)
         if let servedLog, !result.items.isEmpty {
             var served = Attribution.servedList(

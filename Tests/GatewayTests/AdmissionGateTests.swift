@@ -1,0 +1,87 @@
+import Synchronization
+import Testing
+
+@testable import Gateway
+
+/// The gateway's door: never more inside than the limit, everyone gets in, in arrival order,
+/// and a waiter whose task is cancelled leaves the queue without taking a place.
+@Suite("Admission gate")
+struct AdmissionGateTests {
+    /// Shared counters for the tasks of one test.
+    final class Shared<Value: Sendable>: Sendable {
+        let value: Mutex<Value>
+        init(_ value: Value) { self.value = Mutex(value) }
+        func with<R>(_ body: (inout Value) -> R) -> R { value.withLock { body(&$0) } }
+    }
+
+    @Test("at most the limit inside, all admitted")
+    func bounded() async {
+        let gate = AdmissionGate(limit: 3)
+        let peak = Shared((inside: 0, peak: 0, done: 0))
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<40 {
+                group.addTask {
+                    let admitted = await gate.enter()
+                    #expect(admitted)
+                    peak.with { $0.inside += 1; $0.peak = max($0.peak, $0.inside) }
+                    try? await Task.sleep(for: .milliseconds(1))
+                    peak.with { $0.inside -= 1; $0.done += 1 }
+                    gate.leave()
+                }
+            }
+        }
+        let result = peak.with { $0 }
+        #expect(result.done == 40)
+        #expect(result.peak <= 3)
+        #expect(result.peak >= 1)
+        #expect(gate.inside == 0)
+        #expect(gate.waiting == 0)
+    }
+
+    @Test("waiters get in in arrival order")
+    func fifo() async throws {
+        let gate = AdmissionGate(limit: 1)
+        #expect(await gate.enter())
+        let order = Shared<[Int]>([])
+        var tasks: [Task<Void, Never>] = []
+        for index in 0..<5 {
+            tasks.append(
+                Task {
+                    if await gate.enter() {
+                        order.with { $0.append(index) }
+                        gate.leave()
+                    }
+                })
+            // Each waiter queued before the next one starts.
+            while gate.waiting < index + 1 { try await Task.sleep(for: .milliseconds(1)) }
+        }
+        gate.leave()
+        for task in tasks { await task.value }
+        #expect(order.with { $0 } == [0, 1, 2, 3, 4])
+        #expect(gate.inside == 0)
+    }
+
+    @Test("a cancelled waiter leaves the queue without a place")
+    func cancelled() async throws {
+        let gate = AdmissionGate(limit: 1)
+        #expect(await gate.enter())
+        let waiter = Task { await gate.enter() }
+        while gate.waiting < 1 { try await Task.sleep(for: .milliseconds(1)) }
+        waiter.cancel()
+        #expect(await waiter.value == false)
+        #expect(gate.waiting == 0)
+        #expect(gate.inside == 1)
+        gate.leave()
+        #expect(gate.inside == 0)
+        // The place is free for the next one at once.
+        #expect(await gate.enter())
+        gate.leave()
+    }
+
+    @Test("limit 0 is no limit")
+    func unlimited() async {
+        let gate = AdmissionGate(limit: 0)
+        for _ in 0..<100 { #expect(await gate.enter()) }
+        #expect(gate.waiting == 0)
+    }
+}
