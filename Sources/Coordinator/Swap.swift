@@ -54,6 +54,13 @@ public struct HistoryReport: Codable, Sendable, Equatable {
 }
 
 extension Coordinator {
+    /// The changed fields the running processes are bound to (the gateway's listeners, its
+    /// NNG front, the transport): neither a swap nor an experiment can apply them.
+    static func fixedFields(_ diff: TopologyDiff) -> [String] {
+        diff.gatewayChanges.filter { $0.field == "listen" || $0.field == "nng" }.map { "gateway.\($0.field)" }
+            + diff.otherChanges.filter { $0.field.hasPrefix("transport.") }.map(\.field)
+    }
+
     /// Changes the running system to `newSpec` without downtime: the one mechanism behind a
     /// swap, adding or removing an agent, rewiring edges and a rollback.
     ///
@@ -218,8 +225,12 @@ extension Coordinator {
         }
         let candidate = try prepare(proposed, file: "experiment \(experiment)")
         let diff = TopologyDiff(from: spec, to: candidate)
-        guard diff.gatewayChanges.isEmpty, !diff.otherChanges.contains(where: { $0.field.hasPrefix("transport.") }) else {
-            throw CoordinatorError(.invalidTopology, "an experiment cannot change the gateway or the transport")
+        // The same rule as a swap: the graph (entry, exit, deadline, agents, edges) may change, since
+        // the gateway runs the candidate's own plan; only what the running processes are bound to
+        // may not.
+        let fixed = Self.fixedFields(diff)
+        guard fixed.isEmpty else {
+            throw CoordinatorError(.invalidTopology, "an experiment cannot change \(fixed.joined(separator: ", ")): restart the cluster")
         }
         let changes = diff.description.split(separator: "\n").dropFirst().map(String.init)
         guard !diff.isEmpty else { throw CoordinatorError(.invalidTopology, "the candidate is the serving topology") }
@@ -370,9 +381,7 @@ extension Coordinator {
 
         var candidate = try prepare(proposed, file: "epoch \(spec.epoch + 1)")
         let diff = TopologyDiff(from: spec, to: candidate)
-        let fixed =
-            diff.gatewayChanges.filter { $0.field == "listen" || $0.field == "nng" }.map { "gateway.\($0.field)" }
-            + diff.otherChanges.filter { $0.field.hasPrefix("transport.") }.map(\.field)
+        let fixed = Self.fixedFields(diff)
         guard fixed.isEmpty else {
             throw CoordinatorError(
                 .invalidTopology, "\(fixed.joined(separator: ", ")) cannot change while the cluster runs: restart it")

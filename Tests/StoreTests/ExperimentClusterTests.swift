@@ -13,8 +13,20 @@ struct ExperimentClusterTests {
     /// The test-side user: each shown item of this set is clicked with probability 0.15.
     static let good = Set((1...2).map(String.init) + (101...110).map(String.init))
 
-    static func topology(items: [Int]) -> String {
-        """
+    /// One static catalogue answering `items`; with `fresh`, a second one after it answers those
+    /// and is the exit (a structural change: an agent, an edge and the gateway's exit).
+    static func topology(items: [Int], fresh: [Int]? = nil) -> String {
+        let added = fresh.map {
+            """
+
+              - name: fresh
+                kind: recall.static
+                parameters:
+                  k: 10
+                  items: "\($0.map(String.init).joined(separator: ","))"
+            """
+        } ?? ""
+        return """
         epoch: 0
         name: experiment-test
         transport:
@@ -26,12 +38,12 @@ struct ExperimentClusterTests {
               k: 10
               items: "\(items.map(String.init).joined(separator: ","))"
           - name: store
-            kind: store
-        edges: []
+            kind: store\(added)
+        edges: [\(fresh == nil ? "" : "{ from: catalogue, to: fresh }")]
         gateway:
           listen: [ "http://127.0.0.1:0" ]
           entry: catalogue
-          exit: catalogue
+          exit: \(fresh == nil ? "catalogue" : "fresh")
           deadline_ms: 500
         rewards:
           outer:
@@ -84,11 +96,11 @@ struct ExperimentClusterTests {
         return try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] ?? [:]
     }
 
-    @Test("a better candidate is promoted (new epoch, file rewritten), a worse one rolled back; no request fails; lists logged with arm and propensity")
+    @Test("a better candidate (a new agent as the exit) is promoted (new epoch, file rewritten), a worse one rolled back; no request fails; lists logged with arm and propensity")
     func promoteThenRollBack() async throws {
         let directory = try ShortDirectory()
         let control = try directory.write("c.yaml", Self.topology(items: Array(1...10)))
-        let better = try directory.write("g.yaml", Self.topology(items: Array(101...110)))
+        let better = try directory.write("g.yaml", Self.topology(items: Array(1...10), fresh: Array(101...110)))
         let worse = try directory.write("b.yaml", Self.topology(items: Array(201...210)))
         let run = directory.path + "/r"
         let up = try TestProcess.agentic(["up", control, "--run-dir", run])
@@ -106,7 +118,7 @@ struct ExperimentClusterTests {
         #expect((promoted["reason"] as? String)?.hasPrefix("candidate significantly better") == true, "\(promoted)")
         let file = try String(contentsOfFile: run + "/topology.yaml", encoding: .utf8)
         #expect(file.contains("epoch: 1"))
-        #expect(file.contains("101,102"))
+        #expect(file.contains("101,102") && file.contains("exit: fresh"))
 
         // While an experiment runs, any other change of the cluster is refused, and changes nothing.
         async let running = experiment(worse, run: run)
