@@ -323,17 +323,18 @@ public struct RunLayout: Sendable, Equatable {
 
 /// Encodes and decodes the payloads above. The data plane (`DecisionRequest`, `AgentOutput`)
 /// travels in the compact binary form of `BinaryWire`, which decodes several times faster than
-/// JSON for the candidate lists agents pass along, and so do feedback appends to the store and
-/// their answers; control, heartbeat and the other store messages stay JSON, readable in a
-/// capture (a `FeedbackEvent` is JSON too, written without `JSONEncoder`). Decoding accepts both forms for every type (the first byte tells
-/// them apart), so peers from a build that still sends JSON keep working.
+/// JSON for the candidate lists agents pass along, and so do requests to the store and the
+/// answers to appends; control, heartbeat and the other store answers stay JSON, readable in a
+/// capture (a `FeedbackEvent` is JSON too, written without `JSONEncoder`). Decoding accepts
+/// both forms for every type (the first byte tells them apart), so peers from a build that
+/// still sends JSON keep working.
 public enum WireCodec {
     public static func encode(_ value: some Encodable) throws -> [UInt8] {
         if let request = value as? DecisionRequest { return BinaryWire.encode(request) }
         if let output = value as? AgentOutput { return BinaryWire.encode(output) }
-        // Feedback appends carry every event a gateway coalesced; their JSON coding was most of
-        // the gateway's and the store's cost per event.
-        if let request = value as? StoreRequest, let bytes = BinaryWire.encode(request) { return bytes }
+        // Feedback appends carry every event a gateway coalesced, served-list logs every list
+        // served; their JSON coding was most of the gateway's and the store's cost per event.
+        if let request = value as? StoreRequest { return BinaryWire.encode(request) }
         if let reply = value as? StoreReply, let bytes = BinaryWire.encode(reply) { return bytes }
         if let event = value as? FeedbackEvent { return event.json }
         return Array(try JSONEncoder().encode(value))

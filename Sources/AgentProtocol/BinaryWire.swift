@@ -1,8 +1,8 @@
 import Foundation
 
 /// The compact binary form of the data-plane payloads (`DecisionRequest`, `AgentOutput`) and of
-/// feedback appends to the store and their answers (`StoreRequest`, `StoreReply`: kinds 3 and 4,
-/// laid out at their encoders).
+/// the requests to the store (feedback appends, served-list logs) and the answers to appends
+/// (`StoreRequest`, `StoreReply`: kinds 3 and 4, laid out at their encoders).
 ///
 /// Every hop of a decision carries its predecessors' lists (fusion gets ~1,200 candidates on
 /// MovieLens), and JSON coding of those was the largest share of the gateway's and the agents'
@@ -52,19 +52,27 @@ enum BinaryWire {
         return writer.bytes
     }
 
-    /// A feedback append (`StoreRequest` without served lists; nil for any other, which stays JSON):
+    /// A `StoreRequest` (every one of them: a feedback append, a served-list log, or an
+    /// operation without data):
     ///
-    ///     str operation, u8 flags (bit 0: events, bit 1: groups), [uint count, count × event],
-    ///     [uint count, count × uint size]
+    ///     str operation, u8 flags (bit 0: events, bit 1: groups, bit 2: served lists),
+    ///     [uint count, count × event], [uint count, count × uint size], [uint count, count × list]
     ///     event: u8 flags (bit 0: event id, bit 1: request id), [str eventID], str user, str item,
     ///            str event, f64 value, [str requestID], uint receivedAt
-    static func encode(_ request: StoreRequest) -> [UInt8]? {
-        guard request.served == nil else { return nil }
+    ///     list:  str requestID, str user, int epoch, uint servedAt, uint count × (str item, f64 score,
+    ///            uint count × str source), uint count × str pipeline agent,
+    ///            u8 flags (bit 0: propensity, bit 1: experiment), [f64 propensity], [str experiment]
+    ///
+    /// Every served list goes to the store (about ten items with their sources each), and
+    /// its JSON coding was a fifth of the store's CPU per recommendation and the largest part of
+    /// the gateway's own work besides the graph.
+    static func encode(_ request: StoreRequest) -> [UInt8] {
         let events = request.events ?? []
-        var writer = Writer(capacity: 16 + events.count * 96)
+        let served = request.served ?? []
+        var writer = Writer(capacity: 16 + events.count * 96 + served.count * 480)
         writer.header(kind: storeRequestKind)
         writer.string(request.operation.rawValue)
-        writer.bytes.append((request.events == nil ? 0 : 1) | (request.groups == nil ? 0 : 2))
+        writer.bytes.append((request.events == nil ? 0 : 1) | (request.groups == nil ? 0 : 2) | (request.served == nil ? 0 : 4))
         if request.events != nil {
             writer.unsigned(UInt64(events.count))
             for event in events {
@@ -81,6 +89,10 @@ enum BinaryWire {
         if let groups = request.groups {
             writer.unsigned(UInt64(groups.count))
             for size in groups { writer.signed(size) }
+        }
+        if request.served != nil {
+            writer.unsigned(UInt64(served.count))
+            for list in served { writer.served(list) }
         }
         return writer.bytes
     }
@@ -151,6 +163,24 @@ enum BinaryWire {
             let bits = value.bitPattern.littleEndian
             withUnsafeBytes(of: bits) { bytes.append(contentsOf: $0) }
         }
+        mutating func served(_ list: ServedList) {
+            string(list.requestID)
+            string(list.user)
+            signed(list.epoch)
+            unsigned(list.servedAt)
+            unsigned(UInt64(list.items.count))
+            for item in list.items {
+                string(item.item)
+                double(item.score)
+                unsigned(UInt64(item.sources.count))
+                for source in item.sources { string(source) }
+            }
+            unsigned(UInt64(list.pipeline.count))
+            for agent in list.pipeline { string(agent) }
+            bytes.append((list.propensity == nil ? 0 : 1) | (list.experiment == nil ? 0 : 2))
+            if let propensity = list.propensity { double(propensity) }
+            if let experiment = list.experiment { string(experiment) }
+        }
         mutating func output(_ output: AgentOutput) {
             string(output.agent)
             string(output.version)
@@ -213,7 +243,7 @@ enum BinaryWire {
             var reader = Reader(buffer: buffer)
             try reader.header(kind: storeRequestKind, of: "StoreRequest")
             let operation = StoreOperation(rawValue: try reader.string())
-            let present = try reader.bits(upTo: 3)
+            let present = try reader.bits(upTo: 7)
             var events: [FeedbackEvent]?
             if present & 1 != 0 {
                 // An event takes at least 13 bytes (flags, three empty strings, value, time).
@@ -244,8 +274,17 @@ enum BinaryWire {
                 for _ in 0..<count { sizes.append(try reader.signed()) }
                 groups = sizes
             }
+            var served: [ServedList]?
+            if present & 4 != 0 {
+                // A list takes at least 7 bytes (two empty strings, epoch, time, two counts, flags).
+                let count = try reader.readCount(minimumSize: 7)
+                var lists: [ServedList] = []
+                lists.reserveCapacity(count)
+                for _ in 0..<count { lists.append(try reader.served()) }
+                served = lists
+            }
             try reader.end()
-            return StoreRequest(operation: operation, events: events, groups: groups)
+            return StoreRequest(operation: operation, events: events, served: served, groups: groups)
         }
     }
 
@@ -353,6 +392,35 @@ enum BinaryWire {
             case 1: return true
             case let other: throw WireError("unknown flags \(other) at byte \(offset - 1)")
             }
+        }
+        mutating func served() throws(WireError) -> ServedList {
+            let requestID = try string()
+            let user = try string()
+            let epoch = try signed()
+            let servedAt = try unsigned()
+            // An item takes at least 10 bytes (empty id, score, source count).
+            let count = try readCount(minimumSize: 10)
+            var items: [ServedItem] = []
+            items.reserveCapacity(count)
+            for _ in 0..<count {
+                let item = try string()
+                let score = try double()
+                let sourceCount = try readCount(minimumSize: 1)
+                var sources: [String] = []
+                sources.reserveCapacity(sourceCount)
+                for _ in 0..<sourceCount { sources.append(try string()) }
+                items.append(ServedItem(item: item, score: score, sources: sources))
+            }
+            let agentCount = try readCount(minimumSize: 1)
+            var pipeline: [String] = []
+            pipeline.reserveCapacity(agentCount)
+            for _ in 0..<agentCount { pipeline.append(try string()) }
+            let optional = try bits(upTo: 3)
+            let propensity: Double? = optional & 1 != 0 ? try double() : nil
+            let experiment: String? = optional & 2 != 0 ? try string() : nil
+            return ServedList(
+                requestID: requestID, user: user, epoch: epoch, servedAt: servedAt, items: items, pipeline: pipeline,
+                propensity: propensity, experiment: experiment)
         }
         mutating func output() throws(WireError) -> AgentOutput {
             let agent = try string()

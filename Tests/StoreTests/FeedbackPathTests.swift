@@ -89,12 +89,34 @@ struct FeedbackPathTests {
         }
     }
 
-    @Test("appends and their answers travel in the binary form and decode to what was sent; other store messages stay JSON")
+    @Test("a served item's sources, written without JSONEncoder, read back as the same names")
+    func sourcesJSON() throws {
+        let tricky = "quote\" back\\ tab\t nl\n bell\u{07} é 🎬 a/b@1"
+        for names in [[], ["ease@1"], ["ease@1", tricky, ""]] {
+            let text = KnowledgeStore.json(names)
+            #expect(try JSONDecoder().decode([String].self, from: Data(text.utf8)) == names)
+            #expect(KnowledgeStore.strings(text) == names)
+        }
+    }
+
+    @Test("requests to the store and answers to appends travel in the binary form and decode to what was sent; other answers stay JSON")
     func binaryWire() throws {
+        let lists = [
+            ServedList(
+                requestID: "r1", user: "ü7", epoch: 3, servedAt: 1_790_000_000_123,
+                items: [
+                    ServedItem(item: "50", score: 0.75, sources: ["ease@1", "als@2"]),
+                    ServedItem(item: "181", score: -1.5e-7, sources: []),
+                ],
+                pipeline: ["fusion@1", "ranker@1", "mmr@1"], propensity: 0.25, experiment: "exp-1"),
+            ServedList(requestID: "r2", user: "u", epoch: 0, servedAt: 0, items: [], pipeline: []),
+        ]
         let requests = [
             StoreRequest(operation: .appendFeedback, events: [Self.event("a", request: "r"), Self.event(nil, user: "ü", value: 2.5)], groups: [1, 1]),
             StoreRequest(operation: .appendFeedback, events: []),
             StoreRequest(operation: .counts),
+            StoreRequest(operation: .logServed, served: lists),
+            StoreRequest(operation: .logServed, served: []),
         ]
         for request in requests {
             let bytes = try WireCodec.encode(request)
@@ -105,8 +127,10 @@ struct FeedbackPathTests {
                 #expect(throws: (any Error).self) { try WireCodec.decode(StoreRequest.self, from: Array(bytes.prefix(cut))) }
             }
         }
-        let served = StoreRequest(operation: .logServed, served: [])
-        #expect(try WireCodec.encode(served).first == UInt8(ascii: "{"))
+        // Flags the decoder does not know are refused, not skipped.
+        var unknownFlags = try WireCodec.encode(StoreRequest(operation: .counts))
+        unknownFlags[unknownFlags.count - 1] = 8
+        #expect(throws: (any Error).self) { try WireCodec.decode(StoreRequest.self, from: unknownFlags) }
         let replies = [
             StoreReply(stored: 3, duplicates: 1, groups: [
                 StoreGroupResult(stored: 1), StoreGroupResult(error: "bad_request", message: "no user"), StoreGroupResult(duplicates: 2),
@@ -120,7 +144,9 @@ struct FeedbackPathTests {
         }
         #expect(try WireCodec.encode(StoreReply(counts: StoreCounts(users: 1, items: 2, interactions: 3, feedback: 4, servedLists: 5, experiments: 6, agentVersions: 7))).first == UInt8(ascii: "{"))
         // JSON from an older peer still decodes.
-        let json = try WireCodec.encodeJSON(requests[0])
-        #expect(try WireCodec.decode(StoreRequest.self, from: json) == requests[0])
+        for request in [requests[0], requests[3]] {
+            let json = try WireCodec.encodeJSON(request)
+            #expect(try WireCodec.decode(StoreRequest.self, from: json) == request)
+        }
     }
 }
