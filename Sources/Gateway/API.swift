@@ -23,6 +23,58 @@ struct RecommendResponse: Codable, Sendable {
     }
 }
 
+extension RecommendResponse {
+    /// The same JSON object `JSONEncoder` makes of it, written directly: one goes out per
+    /// recommendation, and the encoder's boxing cost as much as the rest of the HTTP handler.
+    /// A score that is not finite (JSON has no form for it) leaves it to the encoder, which
+    /// refuses it.
+    var json: [UInt8]? {
+        guard items.allSatisfy({ $0.score.isFinite && ($0.sources?.values.allSatisfy(\.isFinite) ?? true) }) else {
+            return (try? JSONEncoder().encode(self)).map(Array.init)
+        }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(96 + items.count * 40)
+        bytes.append(contentsOf: #"{"items":["#.utf8)
+        for (index, item) in items.enumerated() {
+            if index > 0 { bytes.append(UInt8(ascii: ",")) }
+            bytes.append(contentsOf: #"{"item":"#.utf8)
+            JSONText.append(string: item.item, to: &bytes)
+            bytes.append(contentsOf: #","score":"#.utf8)
+            bytes.append(contentsOf: item.score.description.utf8)
+            if let sources = item.sources {
+                bytes.append(contentsOf: #","sources":{"#.utf8)
+                for (position, source) in sources.sorted(by: { $0.key < $1.key }).enumerated() {
+                    if position > 0 { bytes.append(UInt8(ascii: ",")) }
+                    JSONText.append(string: source.key, to: &bytes)
+                    bytes.append(UInt8(ascii: ":"))
+                    bytes.append(contentsOf: source.value.description.utf8)
+                }
+                bytes.append(UInt8(ascii: "}"))
+            }
+            bytes.append(UInt8(ascii: "}"))
+        }
+        bytes.append(contentsOf: #"],"epoch":"#.utf8)
+        bytes.append(contentsOf: String(epoch).utf8)
+        bytes.append(contentsOf: #","degraded":["#.utf8)
+        for (index, agent) in degraded.enumerated() {
+            if index > 0 { bytes.append(UInt8(ascii: ",")) }
+            JSONText.append(string: agent, to: &bytes)
+        }
+        bytes.append(contentsOf: #"],"request_id":"#.utf8)
+        JSONText.append(string: requestID, to: &bytes)
+        if let arm {
+            bytes.append(contentsOf: #","arm":"#.utf8)
+            JSONText.append(string: arm, to: &bytes)
+        }
+        if let experiment {
+            bytes.append(contentsOf: #","experiment":"#.utf8)
+            JSONText.append(string: experiment, to: &bytes)
+        }
+        bytes.append(UInt8(ascii: "}"))
+        return bytes
+    }
+}
+
 /// The body of `POST /v1/feedback`: one event, or several under `events`.
 struct FeedbackBody: Decodable {
     var user: String?

@@ -26,7 +26,10 @@ struct HTTPFront: Sendable {
         do {
             let body = try await jsonBody(request)
             let (user, k) = try Validation.recommendation(from: body.readableBytesView)
-            return Self.json(await core.recommend(user: user, k: k))
+            guard let answer = await core.recommend(user: user, k: k).json else {
+                return Self.error(APIError(500, "internal", "the response could not be encoded"))
+            }
+            return Self.json(bytes: answer)
         } catch {
             return Self.error(error)
         }

@@ -112,3 +112,34 @@ struct FeedbackBodyTests {
         #expect(rest == [20])
     }
 }
+
+/// The recommend answer is written without `JSONEncoder`: it must say what the encoder says.
+@Suite("Recommend answer JSON")
+struct RecommendAnswerJSONTests {
+    @Test("the hand-written answer is the encoder's object, and a score JSON cannot hold is refused")
+    func sameAsEncoder() throws {
+        let tricky = "quote\" back\\ nl\n bell\u{07} é 🎬 a/b"
+        let answers = [
+            RecommendResponse(items: [], epoch: 0, degraded: [], requestID: "0123456789abcdef"),
+            RecommendResponse(
+                items: [
+                    ScoredItem(item: "50", score: 0.1), ScoredItem(item: tricky, score: -4.5e-7),
+                    ScoredItem(item: "7", score: 1e300, sources: ["ease": 0.5, "a\"b": -2]),
+                    ScoredItem(item: "8", score: 3, sources: [:]),
+                ],
+                epoch: 12, degraded: ["content", tricky], requestID: "r", arm: "candidate", experiment: "exp-1"),
+        ]
+        for answer in answers {
+            let bytes = try #require(answer.json)
+            let viaHand = try JSONSerialization.jsonObject(with: Data(bytes)) as? NSDictionary
+            let viaEncoder = try JSONSerialization.jsonObject(with: JSONEncoder().encode(answer)) as? NSDictionary
+            #expect(viaHand != nil)
+            #expect(viaHand == viaEncoder)
+            let decoded = try JSONDecoder().decode(RecommendResponse.self, from: Data(bytes))
+            #expect(decoded.items == answer.items)
+            #expect(decoded.degraded == answer.degraded)
+        }
+        let infinite = RecommendResponse(items: [ScoredItem(item: "1", score: .infinity)], epoch: 0, degraded: [], requestID: "r")
+        #expect(infinite.json == nil)
+    }
+}
