@@ -104,6 +104,7 @@ let package = Package(
         .target(
             name: "LoadGenerator",
             dependencies: [
+                "AgentProtocol",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "NIOCore", package: "swift-nio"),
