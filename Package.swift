@@ -168,7 +168,9 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
-            name: "GatewayTests", dependencies: ["Transport", "AgentProtocol", "Gateway", "AgenticTestSupport"], swiftSettings: strict),
+            name: "GatewayTests",
+            dependencies: ["Transport", "AgentProtocol", "Gateway", "AgenticTestSupport", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict),
         .testTarget(
             name: "StoreTests",
             dependencies: [

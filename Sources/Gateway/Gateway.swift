@@ -209,8 +209,12 @@ final class GatewayCore: Sendable {
     func recommend(user: String, k: Int) async -> RecommendResponse {
         let id = RequestIDs.make()
         let began = ContinuousClock.now
-        let admitted = await admission.enter()
-        defer { if admitted { admission.leave() } }
+        guard await admission.enter() else {
+            // Cancelled while waiting at the door (its caller has gone): nothing was asked
+            // of the graph, and nothing is.
+            return RecommendResponse(items: [], epoch: await registry.current.epoch, degraded: [], requestID: RequestIDs.text(id))
+        }
+        defer { admission.leave() }
         let (plan, canary, arm) = await registry.lease(user: user)
         let deadline = began + plan.spec.gateway.deadline
         let result = await executor.execute(plan, requestID: id, user: user, k: k, deadline: deadline)

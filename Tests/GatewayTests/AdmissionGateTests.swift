@@ -1,3 +1,4 @@
+import Logging
 import Synchronization
 import Testing
 
@@ -83,5 +84,43 @@ struct AdmissionGateTests {
         let gate = AdmissionGate(limit: 0)
         for _ in 0..<100 { #expect(await gate.enter()) }
         #expect(gate.waiting == 0)
+    }
+}
+
+/// The door in the gateway's own request path: a request cancelled while it waits is
+/// answered at once and never reaches an agent.
+@Suite("Admission in the gateway", .timeLimit(.minutes(1)))
+struct GatewayAdmissionTests {
+    @Test("a request cancelled at the door asks nothing of the graph")
+    func cancelledAtTheDoor() async throws {
+        let run = try TestRun()
+        defer { run.stop() }
+        // The one agent never answers: the first request holds the only place until its deadline.
+        let agent = try run.fake("only", .silent)
+        let path = try run.write("t.yaml", topologyYAML(
+            epoch: 1, agents: [.init(name: "only", kind: "recall.static")], edges: [], entry: "only", exit: "only",
+            deadlineMilliseconds: 600))
+        var configuration = Gateway.Configuration(runDirectory: run.directory, topologyPath: path)
+        configuration.maximumInFlight = 1
+        let core = try GatewayCore(
+            spec: try GatewayCore.load(path), layout: run.layout, configuration: configuration, log: Logger(label: "test"))
+
+        let first = Task { await core.recommend(user: "u1", k: 5) }
+        while core.admission.inside < 1 { try await Task.sleep(for: .milliseconds(1)) }
+        let second = Task { await core.recommend(user: "u2", k: 5) }
+        while core.admission.waiting < 1 { try await Task.sleep(for: .milliseconds(1)) }
+        second.cancel()
+        let cancelled = await second.value
+        #expect(cancelled.items.isEmpty)
+        // Not run at all: a graph walked by a cancelled task would name the agent it skipped.
+        #expect(cancelled.degraded.isEmpty)
+        // Answered while the first still holds the place, not after it.
+        #expect(core.admission.inside == 1)
+        let held = await first.value
+        #expect(held.items.isEmpty)
+        #expect(held.degraded == ["only"])
+        #expect(agent.requests == 1)
+        #expect(core.admission.inside == 0)
+        await core.shutdown()
     }
 }
