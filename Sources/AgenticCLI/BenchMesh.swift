@@ -25,11 +25,12 @@ struct BenchMesh: AsyncParsableCommand {
     @Option(help: "The fixed moderate rate (requests per second) for the latency figures.") var rate = 200.0
     @Option(help: "Seconds of load at that rate.") var rateSeconds = 5.0
     @Option(help: "A split file (TSV with a user column) whose users are asked for, in order.") var users: String?
+    @Option(help: "Saturation rounds, in-process and mesh alternating; the figures are medians.") var rounds = 3
 
     func run() async throws {
         let log: (String) -> Void = { line in if !json { printError(line) } }
-        guard seconds > 0, seconds <= 3600, rateSeconds > 0, rateSeconds <= 3600, rate > 0, concurrency > 0 else {
-            throw ValidationError("seconds, rate-seconds, rate and concurrency must be positive")
+        guard seconds > 0, seconds <= 3600, rateSeconds > 0, rateSeconds <= 3600, rate > 0, concurrency > 0, (1...99).contains(rounds) else {
+            throw ValidationError("seconds, rate-seconds, rate and concurrency must be positive, rounds 1...99")
         }
         let (path, note) = try Self.pickTopology(topology, factory: Kinds.factory(topologyPath: topology ?? "topology/movielens.yaml"))
         let factory = Kinds.factory(topologyPath: path)
@@ -57,12 +58,9 @@ struct BenchMesh: AsyncParsableCommand {
             let answer = await graph.recommend(user: userList[call.index % userList.count], k: k)
             return answer.items.isEmpty && !answer.degraded.isEmpty ? .failed(reason: "no answer") : .ok(degraded: answer.degraded)
         }
-        log("in process: warm-up, saturation, then \(rate)/s")
-        _ = await Self.saturate(concurrency: concurrency, seconds: min(1, seconds), timeout: timeout, send: localSend)
-        let localSaturation = await Self.saturate(concurrency: concurrency, seconds: seconds, timeout: timeout, send: localSend)
-        let localRate = await Self.atRate(rate, seconds: rateSeconds, timeout: timeout, send: localSend)
 
-        // The mesh: `agentic up` in a private run directory, requests over HTTP.
+        // The mesh: `agentic up` in a private run directory, requests over HTTP. It idles
+        // while the in-process side runs.
         let runDirectory = try TemporaryDirectory(prefix: "agt")
         defer { runDirectory.remove() }
         log("mesh: agentic up in \(runDirectory.path)")
@@ -72,15 +70,29 @@ struct BenchMesh: AsyncParsableCommand {
         let meshSend: @Sendable (OpenLoop.Call) async -> RequestOutcome = { call in
             await client.recommend(user: userList[call.index % userList.count], k: k, deadline: call.deadline)
         }
-        log("mesh: warm-up, saturation, then \(rate)/s")
+
+        // Saturation rounds alternate between the two sides: this machine's speed drifts by
+        // tens of percent within a minute (other tenants), and a ratio of two figures taken
+        // a minute apart measured the drift as much as the mesh. Each round's ratio compares
+        // neighbours; the figures reported are medians over the rounds.
+        log("warm-up: in process, then mesh")
+        _ = await Self.saturate(concurrency: concurrency, seconds: min(1, seconds), timeout: timeout, send: localSend)
         _ = await Self.saturate(concurrency: concurrency, seconds: min(1, seconds), timeout: timeout, send: meshSend)
-        let meshSaturation = await Self.saturate(concurrency: concurrency, seconds: seconds, timeout: timeout, send: meshSend)
+        var saturation: [(local: LoadReport, mesh: LoadReport)] = []
+        for round in 1...rounds {
+            log("round \(round)/\(rounds): saturation in process, then mesh")
+            let local = await Self.saturate(concurrency: concurrency, seconds: seconds, timeout: timeout, send: localSend)
+            let mesh = await Self.saturate(concurrency: concurrency, seconds: seconds, timeout: timeout, send: meshSend)
+            saturation.append((local, mesh))
+        }
+        log("\(rate)/s: in process, then mesh")
+        let localRate = await Self.atRate(rate, seconds: rateSeconds, timeout: timeout, send: localSend)
         let meshRate = await Self.atRate(rate, seconds: rateSeconds, timeout: timeout, send: meshSend)
         await client.shutdown()
 
         let result = Result(
             topology: path, note: note, concurrency: concurrency, rate: rate,
-            local: (localSaturation, localRate), mesh: (meshSaturation, meshRate))
+            saturation: saturation, local: localRate, mesh: meshRate)
         if json { print(result.jsonLine()) } else { print(result.table()) }
     }
 
@@ -146,31 +158,47 @@ struct BenchMesh: AsyncParsableCommand {
         let note: String?
         let concurrency: Int
         let rate: Double
-        let local: (saturation: LoadReport, rate: LoadReport)
-        let mesh: (saturation: LoadReport, rate: LoadReport)
+        /// One pair per round, in the order run.
+        let saturation: [(local: LoadReport, mesh: LoadReport)]
+        /// At the fixed rate.
+        let local: LoadReport
+        let mesh: LoadReport
 
         static func fullRPS(_ report: LoadReport) -> Double {
             report.elapsedSeconds > 0 ? Double(report.ok - report.degraded) / report.elapsedSeconds : 0
         }
         static func ratio(_ a: Double, _ b: Double) -> Double { b > 0 ? LoadReportRounding.round(a / b) : 0 }
+        static func median(_ values: [Double]) -> Double {
+            let sorted = values.sorted()
+            guard !sorted.isEmpty else { return 0 }
+            let middle = sorted.count / 2
+            return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+        }
 
         var object: [String: any Sendable] {
-            let localRPS = Self.fullRPS(local.saturation)
-            let meshRPS = Self.fullRPS(mesh.saturation)
             let r = LoadReportRounding.round
+            let localRounds = saturation.map { Self.fullRPS($0.local) }
+            let meshRounds = saturation.map { Self.fullRPS($0.mesh) }
+            let ratios = zip(meshRounds, localRounds).map { $1 > 0 ? $0 / $1 : 0 }
+            let sum = { (reports: [LoadReport], value: (LoadReport) -> Int) in reports.reduce(0) { $0 + value($1) } }
+            let localReports = saturation.map(\.local) + [local]
+            let meshReports = saturation.map(\.mesh) + [mesh]
             var object: [String: any Sendable] = [
-                "topology": topology, "concurrency": concurrency, "rate": rate,
-                "inprocess_rps": r(localRPS), "mesh_rps": r(meshRPS),
-                "mesh_over_inprocess_rps": Self.ratio(meshRPS, localRPS),
-                "inprocess_p50_ms_at_rate": r(local.rate.p50), "inprocess_p99_ms_at_rate": r(local.rate.p99),
-                "mesh_p50_ms_at_rate": r(mesh.rate.p50), "mesh_p99_ms_at_rate": r(mesh.rate.p99),
-                "mesh_over_inprocess_p50": Self.ratio(mesh.rate.p50, local.rate.p50),
-                "mesh_over_inprocess_p99": Self.ratio(mesh.rate.p99, local.rate.p99),
-                "inprocess_p99_ms_at_saturation": r(local.saturation.p99), "mesh_p99_ms_at_saturation": r(mesh.saturation.p99),
-                "inprocess_failed": local.saturation.failed + local.rate.failed,
-                "mesh_failed": mesh.saturation.failed + mesh.rate.failed,
-                "inprocess_degraded": local.saturation.degraded + local.rate.degraded,
-                "mesh_degraded": mesh.saturation.degraded + mesh.rate.degraded,
+                "topology": topology, "concurrency": concurrency, "rate": rate, "rounds": saturation.count,
+                "inprocess_rps": r(Self.median(localRounds)), "mesh_rps": r(Self.median(meshRounds)),
+                "mesh_over_inprocess_rps": r(Self.median(ratios)),
+                "inprocess_rps_rounds": localRounds.map(r), "mesh_rps_rounds": meshRounds.map(r),
+                "mesh_over_inprocess_rps_rounds": ratios.map(r),
+                "inprocess_p50_ms_at_rate": r(local.p50), "inprocess_p99_ms_at_rate": r(local.p99),
+                "mesh_p50_ms_at_rate": r(mesh.p50), "mesh_p99_ms_at_rate": r(mesh.p99),
+                "mesh_over_inprocess_p50": Self.ratio(mesh.p50, local.p50),
+                "mesh_over_inprocess_p99": Self.ratio(mesh.p99, local.p99),
+                "inprocess_p99_ms_at_saturation": r(Self.median(saturation.map(\.local.p99))),
+                "mesh_p99_ms_at_saturation": r(Self.median(saturation.map(\.mesh.p99))),
+                "inprocess_failed": sum(localReports, \.failed),
+                "mesh_failed": sum(meshReports, \.failed),
+                "inprocess_degraded": sum(localReports, \.degraded),
+                "mesh_degraded": sum(meshReports, \.degraded),
             ]
             if let note { object["topology_note"] = note }
             return object
@@ -181,10 +209,12 @@ struct BenchMesh: AsyncParsableCommand {
         func table() -> String {
             let o = object
             func number(_ key: String) -> String { String(format: "%.3f", (o[key] as? Double) ?? 0) }
+            func list(_ key: String) -> String { ((o[key] as? [Double]) ?? []).map { String(format: "%.3f", $0) }.joined(separator: " ") }
             return """
                 topology \(topology)\(note.map { " (\($0))" } ?? "")
                                       in-process        mesh     mesh/in-process
-                rps (saturation, \(concurrency) in flight)  \(number("inprocess_rps"))  \(number("mesh_rps"))  \(number("mesh_over_inprocess_rps"))
+                rps (saturation, \(concurrency) in flight, median of \(saturation.count))  \(number("inprocess_rps"))  \(number("mesh_rps"))  \(number("mesh_over_inprocess_rps"))
+                  rounds: in-process \(list("inprocess_rps_rounds")); mesh \(list("mesh_rps_rounds")); ratio \(list("mesh_over_inprocess_rps_rounds"))
                 p50 ms at \(rate)/s   \(number("inprocess_p50_ms_at_rate"))  \(number("mesh_p50_ms_at_rate"))  \(number("mesh_over_inprocess_p50"))
                 p99 ms at \(rate)/s   \(number("inprocess_p99_ms_at_rate"))  \(number("mesh_p99_ms_at_rate"))  \(number("mesh_over_inprocess_p99"))
                 failed  in-process \(o["inprocess_failed"] ?? 0)  mesh \(o["mesh_failed"] ?? 0);  degraded  in-process \(o["inprocess_degraded"] ?? 0)  mesh \(o["mesh_degraded"] ?? 0)

@@ -53,7 +53,7 @@ struct CommandTests {
     func benchMesh() async throws {
         let bench = try TestProcess.agentic([
             "bench", "mesh", "--json", "--topology", "\(topologyDirectory)/minimal.yaml",
-            "--seconds", "0.5", "--rate", "50", "--rate-seconds", "0.5", "--concurrency", "4",
+            "--seconds", "0.5", "--rate", "50", "--rate-seconds", "0.5", "--concurrency", "4", "--rounds", "2",
         ])
         let json = try await bench.waitForLine(timeout: .seconds(120)) { $0.hasPrefix("{") }
         #expect(try await bench.waitForExit() == 0)
@@ -64,6 +64,10 @@ struct CommandTests {
         #expect((result["mesh_rps"] as? Double ?? 0) > 0)
         #expect((result["inprocess_rps"] as? Double ?? 0) > 0)
         #expect(result["mesh_failed"] as? Int == 0)
+        // Two alternating rounds, each with its own ratio.
+        #expect(result["rounds"] as? Int == 2)
+        #expect((result["mesh_rps_rounds"] as? [Double])?.count == 2)
+        #expect((result["mesh_over_inprocess_rps_rounds"] as? [Double])?.count == 2)
     }
 
     @Test("agentic bench swaps --json: swaps under load, every request answered, the p99 ratio reported")
