@@ -15,16 +15,21 @@ struct InstanceQueue: ~Copyable {
 }
 
 extension AgentInstance {
-    /// Messages in flight to one instance before requests queue behind them: one being
-    /// answered and one on its way, so the agent never waits for the next message.
-    static let pipeline = 2
+    /// Messages in flight to one instance before requests queue behind them. With one, every
+    /// request that arrives while a message is out leaves in the next batch: an idle instance
+    /// still gets each request at once, and the busier it is the larger its batches. With two
+    /// (one being answered, one on its way) batches hardly formed: at saturation a message
+    /// carried 1.4 requests on average, against 3.4 with one, and NNG's thread hand-offs per
+    /// message were most of the mesh's overhead (`bench mesh`: 284–362 → 405–495 full
+    /// answers/s, with the door's limit at 32).
+    static let pipeline = 1
     /// The most requests in one batch: a batch is answered as a whole, so its first request
-    /// waits for the last one's work (4 × fusion's ~1 ms at most).
-    static let batchLimit = 4
+    /// waits for the last one's work (16 × fusion's ~0.6 ms at most).
+    static let batchLimit = 16
 
     /// Sends one request envelope and returns the reply envelope. While `pipeline` messages
     /// are in flight to the instance, requests queue and leave together as one batch
-    /// (`MessageType.batch`) when one comes back: at saturation a hop's NNG hand-offs are
+    /// (`MessageType.batch`) when one comes back: under load a hop's NNG hand-offs are
     /// shared by the requests of a batch; an idle instance gets each request at once.
     /// - Throws: `TransportError` (`.timedOut` once `timeout` has passed, also while queued
     ///   when the batch leaves).

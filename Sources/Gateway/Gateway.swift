@@ -42,8 +42,10 @@ public struct Gateway: Service, CustomStringConvertible {
         public var minimumAttempt: Duration = .milliseconds(1)
         /// Recommendations walking the graph at once; more wait at the door in arrival order,
         /// their deadline running (0: no limit). Enough to keep every core busy through the
-        /// graph's hops, few enough that those inside are not late at fusion at saturation.
-        public var maximumInFlight: Int = 16
+        /// graph's hops and to fill the agents' batches, few enough that those inside are not
+        /// late at fusion at saturation (at 48 clients, a limit of 48 left hundreds of answers
+        /// degraded, 32 a handful in thousands).
+        public var maximumInFlight: Int = 32
 
         public init(runDirectory: String, topologyPath: String, listen: String? = nil) {
             self.runDirectory = runDirectory
