@@ -95,18 +95,19 @@ struct GatewayAdmissionTests {
     func cancelledAtTheDoor() async throws {
         let run = try TestRun()
         defer { run.stop() }
-        // The one agent never answers: the first request holds the only place until its deadline.
+        // The one agent never answers: the first request holds the only place until it is cancelled.
         let agent = try run.fake("only", .silent)
         let path = try run.write("t.yaml", topologyYAML(
             epoch: 1, agents: [.init(name: "only", kind: "recall.static")], edges: [], entry: "only", exit: "only",
-            deadlineMilliseconds: 600))
+            deadlineMilliseconds: 30_000))
         var configuration = Gateway.Configuration(runDirectory: run.directory, topologyPath: path)
         configuration.maximumInFlight = 1
         let core = try GatewayCore(
             spec: try GatewayCore.load(path), layout: run.layout, configuration: configuration, log: Logger(label: "test"))
 
         let first = Task { await core.recommend(user: "u1", k: 5) }
-        while core.admission.inside < 1 { try await Task.sleep(for: .milliseconds(1)) }
+        // Inside, and its request at the agent (the dial may take a moment on a busy machine).
+        while agent.requests < 1 { try await Task.sleep(for: .milliseconds(2)) }
         let second = Task { await core.recommend(user: "u2", k: 5) }
         while core.admission.waiting < 1 { try await Task.sleep(for: .milliseconds(1)) }
         second.cancel()
@@ -116,9 +117,9 @@ struct GatewayAdmissionTests {
         #expect(cancelled.degraded.isEmpty)
         // Answered while the first still holds the place, not after it.
         #expect(core.admission.inside == 1)
-        let held = await first.value
-        #expect(held.items.isEmpty)
-        #expect(held.degraded == ["only"])
+        #expect(agent.requests == 1)
+        first.cancel()
+        _ = await first.value
         #expect(agent.requests == 1)
         #expect(core.admission.inside == 0)
         await core.shutdown()
