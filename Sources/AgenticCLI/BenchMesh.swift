@@ -70,6 +70,18 @@ struct BenchMesh: AsyncParsableCommand {
         let meshSend: @Sendable (OpenLoop.Call) async -> RequestOutcome = { call in
             await client.recommend(user: userList[call.index % userList.count], k: k, deadline: call.deadline)
         }
+        // At saturation the generator shares the two cores with the mesh: blocking
+        // connections on threads of their own cost it a fraction of AsyncHTTPClient's CPU.
+        let blocking: BlockingRecommendClient
+        do { blocking = try BlockingRecommendClient(url: endpoint) } catch { throw CLIError("\(error)") }
+        defer { blocking.shutdown() }
+        let saturateMesh = { (seconds: Double) async -> LoadReport in
+            var loop = ClosedLoop(concurrency: concurrency, duration: .milliseconds(Int64(seconds * 1000)))
+            loop.timeout = timeout
+            return await loop.runOnThreads { worker, call in
+                blocking.recommend(worker: worker, user: userList[call.index % userList.count], k: k, timeout: timeout)
+            }
+        }
 
         // Saturation rounds alternate between the two sides: this machine's speed drifts by
         // tens of percent within a minute (other tenants), and a ratio of two figures taken
@@ -77,12 +89,12 @@ struct BenchMesh: AsyncParsableCommand {
         // neighbours; the figures reported are medians over the rounds.
         log("warm-up: in process, then mesh")
         _ = await Self.saturate(concurrency: concurrency, seconds: min(1, seconds), timeout: timeout, send: localSend)
-        _ = await Self.saturate(concurrency: concurrency, seconds: min(1, seconds), timeout: timeout, send: meshSend)
+        _ = await saturateMesh(min(1, seconds))
         var saturation: [(local: LoadReport, mesh: LoadReport)] = []
         for round in 1...rounds {
             log("round \(round)/\(rounds): saturation in process, then mesh")
             let local = await Self.saturate(concurrency: concurrency, seconds: seconds, timeout: timeout, send: localSend)
-            let mesh = await Self.saturate(concurrency: concurrency, seconds: seconds, timeout: timeout, send: meshSend)
+            let mesh = await saturateMesh(seconds)
             saturation.append((local, mesh))
         }
         log("\(rate)/s: in process, then mesh")

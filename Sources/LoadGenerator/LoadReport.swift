@@ -78,6 +78,8 @@ public struct LoadError: Error, CustomStringConvertible, Equatable {
         public static let invalidArgument = Code(rawValue: "invalid_argument")
         /// A users file that cannot be read or holds no users.
         public static let invalidUsers = Code(rawValue: "invalid_users")
+        /// A connection that could not be made, broke, timed out or answered garbage.
+        public static let connection = Code(rawValue: "connection")
     }
     public var code: Code
     public var message: String

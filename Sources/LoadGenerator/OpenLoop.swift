@@ -170,6 +170,37 @@ public struct ClosedLoop: Sendable {
     }
 }
 
+extension ClosedLoop {
+    /// Runs the workers on threads of their own, each calling `send` synchronously (a
+    /// blocking client, such as ``BlockingRecommendClient``): the load generator then costs a
+    /// send and a receive per request, not an event loop's and Swift's pool's hand-offs, and
+    /// does not compete with itself for the pool's threads (two here). `send` runs on one
+    /// worker thread at a time per worker index (`worker` in 0..<concurrency).
+    public func runOnThreads(send: @escaping @Sendable (_ worker: Int, OpenLoop.Call) -> RequestOutcome) async -> LoadReport {
+        let tally = Tally()
+        let clock = ContinuousClock()
+        let start = clock.now
+        let end = start + duration
+        let next = Counter()
+        let timeout = self.timeout
+        let finished = Atomic<Int>(0)
+        for worker in 0..<concurrency {
+            Thread.detachNewThread {
+                defer { finished.add(1, ordering: .releasing) }
+                while clock.now < end {
+                    let index = next.next()
+                    let sentAt = clock.now
+                    tally.sent()
+                    let outcome = send(worker, OpenLoop.Call(index: index, deadline: sentAt + timeout))
+                    _ = tally.finish(index, latency: clock.now - sentAt, outcome: outcome)
+                }
+            }
+        }
+        while finished.load(ordering: .acquiring) < concurrency { try? await Task.sleep(for: .milliseconds(5)) }
+        return tally.report(elapsed: clock.now - start, schedule: nil)
+    }
+}
+
 /// The counters and the histogram, shared by every request task.
 final class Tally: Sendable {
     private struct State {

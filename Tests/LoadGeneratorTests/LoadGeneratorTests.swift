@@ -123,6 +123,35 @@ struct LoadGeneratorTests {
         #expect(report.failures["timed out"] == 2)
     }
 
+    @Test("the blocking client on worker threads: answers and degraded ones counted, a slow answer times out, a refused port fails")
+    func blockingClosedLoop() async throws {
+        let server = SlowServer(service: .milliseconds(5))
+        try await withServer(server, degradeEvery: 3) { url in
+            let client = try BlockingRecommendClient(url: url + "/v1/recommend")
+            var loop = ClosedLoop(concurrency: 2, duration: .milliseconds(300))
+            loop.timeout = .seconds(2)
+            let report = await loop.runOnThreads { worker, call in client.recommend(worker: worker, user: "u\(call.index)", k: 3, timeout: .seconds(2)) }
+            client.shutdown()
+            #expect(report.failed == 0)
+            #expect(report.ok > 3)
+            #expect(report.sent == report.ok)
+            // The server degrades every third answer it serves.
+            #expect(report.degraded == report.ok / 3)
+        }
+        let slow = SlowServer(service: .milliseconds(600))
+        try await withServer(slow) { url in
+            let client = try BlockingRecommendClient(url: url)
+            #expect(client.recommend(worker: 0, user: "u", k: 3, timeout: .milliseconds(100)) == .failed(reason: "timed out"))
+            client.shutdown()
+        }
+        let refused = try BlockingRecommendClient(url: "http://127.0.0.1:\(try freePort())")
+        guard case .failed = refused.recommend(worker: 0, user: "u", k: 3, timeout: .seconds(1)) else {
+            Issue.record("a refused connection was answered")
+            return
+        }
+        #expect(throws: LoadError(.invalidArgument, "")) { try BlockingRecommendClient(url: "http://example.com:80/v1/recommend") }
+    }
+
     @Test("bad URLs and rates are refused up front")
     func badArguments() throws {
         #expect(throws: LoadError(.invalidArgument, "")) { try LoadGenerator.Configuration(url: "not a url", rate: 1, duration: .seconds(1)) }
