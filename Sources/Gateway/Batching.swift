@@ -14,15 +14,23 @@ struct InstanceQueue: ~Copyable {
     }
 }
 
+/// How many recommendations walk this process's graph now (the gateway's door counts them).
+enum GatewayLoad {
+    static let recommendations = Atomic<Int>(0)
+}
+
 extension AgentInstance {
-    /// Messages in flight to one instance before requests queue behind them. With one, every
-    /// request that arrives while a message is out leaves in the next batch: an idle instance
-    /// still gets each request at once, and the busier it is the larger its batches. With two
-    /// (one being answered, one on its way) batches hardly formed: at saturation a message
-    /// carried 1.4 requests on average, against 3.4 with one, and NNG's thread hand-offs per
-    /// message were most of the mesh's overhead (`bench mesh`: 284–362 → 405–495 full
-    /// answers/s, with the door's limit at 32).
-    static let pipeline = 1
+    /// Messages in flight to one instance before requests queue behind them: two while fewer
+    /// than `busy` recommendations are inside (one being answered, one on its way: a request
+    /// seldom waits), one from then on. With one, every request that arrives while a message
+    /// is out leaves in the next batch, and the busier the instance the larger its batches:
+    /// with two at saturation a message carried 1.4 requests on average, against 3.4 with
+    /// one, and NNG's thread hand-offs per message were most of the mesh's overhead
+    /// (`bench mesh`: 284–362 → 405–495 full answers/s, with the door's limit at 32). At a
+    /// moderate load waiting behind the message in flight only added latency.
+    static var pipeline: Int { GatewayLoad.recommendations.load(ordering: .relaxed) >= busy ? 1 : 2 }
+    /// Recommendations inside from which requests to an instance batch behind one message.
+    static let busy = 16
     /// The most requests in one batch: a batch is answered as a whole, so its first request
     /// waits for the last one's work (16 × fusion's ~0.6 ms at most).
     static let batchLimit = 16

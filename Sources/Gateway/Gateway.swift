@@ -216,7 +216,11 @@ final class GatewayCore: Sendable {
             // of the graph, and nothing is.
             return RecommendResponse(items: [], epoch: await registry.current.epoch, degraded: [], requestID: RequestIDs.text(id))
         }
-        defer { admission.leave() }
+        GatewayLoad.recommendations.add(1, ordering: .relaxed)
+        defer {
+            GatewayLoad.recommendations.subtract(1, ordering: .relaxed)
+            admission.leave()
+        }
         let (plan, canary, arm) = await registry.lease(user: user)
         let deadline = began + plan.spec.gateway.deadline
         let result = await executor.execute(plan, requestID: id, user: user, k: k, deadline: deadline)
