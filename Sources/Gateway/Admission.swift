@@ -20,7 +20,7 @@ final class AdmissionGate: Sendable {
 
     init(limit: Int) { self.limit = max(0, limit) }
 
-    /// Requests inside now.
+    /// Requests inside now (counted without a limit too: the agents' batching reads it).
     var inside: Int { state.withLock { $0.inside } }
     /// Requests waiting at the door now.
     var waiting: Int { state.withLock { $0.waiting.count } }
@@ -28,10 +28,9 @@ final class AdmissionGate: Sendable {
     /// Waits for a place inside. Returns false (holding no place) when the task is
     /// cancelled while it waits; every `true` must be matched by one ``leave()``.
     func enter() async -> Bool {
-        if limit == 0 { return true }
         enum Entry { case admitted, wait(UInt64) }
         let entry: Entry = state.withLock { state in
-            if state.inside < limit, state.waiting.isEmpty {
+            if limit == 0 || (state.inside < limit && state.waiting.isEmpty) {
                 state.inside += 1
                 return .admitted
             }
@@ -63,14 +62,13 @@ final class AdmissionGate: Sendable {
 
     /// Gives a place back; the first request waiting, if any, takes it.
     func leave() {
-        if limit == 0 { return }
         state.withLock { $0.inside -= 1 }
         admitWaiting()
     }
 
     private func admitWaiting() {
         let admitted = state.withLock { state -> CheckedContinuation<Bool, Never>? in
-            guard state.inside < limit, !state.waiting.isEmpty else { return nil }
+            guard limit == 0 || state.inside < limit, !state.waiting.isEmpty else { return nil }
             state.inside += 1
             return state.waiting.removeFirst().continuation
         }

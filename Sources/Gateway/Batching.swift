@@ -14,11 +14,6 @@ struct InstanceQueue: ~Copyable {
     }
 }
 
-/// How many recommendations walk this process's graph now (the gateway's door counts them).
-enum GatewayLoad {
-    static let recommendations = Atomic<Int>(0)
-}
-
 extension AgentInstance {
     /// Messages in flight to one instance before requests queue behind them: two while fewer
     /// than `busy` recommendations are inside (one being answered, one on its way: a request
@@ -28,7 +23,7 @@ extension AgentInstance {
     /// one, and NNG's thread hand-offs per message were most of the mesh's overhead
     /// (`bench mesh`: 284–362 → 405–495 full answers/s, with the door's limit at 32). At a
     /// moderate load waiting behind the message in flight only added latency.
-    static var pipeline: Int { GatewayLoad.recommendations.load(ordering: .relaxed) >= busy ? 1 : 2 }
+    var pipeline: Int { (door?.inside ?? 0) >= Self.busy ? 1 : 2 }
     /// Recommendations inside from which requests to an instance batch behind one message.
     static let busy = 16
     /// The most requests in one batch: a batch is answered as a whole, so its first request
@@ -44,7 +39,7 @@ extension AgentInstance {
     func exchange(_ envelope: Envelope, timeout: Duration) async throws -> Envelope {
         guard takesBatches.load(ordering: .relaxed) else { return try await roundTrip(envelope, timeout: timeout) }
         let direct = queue.withLock { queue in
-            guard queue.inFlight < Self.pipeline else { return false }
+            guard queue.inFlight < pipeline else { return false }
             queue.inFlight += 1
             return true
         }
@@ -73,7 +68,7 @@ extension AgentInstance {
 
     private func sendWaiting() {
         let batch = queue.withLock { queue -> [InstanceQueue.Waiting] in
-            guard queue.inFlight < Self.pipeline, !queue.waiting.isEmpty else { return [] }
+            guard queue.inFlight < pipeline, !queue.waiting.isEmpty else { return [] }
             queue.inFlight += 1
             let count = min(queue.waiting.count, Self.batchLimit)
             defer { queue.waiting.removeFirst(count) }

@@ -16,9 +16,12 @@ final class AgentInstance: Sendable {
     let queue = Mutex(InstanceQueue())
     /// False once the instance answered a batch with something else (a peer from an older build).
     let takesBatches = Atomic<Bool>(true)
+    /// The gateway's door: how many recommendations are inside decides how requests batch.
+    let door: AdmissionGate?
 
-    init(address: String) throws {
+    init(address: String, door: AdmissionGate?) throws {
         self.address = address
+        self.door = door
         do {
             requester = try Requester()
             try requester.dial(address)
@@ -137,12 +140,14 @@ actor EpochRegistry {
     private var instances: [String: AgentInstance] = [:]
     private let layout: RunLayout
     private let log: Logger
+    private let door: AdmissionGate?
 
-    init(spec: TopologySpec, layout: RunLayout, log: Logger) throws {
+    init(spec: TopologySpec, layout: RunLayout, log: Logger, door: AdmissionGate? = nil) throws {
+        self.door = door
         var made: [String: AgentInstance] = [:]
         current = try EpochPlan(spec: spec, layout: layout) { address in
             if let existing = made[address] { return existing }
-            let instance = try AgentInstance(address: address)
+            let instance = try AgentInstance(address: address, door: door)
             made[address] = instance
             return instance
         }
@@ -183,7 +188,7 @@ actor EpochRegistry {
         do {
             plan = try EpochPlan(spec: spec, layout: layout) { address in
                 if let existing = known[address] ?? made[address] { return existing }
-                let instance = try AgentInstance(address: address)
+                let instance = try AgentInstance(address: address, door: door)
                 made[address] = instance
                 return instance
             }
@@ -221,7 +226,7 @@ actor EpochRegistry {
         do {
             plan = try EpochPlan(spec: spec, layout: layout) { address in
                 if let existing = known[address] ?? made[address] { return existing }
-                let instance = try AgentInstance(address: address)
+                let instance = try AgentInstance(address: address, door: door)
                 made[address] = instance
                 return instance
             }

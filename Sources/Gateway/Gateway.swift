@@ -180,7 +180,8 @@ final class GatewayCore: Sendable {
         self.metrics = metrics
         self.layout = layout
         self.log = log
-        registry = try EpochRegistry(spec: spec, layout: layout, log: log)
+        admission = AdmissionGate(limit: configuration.maximumInFlight)
+        registry = try EpochRegistry(spec: spec, layout: layout, log: log, door: admission)
         executor = GraphExecutor(metrics: metrics, log: log, suspension: configuration.suspension, minimumAttempt: configuration.minimumAttempt)
         do {
             feedback = try Publisher()
@@ -190,7 +191,6 @@ final class GatewayCore: Sendable {
         }
         store = try StoreLink(spec: spec, layout: layout)
         servedLog = store.map { ServedLog(link: $0, log: log) }
-        admission = AdmissionGate(limit: configuration.maximumInFlight)
         metrics.epoch(spec.epoch)
     }
 
@@ -216,11 +216,7 @@ final class GatewayCore: Sendable {
             // of the graph, and nothing is.
             return RecommendResponse(items: [], epoch: await registry.current.epoch, degraded: [], requestID: RequestIDs.text(id))
         }
-        GatewayLoad.recommendations.add(1, ordering: .relaxed)
-        defer {
-            GatewayLoad.recommendations.subtract(1, ordering: .relaxed)
-            admission.leave()
-        }
+        defer { admission.leave() }
         let (plan, canary, arm) = await registry.lease(user: user)
         let deadline = began + plan.spec.gateway.deadline
         let result = await executor.execute(plan, requestID: id, user: user, k: k, deadline: deadline)

@@ -75,6 +75,11 @@ public final class HTTPConnection: @unchecked Sendable {
 
     /// Whether `needle` occurs in `bytes`.
     public static func find(_ needle: [UInt8], in bytes: [UInt8]) -> Bool {
+        bytes.withUnsafeBufferPointer { find(needle, in: $0) }
+    }
+
+    /// Whether `needle` occurs in `bytes`.
+    static func find(_ needle: [UInt8], in bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         guard !needle.isEmpty, bytes.count >= needle.count else { return needle.isEmpty }
         for start in 0...(bytes.count - needle.count) where bytes[start] == needle[0] {
             if bytes[start..<(start + needle.count)].elementsEqual(needle) { return true }

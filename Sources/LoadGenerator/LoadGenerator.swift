@@ -142,9 +142,7 @@ public final class BlockingRecommendClient: Sendable {
 
     /// Asks for `k` items for `user` on `worker`'s connection, giving up after `timeout`.
     public func recommend(worker: Int, user: String, k: Int, timeout: Duration) -> RequestOutcome {
-        var body: [UInt8] = Array(#"{"user":"#.utf8)
-        JSONText.append(string: user, to: &body)
-        body.append(contentsOf: #","k":\#(k)}"#.utf8)
+        let body = RecommendAnswer.request(user: user, k: k)
         // Each worker owns its connection: taken out while in use, put back when healthy.
         let taken = connections.withLock { $0.removeValue(forKey: worker) }
         do throws(LoadError) {
@@ -153,13 +151,7 @@ public final class BlockingRecommendClient: Sendable {
             let (status, answer) = try connection.post(path, body: body)
             connections.withLock { $0[worker] = connection }
             guard status == 200 else { return .failed(reason: "HTTP \(status)") }
-            if answer.first == UInt8(ascii: "{"), answer.last == UInt8(ascii: "}"), HTTPConnection.find(Self.nothingDegraded, in: answer) {
-                return .ok(degraded: [])
-            }
-            guard let decoded = try? JSONDecoder().decode(Answer.self, from: Data(answer)) else {
-                return .failed(reason: "unreadable answer")
-            }
-            return .ok(degraded: decoded.degraded ?? [])
+            return answer.withUnsafeBufferPointer(RecommendAnswer.outcome)
         } catch {
             return .failed(reason: error.message)
         }
@@ -167,10 +159,32 @@ public final class BlockingRecommendClient: Sendable {
 
     /// Closes every connection.
     public func shutdown() { connections.withLock { $0.removeAll() } }
+}
+
+/// What both recommend clients send and how they read the answer. The load generator shares
+/// the machine with what it measures: the usual answer (an object with nothing degraded) is
+/// recognised on its bytes, anything else goes through `JSONDecoder`.
+enum RecommendAnswer {
+    static func request(user: String, k: Int) -> [UInt8] {
+        var body: [UInt8] = Array(#"{"user":"#.utf8)
+        JSONText.append(string: user, to: &body)
+        body.append(contentsOf: #","k":\#(k)}"#.utf8)
+        return body
+    }
+
+    static func outcome(_ bytes: UnsafeBufferPointer<UInt8>) -> RequestOutcome {
+        if bytes.first == UInt8(ascii: "{"), bytes.last == UInt8(ascii: "}"), HTTPConnection.find(nothingDegraded, in: bytes) {
+            return .ok(degraded: [])
+        }
+        guard let answer = try? JSONDecoder().decode(Body.self, from: Data(buffer: bytes)) else {
+            return .failed(reason: "unreadable answer")
+        }
+        return .ok(degraded: answer.degraded ?? [])
+    }
 
     private static let nothingDegraded = Array(#""degraded":[]"#.utf8)
 
-    private struct Answer: Decodable {
+    private struct Body: Decodable {
         var degraded: [String]?
     }
 }
@@ -196,9 +210,7 @@ public final class RecommendClient: Sendable {
 
     /// Asks for `k` items for `user`, giving up at `deadline`.
     public func recommend(user: String, k: Int, deadline: ContinuousClock.Instant) async -> RequestOutcome {
-        var body: [UInt8] = Array(#"{"user":"#.utf8)
-        JSONText.append(string: user, to: &body)
-        body.append(contentsOf: #","k":\#(k)}"#.utf8)
+        let body = RecommendAnswer.request(user: user, k: k)
         var request = HTTPClientRequest(url: url)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
@@ -209,16 +221,7 @@ public final class RecommendClient: Sendable {
             let response = try await client.execute(request, deadline: .now() + .nanoseconds(Int64(left.seconds * 1e9)))
             let bytes = try await response.body.collect(upTo: 4 << 20)
             guard response.status == .ok else { return .failed(reason: "HTTP \(response.status.code)") }
-            // The load generator shares the machine with what it measures: the usual answer
-            // (an object with nothing degraded) is recognised on its bytes, not decoded.
-            let view = bytes.readableBytesView
-            if view.first == UInt8(ascii: "{"), view.last == UInt8(ascii: "}"), Self.contains(Self.nothingDegraded, in: view) {
-                return .ok(degraded: [])
-            }
-            guard let answer = try? JSONDecoder().decode(Answer.self, from: Data(view)) else {
-                return .failed(reason: "unreadable answer")
-            }
-            return .ok(degraded: answer.degraded ?? [])
+            return bytes.withUnsafeReadableBytes { RecommendAnswer.outcome($0.bindMemory(to: UInt8.self)) }
         } catch let error as HTTPClientError {
             switch error {
             case .deadlineExceeded, .readTimeout, .connectTimeout, .writeTimeout: return .failed(reason: "timed out")
@@ -233,19 +236,4 @@ public final class RecommendClient: Sendable {
     /// Closes the connections; call once, after the last request.
     public func shutdown() async { try? await client.shutdown() }
 
-    private static let nothingDegraded = Array(#""degraded":[]"#.utf8)
-
-    private static func contains(_ needle: [UInt8], in bytes: ByteBufferView) -> Bool {
-        bytes.withContiguousStorageIfAvailable { buffer in
-            guard buffer.count >= needle.count else { return false }
-            for start in 0...(buffer.count - needle.count) where buffer[start] == needle[0] {
-                if buffer[start..<(start + needle.count)].elementsEqual(needle) { return true }
-            }
-            return false
-        } ?? false
-    }
-
-    private struct Answer: Decodable {
-        var degraded: [String]?
-    }
 }
