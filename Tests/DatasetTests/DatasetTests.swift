@@ -28,6 +28,35 @@ enum Fixtures {
                      Interaction(user: 3, item: 8, rating: 5, timestamp: 11)])
 }
 
+/// The byte-level reader keeps the text reader's rules: CRLF endings, blank lines skipped
+/// but counted, blanks around fields ignored, float-written integers and fractional ratings.
+@Test(.computeBound) func loaderToleratesLayoutAndCountsLines() throws {
+    let text = "user_id:token\titem_id:token\trating:float\ttimestamp:float\r\n"
+        + " 1 \t2\t3.5\t881250949.0\r\n\r\n \t\n-4\t+5\t4\t7"
+    let rows = try MovieLens.loadInteractions(text: text, file: "l.inter")
+    #expect(rows == [Interaction(user: 1, item: 2, rating: 3.5, timestamp: 881_250_949),
+                     Interaction(user: -4, item: 5, rating: 4, timestamp: 7)])
+    let items = try MovieLens.loadItems(
+        text: "item_id:token\tmovie_title:token_seq\trelease_year:token\tclass:token_seq\n7\t Héros \tunkonwn\tDrama War\n",
+        file: "h.item")
+    #expect(items == [Item(id: 7, title: "Héros", releaseYear: nil, genres: ["Drama", "War"])])
+    let afterBlank = "user_id:token\titem_id:token\n1\t2\n\n\n1\t99999999999999999999\n"
+    do {
+        _ = try MovieLens.loadInteractions(text: afterBlank, file: "o.inter")
+        Issue.record("expected an overflow to be a malformed row")
+    } catch {
+        #expect(error.code == .malformedRow && error.line == 5)
+    }
+    for empty in ["", "\n", " \t\n1\t2\n"] {
+        do {
+            _ = try MovieLens.loadInteractions(text: empty, file: "e.inter")
+            Issue.record("expected a missing header for \(empty.debugDescription)")
+        } catch {
+            #expect(error.code == .missingHeader)
+        }
+    }
+}
+
 @Test(.computeBound, .computeBound) func loaderNamesFileAndLineOfMalformedRows() {
     let badNumber = "user_id:token\titem_id:token\trating:float\ttimestamp:float\n1\t2\t3\t4\n1\tx\t3\t4\n"
     #expect {
