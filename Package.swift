@@ -160,7 +160,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "AgenticTestSupport"], swiftSettings: strict),
-        .testTarget(name: "TopologyTests", dependencies: ["Topology"], exclude: ["Fixtures"], swiftSettings: strict),
+        .testTarget(name: "TopologyTests", dependencies: ["Topology", .product(name: "Yams", package: "Yams")], exclude: ["Fixtures"], swiftSettings: strict),
         .testTarget(name: "AgentRuntimeTests", dependencies: ["AgentRuntime", "AgentProtocol", "Topology"], swiftSettings: strict),
         .testTarget(
             name: "CoordinatorTests",

@@ -28,7 +28,11 @@ struct NodeDecoder {
     mutating func decode(source: String) -> TopologySpec? {
         let root: Node?
         do {
-            root = try Yams.compose(yaml: source)
+            // Scalars' types are resolved here, on demand (`plainTag`), and cheaply: Yams's
+            // default resolver runs its regular expressions on every key and value to hash the
+            // keys of every mapping, which made loading movielens.yaml ~10 ms of the gateway's
+            // CPU at each epoch switch.
+            root = try Yams.compose(yaml: source, .basic)
         } catch {
             reportSyntax(error)
             return nil
@@ -395,8 +399,38 @@ struct NodeDecoder {
 
     /// What YAML makes of `text` written plain (unquoted).
     static func resolvedTag(_ text: String) -> Tag.Name {
-        Resolver.default.resolveTag(of: Node(text))
+        // Only a boolean or a null among YAML's implicit types begins with a letter: names,
+        // kinds and keys are text without a regular expression.
+        if let first = text.utf8.first, (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(first | 0x20),
+           !wordsWithOtherTypes.contains(text)
+        {
+            return .str
+        }
+        return plainNumberTag(text) ?? Resolver.default.resolveTag(of: Node(text))
     }
+
+    /// `[-+]?digits` and `[-+]?digits.digits*`, typed as the default resolver types them
+    /// (its int rule first: a leading zero means octal, so "09" is a float); nil for anything
+    /// else (underscores, exponents, bases, sexagesimal, timestamps…).
+    private static func plainNumberTag(_ text: String) -> Tag.Name? {
+        var digits = Substring(text)
+        if digits.first == "+" || digits.first == "-" { digits = digits.dropFirst() }
+        let point = digits.firstIndex(of: ".")
+        let whole = digits[..<(point ?? digits.endIndex)]
+        let isDigit = { (c: Character) in c.isASCII && c.isNumber }
+        guard !whole.isEmpty, whole.allSatisfy(isDigit) else { return nil }
+        if let point {
+            return digits[digits.index(after: point)...].allSatisfy(isDigit) ? .float : nil
+        }
+        if whole == "0" || whole.first != "0" { return .int }
+        return whole.allSatisfy { $0 < "8" } ? .int : .float
+    }
+
+    /// The plain words Yams's default resolver gives a type other than text.
+    private static let wordsWithOtherTypes: Set<String> = [
+        "yes", "Yes", "YES", "no", "No", "NO", "true", "True", "TRUE", "false", "False", "FALSE",
+        "on", "On", "ON", "off", "Off", "OFF", "null", "Null", "NULL",
+    ]
 
     private func isNull(_ node: Node) -> Bool {
         guard case .scalar(let scalar) = node else { return false }
