@@ -198,6 +198,16 @@ final class GatewayCore: Sendable {
     var feedbackSubscribers: Int { feedback.socket.pipeCount }
 
     /// Loads and validates a topology file.
+    /// ``load(_:)`` on a Dispatch thread: parsing and validating takes a few milliseconds of
+    /// CPU, which on one of the two cooperative threads would hold up the requests in flight
+    /// at every epoch switch.
+    static func loadOffPool(_ path: String) async throws(GatewayError) -> TopologySpec {
+        let result: Result<TopologySpec, GatewayError> = await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(returning: Result { () throws(GatewayError) in try load(path) }) }
+        }
+        return try result.get()
+    }
+
     static func load(_ path: String) throws(GatewayError) -> TopologySpec {
         do {
             return try TopologyValidator.load(contentsOf: path)
@@ -264,7 +274,7 @@ final class GatewayCore: Sendable {
         var path = announcement.topologyPath
         if !path.hasPrefix("/") { path = layout.runDirectory + "/" + path }
         do {
-            let spec = try Self.load(path)
+            let spec = try await Self.loadOffPool(path)
             guard spec.epoch > current else {
                 throw GatewayError(.invalidTopology, "its epoch \(spec.epoch) is not newer than \(current)")
             }
@@ -295,7 +305,7 @@ final class GatewayCore: Sendable {
         var topology = file.topology
         if !topology.hasPrefix("/") { topology = layout.runDirectory + "/" + topology }
         do {
-            let spec = try Self.load(topology)
+            let spec = try await Self.loadOffPool(topology)
             try await registry.setCanary(spec, experiment: file.experiment, share: file.share, baseEpoch: file.epoch)
             log.notice("experiment started", metadata: ["experiment": .string(file.experiment), "share": "\(file.share)"])
         } catch {
