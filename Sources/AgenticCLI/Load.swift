@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LoadGenerator
+import Synchronization
 
 /// `agentic load`: open-loop load against a gateway, reported as counts and latency percentiles.
 struct Load: AsyncParsableCommand {
@@ -19,6 +20,7 @@ struct Load: AsyncParsableCommand {
     @Option(help: "A split file (TSV with a user column) whose users are replayed in order, cycling.") var users: String?
     @Option(help: "Items per recommendation.") var k = 10
     @Option(help: "Seconds one request may take from its due time.") var timeout = 2.0
+    @Option(help: "Write every request's due time, latency and outcome to this TSV file.") var trace: String?
     @Flag(help: "Print one JSON object instead of text.") var json = false
 
     func run() async throws {
@@ -38,7 +40,37 @@ struct Load: AsyncParsableCommand {
         if !json {
             printError("load: \(configuration.schedule.count) requests at \(rate)/s to \(configuration.url)")
         }
-        let report = await LoadGenerator(configuration: configuration).run()
+        let results = Mutex<[RequestResult]>([])
+        let report = await LoadGenerator(configuration: configuration).run { result in
+            if trace != nil { results.withLock { $0.append(result) } }
+        }
+        if let trace {
+            do {
+                try Self.traceText(results.withLock { $0 }).write(toFile: trace, atomically: true, encoding: .utf8)
+            } catch {
+                printError("agentic load: cannot write \(trace): \(error)")
+                throw ExitCode(1)
+            }
+        }
         print(json ? report.jsonLine() : report.text)
+    }
+
+    /// One line per request in schedule order: when it was due (ms from the start), its
+    /// latency (ms), and `ok`, `degraded` or `failed`.
+    static func traceText(_ results: [RequestResult]) -> String {
+        func ms(_ duration: Duration) -> String {
+            let c = duration.components
+            return String(format: "%.3f", Double(c.seconds) * 1000 + Double(c.attoseconds) / 1e15)
+        }
+        var text = "index\tdue_ms\tlatency_ms\toutcome\n"
+        for result in results.sorted(by: { $0.index < $1.index }) {
+            let outcome: String
+            switch result.outcome {
+            case .ok(let degraded): outcome = degraded.isEmpty ? "ok" : "degraded"
+            case .failed: outcome = "failed"
+            }
+            text += "\(result.index)\t\(ms(result.intended))\t\(ms(result.latency))\t\(outcome)\n"
+        }
+        return text
     }
 }
