@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import Topology
 
 /// Ends a demo run early (Ctrl-C): the replay stops sending, requests in flight finish, and
 /// the report covers what ran. Safe to call from any thread, any number of times.
@@ -189,6 +190,14 @@ public struct DemoDriver: Sendable {
     {
         let total = await recorder.total
         let epochs = await recorder.epochs.keys.sorted()
+        // A snapshot is the gateway's current topology: an epoch whose answers all came back
+        // after the gateway had moved on never got one. The run's history keeps every epoch.
+        for epoch in epochs where !(await recorder.hasTopology(epoch)) {
+            let path = "\(configuration.runDirectory)/history/" + Topology.historyFileName(epoch: epoch)
+            if let spec = try? TopologyValidator.load(contentsOf: path) {
+                await recorder.recordTopology(TopologyPicture.Graph(spec, epoch: epoch))
+            }
+        }
         var summaries: [DemoReport.EpochSummary] = []
         for epoch in epochs {
             if let summary = await recorder.summary(of: epoch) { summaries.append(summary) }
