@@ -69,7 +69,7 @@ public struct EASE: Sendable {
                 for i in training.row(u) { z[u * n + Int(i)] *= f }
             }
         }
-        var p = Dense.gram(z, rows: training.rowCount, n: n)
+        var p = Dense.interactionProduct(z, z, pattern: training)
         var diagonal = 0.0
         for i in 0..<n { diagonal += p[i * n + i] }
         // Rescale λ by the mean Gram diagonal so it keeps its binary-matrix meaning.

@@ -38,7 +38,8 @@ public struct ItemKNN: Sendable {
 
     public func fit(on training: InteractionMatrix) -> Model {
         let n = training.columnCount
-        var s = Dense.gram(training.denseRatings(exponent: configuration.ratingExponent), rows: training.rowCount, n: n)
+        let ratings = training.denseRatings(exponent: configuration.ratingExponent)
+        var s = Dense.interactionProduct(ratings, ratings, pattern: training)
         let norms = (0..<n).map { _sqrt(s[$0 * n + $0]) }
         for i in 0..<n {
             for j in 0..<n {

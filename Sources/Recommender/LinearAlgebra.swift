@@ -32,6 +32,35 @@ enum Dense {
         return g
     }
 
+    /// AᵀB (n×n) for row-major users × items matrices that are zero outside `pattern`'s
+    /// interactions: the sum over users of the outer products of their rows' non-zero parts,
+    /// Σ nnz(u)² multiply-adds (~20 M for ml-100k) where dense BLAS does 2·users·items²
+    /// (~5 G, a third of a second). Every swap of an item-to-item model fits beside a serving
+    /// cluster, so its start-up's CPU is taken from the requests in flight.
+    static func interactionProduct(_ a: [Double], _ b: [Double], pattern: InteractionMatrix) -> [Double] {
+        let n = pattern.columnCount
+        var c = [Double](repeating: 0, count: n * n)
+        var columns: [Int] = [], left: [Double] = [], right: [Double] = []
+        c.withUnsafeMutableBufferPointer { c in
+            for u in 0..<pattern.rowCount {
+                columns.removeAll(keepingCapacity: true)
+                left.removeAll(keepingCapacity: true)
+                right.removeAll(keepingCapacity: true)
+                for i in pattern.row(u) {
+                    let j = Int(i)
+                    columns.append(j)
+                    left.append(a[u * n + j])
+                    right.append(b[u * n + j])
+                }
+                for p in columns.indices where left[p] != 0 {
+                    let x = left[p], base = columns[p] * n
+                    for q in columns.indices { c[base + columns[q]] += x * right[q] }
+                }
+            }
+        }
+        return c
+    }
+
     static func mirrorUpper(_ g: inout [Double], n: Int) {
         for i in 0..<n {
             for j in 0..<i { g[i * n + j] = g[j * n + i] }

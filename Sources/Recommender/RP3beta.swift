@@ -64,7 +64,7 @@ public struct RP3beta: Sendable {
                 backward[k] = _pow(x[k] / columnSums[Int(i)], alpha)
             }
         }
-        var w = Dense.multiply(backward, forward, m: n, n: n, k: m, transA: true)
+        var w = Dense.interactionProduct(backward, forward, pattern: training)
         // One power per target item, not per pair.
         let damping = pop.map { $0 > 0 ? _pow(Double($0), -beta) : 0 }
         for i in 0..<n {

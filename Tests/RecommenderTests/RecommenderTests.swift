@@ -157,3 +157,27 @@ func matrix(_ rows: [[Int]], items: Int) -> InteractionMatrix {
     // The settings matter on this data, so the equality above is not vacuous.
     #expect(differs)
 }
+
+/// The sparse AᵀB the item-to-item models fit through equals dense BLAS on the same matrices,
+/// including rows with no interactions and weights that differ on each side.
+@Test(.computeBound) func interactionProductMatchesDenseProduct() {
+    var generator = SystemRandomNumberGenerator()
+    let users = 40, items = 30
+    let rows = (0..<users).map { u in
+        u % 7 == 0 ? [] : (0..<items).filter { _ in Double.random(in: 0..<1, using: &generator) < 0.2 }
+    }
+    let pattern = matrix(rows, items: items)
+    var a = [Double](repeating: 0, count: users * items), b = a
+    for u in 0..<users {
+        for i in pattern.row(u) {
+            a[u * items + Int(i)] = Double.random(in: 0.1...2, using: &generator)
+            b[u * items + Int(i)] = Double.random(in: -1...1, using: &generator)
+        }
+    }
+    let dense = Dense.multiply(a, b, m: items, n: items, k: users, transA: true)
+    let sparse = Dense.interactionProduct(a, b, pattern: pattern)
+    #expect(zip(dense, sparse).allSatisfy { abs($0 - $1) <= 1e-12 * max(1, abs($0)) })
+    let gram = Dense.gram(a, rows: users, n: items)
+    #expect(zip(gram, Dense.interactionProduct(a, a, pattern: pattern)).allSatisfy { abs($0 - $1) <= 1e-12 * max(1, abs($0)) })
+    #expect(sparse.contains { $0 != 0 })
+}
