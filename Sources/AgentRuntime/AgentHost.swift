@@ -48,8 +48,10 @@ public actor AgentHost {
         /// otherwise take CPU from the requests in flight (`agentic bench swaps` showed p99
         /// during swaps of data-loading agents at 2-7x the steady p99, fusion's at 1.3x).
         /// 0 (the default) keeps the caller's priority: on a machine short of CPU a low-priority
-        /// start-up is starved (the test suite's swaps and restarts then took minutes), and its
-        /// gain on p99 has not been measured on a quiet machine yet. `AGENTIC_START_NICE`.
+        /// start-up is starved (the test suite's swaps and restarts then took minutes), and on a
+        /// 2-vCPU VM a low priority hurt serving more than a normal one (a loop of EASE start-ups
+        /// beside a cluster at 200 req/s: p99 ~35 ms alone, 63–75 ms at nice 0, 118–139 ms at
+        /// nice 19). `AGENTIC_START_NICE`.
         public var startNice: Int32 = 0
 
         public init(runDirectory: String, topologyPath: String, agent: String, replica: Int = 0) {
