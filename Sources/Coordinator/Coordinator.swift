@@ -156,7 +156,7 @@ public actor Coordinator {
         self.store = TopologyStore(
             path: configuration.runDirectory + "/topology.yaml",
             configuration: TopologyStore.Configuration(
-                historyDirectory: configuration.runDirectory + "/history", catalogue: configuration.factory.catalogue))
+                historyDirectory: RunLayout(runDirectory: configuration.runDirectory).historyDirectory, catalogue: configuration.factory.catalogue))
         self.gatewayIntensity = RestartIntensity(policy: configuration.gatewayRestart, clock: ContinuousClock())
         for agent in spec.agents {
             for replica in 0..<agent.replicas {

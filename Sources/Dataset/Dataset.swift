@@ -181,9 +181,7 @@ struct AtomicTable {
         let bytes = Array(text.utf8)
         self.bytes = bytes
         var lines = Self.lines(bytes).makeIterator()
-        guard let header = lines.next(),
-              !header.range.isEmpty, !bytes[header.range].allSatisfy(Self.isBlank)
-        else {
+        guard let header = lines.next(), !bytes[header.range].allSatisfy(Self.isBlank) else {
             throw DatasetError(code: .missingHeader, message: "empty file, expected a header line", file: file, line: 1)
         }
         names = String(decoding: bytes[header.range], as: UTF8.self)

@@ -1,3 +1,4 @@
+import AgentProtocol
 import Foundation
 import Synchronization
 import Topology
@@ -193,7 +194,8 @@ public struct DemoDriver: Sendable {
         // A snapshot is the gateway's current topology: an epoch whose answers all came back
         // after the gateway had moved on never got one. The run's history keeps every epoch.
         for epoch in epochs where !(await recorder.hasTopology(epoch)) {
-            let path = "\(configuration.runDirectory)/history/" + Topology.historyFileName(epoch: epoch)
+            let path = RunLayout(runDirectory: configuration.runDirectory).historyDirectory + "/"
+                + Topology.historyFileName(epoch: epoch)
             if let spec = try? TopologyValidator.load(contentsOf: path) {
                 await recorder.recordTopology(TopologyPicture.Graph(spec, epoch: epoch))
             }

@@ -197,7 +197,6 @@ final class GatewayCore: Sendable {
     /// Connections to the feedback publisher (every agent instance subscribes).
     var feedbackSubscribers: Int { feedback.socket.pipeCount }
 
-    /// Loads and validates a topology file.
     /// ``load(_:)`` on a Dispatch thread: parsing and validating takes a few milliseconds of
     /// CPU, which on one of the two cooperative threads would hold up the requests in flight
     /// at every epoch switch.
@@ -208,6 +207,7 @@ final class GatewayCore: Sendable {
         return try result.get()
     }
 
+    /// Loads and validates a topology file.
     static func load(_ path: String) throws(GatewayError) -> TopologySpec {
         do {
             return try TopologyValidator.load(contentsOf: path)
