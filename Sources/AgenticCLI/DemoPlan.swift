@@ -428,8 +428,9 @@ enum OfflineSearch {
 
     static func run(startFile: String, directory: String, data: String, budgetSeconds: Double) async throws -> Result {
         let arguments = [
-            "evolve", startFile, "--budget", "\(Int(budgetSeconds.rounded()))s", "--rounds", "1", "--trials", "3",
-            "--proposals", "2", "--no-grid", "--no-test", "--json", "--run-dir", directory, "--data", data,
+            // The budget alone bounds it: rounds alternate until then, as in `agentic evolve --budget`.
+            "evolve", startFile, "--budget", "\(Int(budgetSeconds.rounded()))s", "--no-grid", "--no-test", "--json",
+            "--run-dir", directory, "--data", data,
         ]
         let agentic = try Executables.sibling("agentic")
         // The live cluster comes first: on a small machine the search's fitting would slow the
