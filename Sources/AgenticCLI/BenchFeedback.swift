@@ -45,7 +45,7 @@ struct BenchFeedback: AsyncParsableCommand {
         // The cluster's logs would drown the figures; AGENTIC_LOG_LEVEL still wins when set.
         setenv("AGENTIC_LOG_LEVEL", "warning", 0)
         say("starting a cluster in \(runDirectory)")
-        let up = try ChildProcess(executable: agentic, arguments: ["up", topology, "--run-dir", runDirectory])
+        let up = try ChildProcess(executable: agentic, arguments: ["up", topology, "--run-dir", runDirectory, "--parent-pid", String(getpid()), "--watch-stdin"])
         var url: String?
         while true {
             let line = try await up.nextLine(timeout: .seconds(60))

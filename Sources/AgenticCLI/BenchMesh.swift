@@ -111,7 +111,7 @@ struct BenchMesh: AsyncParsableCommand {
     /// Starts `agentic up FILE` in `runDirectory` and waits until it is up; the caller stops it.
     /// - Returns: the process and the gateway's recommend endpoint.
     static func up(_ topology: String, runDirectory: String) async throws -> (ChildProcess, String) {
-        let up = try ChildProcess(executable: Executables.sibling("agentic"), arguments: ["up", topology, "--run-dir", runDirectory])
+        let up = try ChildProcess(executable: Executables.sibling("agentic"), arguments: ["up", topology, "--run-dir", runDirectory, "--parent-pid", String(getpid()), "--watch-stdin"])
         do {
             var gateway: String?
             while true {

@@ -22,6 +22,8 @@ struct Up: AsyncParsableCommand {
     @Flag(help: "Do not start the gateway, even when this build has one.") var noGateway = false
     @Flag(help: "Keep evolving live: offline candidates run as experiments on live traffic (see `agentic experiment`).")
     var evolve = false
+    @Option(help: "Stop the cluster when this process is no longer our parent.") var parentPid: Int32?
+    @Flag(help: "With --parent-pid: also stop it when stdin reaches end of file (the parent died).") var watchStdin = false
 
     func run() async throws {
         Logs.bootstrap()
@@ -55,6 +57,14 @@ struct Up: AsyncParsableCommand {
             for await _ in ProcessEvents.signals([SIGINT, SIGTERM]) { await coordinator.shutdown() }
         }
         defer { signals.cancel() }
+        // A benchmark that starts `up` and is killed itself must not leave a cluster running.
+        if let parentPid {
+            Task {
+                await ProcessEvents.parentDeath(parent: parentPid, watchStandardInput: watchStdin)
+                printError("parent \(parentPid) is gone: stopping the cluster")
+                await coordinator.shutdown()
+            }
+        }
         let evolution = Mutex<Task<Void, Never>?>(nil)
         do {
             try await coordinator.run { readiness in

@@ -17,14 +17,14 @@ struct ClusterTests {
         let up: TestProcess
         let layout: RunLayout
 
-        init(topology: String? = nil, environment: [String: String] = [:]) async throws {
+        init(topology: String? = nil, arguments: [String] = [], environment: [String: String] = [:]) async throws {
             directory = try ShortDirectory()
             let text = try topology ?? String(contentsOfFile: "\(topologyDirectory)/minimal.yaml", encoding: .utf8)
             let file = try directory.write("t.yaml", text)
             runDirectory = "\(directory.path)/r"
             layout = RunLayout(runDirectory: runDirectory)
             up = try TestProcess.agentic(
-                ["up", file, "--run-dir", runDirectory, "--no-gateway"], environment: environment)
+                ["up", file, "--run-dir", runDirectory, "--no-gateway"] + arguments, environment: environment)
             _ = try await up.waitForLine(timeout: .seconds(60)) { $0.hasPrefix("up ") }
         }
 
@@ -206,6 +206,17 @@ struct ClusterTests {
         let down = try TestProcess.agentic(["down", "--run-dir", cluster.runDirectory])
         #expect(try await down.waitForLine { $0.hasPrefix("no cluster is running") }.isEmpty == false)
         #expect(try await down.waitForExit() == 0)
+    }
+
+    @Test("up with --parent-pid and --watch-stdin stops the whole cluster when its parent's end of stdin closes")
+    func orphanedUpStops() async throws {
+        let cluster = try await Cluster(arguments: ["--parent-pid", String(getpid()), "--watch-stdin"])
+        let pids = try await cluster.status().agents.map(\.pid)
+        #expect(pids.count == 6 && pids.allSatisfy(ProcessProbe.isAlive))
+        cluster.up.closeInput()
+        #expect(try await cluster.up.waitForExit(timeout: .seconds(30)) == 0)
+        #expect(!pids.contains(where: ProcessProbe.isAlive))
+        #expect(RunDirectory.socketFiles(cluster.runDirectory) == [])
     }
 
     @Test("SIGKILL of the coordinator leaves no agent process behind")
