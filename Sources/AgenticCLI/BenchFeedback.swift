@@ -36,7 +36,6 @@ struct BenchFeedback: AsyncParsableCommand {
 
     func run() async throws {
         let say: (String) -> Void = { line in if !json { FileHandle.standardError.write(Data((line + "\n").utf8)) } }
-        let agentic = try Executables.sibling("agentic")
         let directory = try TemporaryDirectory(prefix: "agb")
         defer { directory.remove() }
         let runDirectory = directory.path + "/r"
@@ -45,18 +44,12 @@ struct BenchFeedback: AsyncParsableCommand {
         // The cluster's logs would drown the figures; AGENTIC_LOG_LEVEL still wins when set.
         setenv("AGENTIC_LOG_LEVEL", "warning", 0)
         say("starting a cluster in \(runDirectory)")
-        let up = try ChildProcess(executable: agentic, arguments: ["up", topology, "--run-dir", runDirectory, "--parent-pid", String(getpid()), "--watch-stdin"])
-        var url: String?
-        while true {
-            let line = try await up.nextLine(timeout: .seconds(60))
-            if line.hasPrefix("gateway ") { url = String(line.dropFirst("gateway ".count)) }
-            if line.hasPrefix("up ") { break }
-        }
-        guard let url, let port = URLComponents(string: url)?.port else {
+        let (up, url) = try await BenchMesh.up(topology, runDirectory: runDirectory)
+        guard let port = URLComponents(string: url)?.port else {
             up.stop()
-            throw CLIError("the cluster started no gateway")
+            throw CLIError("the gateway's address \(url) has no port")
         }
-        say("driving \(connections) connections × \(batch) events per POST for \(seconds) s at \(url)")
+        say("driving \(connections) connections × \(batch) events per POST for \(seconds) s at the gateway on port \(port)")
         let killer = Task { [kills, seconds] in await Self.killStore(runDirectory: runDirectory, times: kills, over: seconds) }
         let load = try await Self.drive(port: port, connections: connections, batch: batch, seconds: seconds)
         let killed = await killer.value

@@ -111,7 +111,10 @@ struct BenchMesh: AsyncParsableCommand {
     /// Starts `agentic up FILE` in `runDirectory` and waits until it is up; the caller stops it.
     /// - Returns: the process and the gateway's recommend endpoint.
     static func up(_ topology: String, runDirectory: String) async throws -> (ChildProcess, String) {
-        let up = try ChildProcess(executable: Executables.sibling("agentic"), arguments: ["up", topology, "--run-dir", runDirectory, "--parent-pid", String(getpid()), "--watch-stdin"])
+        // With our pid and stdin: if this benchmark is killed, the cluster stops too.
+        let up = try ChildProcess(
+            executable: Executables.sibling("agentic"),
+            arguments: ["up", topology, "--run-dir", runDirectory, "--parent-pid", String(getpid()), "--watch-stdin"])
         do {
             var gateway: String?
             while true {
