@@ -315,6 +315,8 @@ public struct RunLayout: Sendable, Equatable {
     public func storeAddress(agent: String, replica: Int) -> String { "ipc://\(runDirectory)/s/\(agent).\(replica).st" }
     /// A store agent instance's publisher: each feedback event once committed, topic `feedback`.
     public func storeEvents(agent: String, replica: Int) -> String { "ipc://\(runDirectory)/s/\(agent).\(replica).sp" }
+    /// The topology serving now, rewritten by the coordinator at every epoch.
+    public var topologyFile: String { "\(runDirectory)/topology.yaml" }
     /// Where the coordinator keeps every epoch's topology (`epoch-N.yaml`) and the journal.
     public var historyDirectory: String { "\(runDirectory)/history" }
     /// The coordinator's subscriber (heartbeats); agents dial it with a publisher.

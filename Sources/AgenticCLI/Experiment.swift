@@ -1,3 +1,4 @@
+import AgentProtocol
 import ArgumentParser
 import AsyncHTTPClient
 import Coordinator
@@ -138,7 +139,7 @@ struct LiveExperiment: Sendable {
     func run(candidate text: String, file: String, proposal: String, offlineResults: String? = nil) async throws -> ExperimentOutcome {
         let began = ContinuousClock.now
         let store = try KnowledgeStore(path: database ?? runDirectory + "/" + KnowledgeStore.defaultFileName, create: false)
-        let serving = try? TopologyValidator.load(contentsOf: runDirectory + "/topology.yaml")
+        let serving = try? TopologyValidator.load(contentsOf: RunLayout(runDirectory: runDirectory).topologyFile)
         let candidateSpec = try? TopologyValidator.load(source: text, file: file)
         let diff = serving.flatMap { old in candidateSpec.map { TopologyDiff(from: old, to: $0).description } }
         let id = try store.recordExperiment(proposal: proposal, diff: diff, offlineResults: offlineResults)
@@ -241,7 +242,7 @@ struct EvolveLoop: Sendable {
         while !Task.isCancelled {
             seed &+= 1
             do {
-                guard let current = try? TopologyValidator.load(contentsOf: runDirectory + "/topology.yaml") else {
+                guard let current = try? TopologyValidator.load(contentsOf: RunLayout(runDirectory: runDirectory).topologyFile) else {
                     try await Task.sleep(for: idle)
                     continue
                 }

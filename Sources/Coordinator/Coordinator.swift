@@ -154,9 +154,9 @@ public actor Coordinator {
         self.spec = spec
         self.layout = RunLayout(runDirectory: configuration.runDirectory)
         self.store = TopologyStore(
-            path: configuration.runDirectory + "/topology.yaml",
+            path: layout.topologyFile,
             configuration: TopologyStore.Configuration(
-                historyDirectory: RunLayout(runDirectory: configuration.runDirectory).historyDirectory, catalogue: configuration.factory.catalogue))
+                historyDirectory: layout.historyDirectory, catalogue: configuration.factory.catalogue))
         self.gatewayIntensity = RestartIntensity(policy: configuration.gatewayRestart, clock: ContinuousClock())
         for agent in spec.agents {
             for replica in 0..<agent.replicas {
@@ -165,7 +165,7 @@ public actor Coordinator {
                 instances[key] = Instance(
                     key: key, kind: agent.kind, version: agent.version, policy: agent.restart,
                     intensity: RestartIntensity(policy: agent.restart, clock: ContinuousClock()),
-                    topologyPath: configuration.runDirectory + "/topology.yaml")
+                    topologyPath: layout.topologyFile)
             }
         }
     }

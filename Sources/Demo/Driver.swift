@@ -193,10 +193,11 @@ public struct DemoDriver: Sendable {
         let epochs = await recorder.epochs.keys.sorted()
         // A snapshot is the gateway's current topology: an epoch whose answers all came back
         // after the gateway had moved on never got one. The run's history keeps every epoch.
+        let layout = RunLayout(runDirectory: configuration.runDirectory)
+        let history = TopologyStore(
+            path: layout.topologyFile, configuration: .init(historyDirectory: layout.historyDirectory))
         for epoch in epochs where !(await recorder.hasTopology(epoch)) {
-            let path = RunLayout(runDirectory: configuration.runDirectory).historyDirectory + "/"
-                + Topology.historyFileName(epoch: epoch)
-            if let spec = try? TopologyValidator.load(contentsOf: path) {
+            if let spec = try? history.load(epoch: epoch) {
                 await recorder.recordTopology(TopologyPicture.Graph(spec, epoch: epoch))
             }
         }

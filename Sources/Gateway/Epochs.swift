@@ -269,12 +269,7 @@ actor EpochRegistry {
     /// one of the few cooperative threads.
     private static func close(_ instances: [AgentInstance]) async {
         guard !instances.isEmpty else { return }
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            DispatchQueue.global().async {
-                for instance in instances { instance.requester.close() }
-                continuation.resume()
-            }
-        }
+        await onDispatchThread { for instance in instances { instance.requester.close() } }
     }
 }
 

@@ -201,10 +201,7 @@ final class GatewayCore: Sendable {
     /// CPU, which on one of the two cooperative threads would hold up the requests in flight
     /// at every epoch switch.
     static func loadOffPool(_ path: String) async throws(GatewayError) -> TopologySpec {
-        let result: Result<TopologySpec, GatewayError> = await withCheckedContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(returning: Result { () throws(GatewayError) in try load(path) }) }
-        }
-        return try result.get()
+        try await onDispatchThread { Result { () throws(GatewayError) in try load(path) } }.get()
     }
 
     /// Loads and validates a topology file.
@@ -327,12 +324,16 @@ final class GatewayCore: Sendable {
         // nng_close of the listening pub socket sometimes takes ~1 s in NNG 1.5: off the
         // cooperative pool, like every other close.
         let feedback = self.feedback
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            DispatchQueue.global().async {
-                feedback.close()
-                continuation.resume()
-            }
-        }
+        await onDispatchThread { feedback.close() }
+    }
+}
+
+/// Runs `work` on a Dispatch thread and waits for it without holding one of Swift's few
+/// cooperative threads, which serve the requests in flight: NNG's closes can block for
+/// seconds, and parsing a topology takes milliseconds.
+func onDispatchThread<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { continuation in
+        DispatchQueue.global().async { continuation.resume(returning: work()) }
     }
 }
 
