@@ -121,3 +121,53 @@ public enum SplitFile {
         }
     }
 }
+
+/// Where a dataset's train / valid / test parts come from.
+public enum SplitSource: Sendable, Equatable, Hashable {
+    /// The P1 hash split computed from all interactions.
+    case p1
+    /// A split given as three files (`user item rating timestamp`).
+    case files(train: String, valid: String, test: String)
+
+    /// The parts of `interactions` (ignored for `.files`, which reads the three files).
+    public func split(_ interactions: [Interaction]) throws(DatasetError) -> Split {
+        switch self {
+        case .p1:
+            return P1Split.split(interactions)
+        case .files(let train, let valid, let test):
+            return Split(
+                train: try SplitFile.read(path: train), valid: try SplitFile.read(path: valid),
+                test: try SplitFile.read(path: test))
+        }
+    }
+
+    /// `p1`, or `files` for a split given as files.
+    public var name: String {
+        if case .p1 = self { return "p1" }
+        return "files"
+    }
+}
+
+/// A learned component's own hold-out inside whatever it may train on: per user, the last
+/// ninth of the interactions in P1 key order. Applied to P1 train + valid it gives P1 valid
+/// back for almost every user, and applied to P1 train it never touches valid or test, so
+/// the same procedure is honest at every stage of evaluation and in serving.
+public enum HoldOut {
+    /// `interactions` split into what is kept for fitting and what is held out as labels.
+    public static func lastNinth(_ interactions: [Interaction]) -> (kept: [Interaction], heldOut: [Interaction]) {
+        var byUser: [Int: [Interaction]] = [:]
+        for x in interactions { byUser[x.user, default: []].append(x) }
+        var kept: [Interaction] = [], heldOut: [Interaction] = []
+        kept.reserveCapacity(interactions.count)
+        for user in byUser.keys.sorted() {
+            let ordered = byUser[user]!.sorted {
+                let a = P1Split.key(user: $0.user, item: $0.item), b = P1Split.key(user: $1.user, item: $1.item)
+                return a != b ? a < b : $0.timestamp < $1.timestamp
+            }
+            let held = ordered.count / 9
+            kept += ordered[0..<(ordered.count - held)]
+            heldOut += ordered[(ordered.count - held)...]
+        }
+        return (kept, heldOut)
+    }
+}

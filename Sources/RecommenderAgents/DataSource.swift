@@ -8,30 +8,35 @@ import Synchronization
 /// The directory comes from `AGENTIC_DATA` when set (`agentic up` passes its environment to
 /// every agent it starts), else `data/ml-100k` in the repository that holds the topology
 /// (`REPO/topology/x.yaml` → `REPO/data/ml-100k`), else `data/ml-100k` under the working
-/// directory. `AGENTIC_TRAINING` picks the interactions the models are fitted on.
+/// directory. `AGENTIC_TRAINING` picks the interactions the models are fitted on. Offline
+/// evaluation builds the same agents with `training` set per stage (``Training/p1Train`` to
+/// score valid, ``Training/p1TrainValid`` to score test), so what it scores is what serves.
 public struct DataConfiguration: Sendable, Equatable {
     /// What the serving models are fitted on.
     public enum Training: String, Sendable, CaseIterable {
-        /// P1 train + valid: P1 test users can be replayed as live traffic with their held-out clicks.
+        /// Train + valid: the test users can be replayed as live traffic with their held-out clicks.
         case p1TrainValid = "p1-train-valid"
-        /// P1 train only.
+        /// Train only (offline evaluation on valid).
         case p1Train = "p1-train"
-        /// Every interaction (no validation set, so no learned ranker).
+        /// Every interaction (nothing held out).
         case all
     }
 
     /// The folder holding `ml-100k.inter`, `ml-100k.item` (and optionally `ml-100k.user`).
     public var directory: String
     public var training: Training
+    /// Where train, valid and test come from (the P1 hash split unless files are given).
+    public var split: SplitSource
 
     /// Environment variable naming the data directory.
     public static let directoryVariable = "AGENTIC_DATA"
     /// Environment variable naming the training set (`p1-train-valid`, `p1-train`, `all`).
     public static let trainingVariable = "AGENTIC_TRAINING"
 
-    public init(directory: String, training: Training = .p1TrainValid) {
+    public init(directory: String, training: Training = .p1TrainValid, split: SplitSource = .p1) {
         self.directory = directory
         self.training = training
+        self.split = split
     }
 
     /// The configuration for a topology file and an environment.
@@ -64,25 +69,38 @@ public struct DataConfiguration: Sendable, Equatable {
 }
 
 /// MovieLens loaded and split once per process: the catalogue, the matrix the serving models
-/// fit on, and P1 train / valid for the ranker's honest training.
+/// fit on, what is held out after it (for evaluation), and the learned ranker's own split of
+/// the training interactions.
 public struct MovieLensData: Sendable {
     public let configuration: DataConfiguration
     public let index: IndexedData
     /// What the serving models are fitted on (``DataConfiguration/training``).
     public let training: InteractionMatrix
-    /// P1 train (the ranker's routes are fitted on it).
-    public let train: InteractionMatrix
-    /// P1 valid (the ranker's labels); empty when training on everything.
-    public let valid: InteractionMatrix
+    /// The interactions after `training` in the split: valid when training is train, test when
+    /// it is train + valid, empty when it is everything. Only evaluation reads it.
+    public let heldOut: InteractionMatrix
+    /// `training` less the ranker's hold-out (``HoldOut/lastNinth(_:)``): what a learned
+    /// ranker fits its upstream routes on.
+    public let rankerFit: InteractionMatrix
+    /// The ranker's hold-out of `training`: its labels. A ranker never learns from anything
+    /// outside `training`, whatever stage it runs at.
+    public let rankerLabels: InteractionMatrix
 
     public var items: [Item] { index.items }
+
+    /// Identifies the data and training set, for caches of fitted models.
+    public var key: String { Self.key(configuration) }
+
+    private static func key(_ configuration: DataConfiguration) -> String {
+        "\(configuration.directory)|\(configuration.training.rawValue)|\(configuration.split)"
+    }
 
     private static let cache = Mutex<[String: MovieLensData]>([:])
 
     /// Loads (once per process and configuration) and splits the data.
     /// - Throws: ``AgentRuntimeError/Code/io`` naming the directory and how to fix it.
     public static func load(_ configuration: DataConfiguration) throws(AgentRuntimeError) -> MovieLensData {
-        let key = "\(configuration.directory)|\(configuration.training.rawValue)"
+        let key = key(configuration)
         if let cached = cache.withLock({ $0[key] }) { return cached }
         let inter = configuration.directory + "/ml-100k.inter"
         guard FileManager.default.fileExists(atPath: inter) else {
@@ -92,29 +110,28 @@ public struct MovieLensData: Sendable {
             )
         }
         let data: MovieLens
+        let split: Split
         do {
             data = try MovieLens.load(directory: configuration.directory)
+            split = try configuration.split.split(data.interactions)
         } catch {
             throw AgentRuntimeError(.io, "cannot load MovieLens from \(configuration.directory): \(error)")
         }
-        let split = P1Split.split(data.interactions)
-        let index = IndexedData(items: data.items, interactions: data.interactions)
-        let training: InteractionMatrix
-        let valid: InteractionMatrix
+        let index = IndexedData(items: data.items, interactions: split.train + split.valid + split.test)
+        let training: [Interaction]
+        let heldOut: [Interaction]
         switch configuration.training {
         case .p1TrainValid:
-            training = index.matrix(split.train + split.valid)
-            valid = index.matrix(split.valid)
+            (training, heldOut) = (split.train + split.valid, split.test)
         case .p1Train:
-            training = index.matrix(split.train)
-            valid = index.matrix(split.valid)
+            (training, heldOut) = (split.train, split.valid)
         case .all:
-            training = index.matrix(data.interactions)
-            valid = index.matrix([])
+            (training, heldOut) = (split.train + split.valid + split.test, [])
         }
+        let ranker = HoldOut.lastNinth(training)
         let loaded = MovieLensData(
-            configuration: configuration, index: index, training: training,
-            train: configuration.training == .all ? training : index.matrix(split.train), valid: valid)
+            configuration: configuration, index: index, training: index.matrix(training), heldOut: index.matrix(heldOut),
+            rankerFit: index.matrix(ranker.kept), rankerLabels: index.matrix(ranker.heldOut))
         cache.withLock { $0[key] = loaded }
         return loaded
     }

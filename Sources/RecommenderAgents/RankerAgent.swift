@@ -56,10 +56,11 @@ struct RankerFeatures: Sendable {
 /// per-route scores, popularity and genre affinity.
 ///
 /// Trained at start the honest way: the upstream routes (read from the topology, with their
-/// parameters) are fitted on P1 train, fused exactly as the fusion agent fuses, and the
-/// ranker learns which of the fused candidates the P1 valid interactions contain. With no
-/// validation set (`AGENTIC_TRAINING=all`), no upstream route or a failed fit, it logs why
-/// and passes the fused order through.
+/// parameters) are fitted on the training data less its hold-out (``MovieLensData/rankerFit``),
+/// fused exactly as the fusion agent fuses, and the ranker learns which of the fused
+/// candidates the hold-out contains. It never sees anything outside the training data, so
+/// offline evaluation can run it unchanged. With no upstream route or a failed fit, it logs
+/// why and passes the fused order through.
 public actor LearnedRankAgent: Agent {
     public nonisolated let context: AgentContext
     public var parameterSet: ParameterSet
@@ -141,8 +142,8 @@ public actor LearnedRankAgent: Agent {
         context: AgentContext, upstream: (fusion: String?, routes: [String]), data: MovieLensData, spec: TopologySpec,
         catalogue: KindCatalogue, features: RankerFeatures
     ) throws -> (model: LogisticRanker.Model, users: Int, rows: Int, positives: Int) {
-        guard data.valid.nonZeroCount > 0 else {
-            throw AgentRuntimeError(.badRequest, "no validation set to learn from (training is \(data.configuration.training.rawValue))")
+        guard data.rankerLabels.nonZeroCount > 0 else {
+            throw AgentRuntimeError(.badRequest, "no held-out interactions to learn from")
         }
         guard !upstream.routes.isEmpty else {
             throw AgentRuntimeError(.badRequest, "no recall route feeds \(context.name)")
@@ -152,7 +153,7 @@ public actor LearnedRankAgent: Agent {
             let routeContext = try AgentContext(spec: spec, agent: name, replica: 0, catalogue: catalogue)
             let parameters = ParameterSet(routeContext)
             let model = try RecallModel.fit(
-                kind: routeContext.kind.name, parameters: parameters, on: data.train, items: data.items)
+                kind: routeContext.kind.name, parameters: parameters, on: data.rankerFit, items: data.items)
             models.append((name, parameters.int("k") ?? 100, model))
         }
         var method = "zscore"
@@ -162,12 +163,12 @@ public actor LearnedRankAgent: Agent {
             method = parameters.string("method") ?? method
             for name in features.routes { weights[name] = parameters.double("weight.\(name)") ?? 1 }
         }
-        let view = LiveData(data: data, training: data.train)
+        let view = LiveData(data: data, training: data.rankerFit)
         let candidatesKept = max(1, ParameterSet(context).int("k") ?? 50)
         var x: [Double] = []
         var labels: [Bool] = []
         var users = 0
-        for row in 0..<data.valid.rowCount where data.valid.rowLength(row) > 0 {
+        for row in 0..<data.rankerLabels.rowCount where data.rankerLabels.rowLength(row) > 0 {
             let user = String(data.index.userIDs[row])
             let outputs = models.map {
                 AgentOutput(agent: $0.name, version: "", items: $0.model.recommend(user: user, k: $0.k, live: view))
@@ -177,7 +178,7 @@ public actor LearnedRankAgent: Agent {
             users += 1
             x += features.matrix(Array(fused), user: user, live: view)
             labels += fused.map { item in
-                view.itemIndex(item.item).map { data.valid.contains(row: row, column: $0) } ?? false
+                view.itemIndex(item.item).map { data.rankerLabels.contains(row: row, column: $0) } ?? false
             }
         }
         let l2 = max(ParameterSet(context).double("l2") ?? 0.01, 1e-6)

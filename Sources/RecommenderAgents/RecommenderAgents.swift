@@ -19,7 +19,7 @@
 public import AgentRuntime
 import Foundation
 import Logging
-import Topology
+public import Topology
 
 public enum RecommenderAgents {
     /// The kinds this module makes.
@@ -41,13 +41,26 @@ public enum RecommenderAgents {
         topologyPath: String, data: DataConfiguration? = nil,
         environment: [String: String]? = nil, base: AgentFactory = .builtin
     ) -> AgentFactory {
+        let environment = environment ?? ProcessInfo.processInfo.environment
+        let catalogue = base.catalogue
+        return factory(
+            base: base,
+            spec: { try TopologyValidator.load(contentsOf: topologyPath, catalogue: catalogue) },
+            data: { try MovieLensData.load(data ?? DataConfiguration.resolve(topologyPath: topologyPath, environment: environment)) })
+    }
+
+    /// `base` with the MovieLens kinds registered over it, for the topology `spec` on `data`:
+    /// the agents offline evaluation runs in one process, exactly as `agentic agent` makes them.
+    public static func factory(spec: TopologySpec, data: DataConfiguration, base: AgentFactory = .builtin) -> AgentFactory {
+        factory(base: base, spec: { spec }, data: { try MovieLensData.load(data) })
+    }
+
+    private static func factory(
+        base: AgentFactory, spec: @escaping @Sendable () throws -> TopologySpec,
+        data load: @escaping @Sendable () throws -> MovieLensData
+    ) -> AgentFactory {
         var factory = base
         let catalogue = factory.catalogue
-        let environment = environment ?? ProcessInfo.processInfo.environment
-        let load: @Sendable () throws -> MovieLensData = {
-            try MovieLensData.load(
-                data ?? DataConfiguration.resolve(topologyPath: topologyPath, environment: environment))
-        }
         for kind in kinds where kind.hasPrefix("recall.") {
             factory.register(kind: kind) { try RecallAgent($0, data: load()) }
         }
@@ -71,8 +84,7 @@ public enum RecommenderAgents {
             }
         }
         factory.register(kind: "rank.learned") { context in
-            let spec = try TopologyValidator.load(contentsOf: topologyPath, catalogue: catalogue)
-            return LearnedRankAgent(context, data: try load(), spec: spec, catalogue: catalogue)
+            LearnedRankAgent(context, data: try load(), spec: try spec(), catalogue: catalogue)
         }
         return factory
     }
