@@ -40,7 +40,12 @@ let package = Package(
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS", providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]),
         .target(name: "Dataset", swiftSettings: strict),
         .target(name: "Recommender", dependencies: ["Dataset", "COpenBLAS"], swiftSettings: strict),
-        .target(name: "Evaluation", dependencies: ["Dataset", "Recommender", "Topology"], swiftSettings: strict),
+        // Offline evaluation runs the agents the processes host, through the gateway's own walk.
+        .target(
+            name: "Evaluation",
+            dependencies: ["Dataset", "Recommender", "Topology", "AgentProtocol", "AgentRuntime", "RecommenderAgents", "Gateway"],
+            swiftSettings: strict
+        ),
         // The MovieLens kinds as agents (data loading, online learning from feedback).
         .target(
             name: "RecommenderAgents",

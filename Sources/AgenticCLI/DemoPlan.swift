@@ -429,7 +429,7 @@ enum OfflineSearch {
     static func run(startFile: String, directory: String, data: String, budgetSeconds: Double) async throws -> Result {
         let arguments = [
             // The budget alone bounds it: rounds alternate until then, as in `agentic evolve --budget`.
-            "evolve", startFile, "--budget", "\(Int(budgetSeconds.rounded()))s", "--no-grid", "--no-test", "--json",
+            "evolve", startFile, "--budget", "\(Int(budgetSeconds.rounded()))s", "--no-test", "--json",
             "--run-dir", directory, "--data", data,
         ]
         let agentic = try Executables.sibling("agentic")

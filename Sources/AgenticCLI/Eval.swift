@@ -6,12 +6,13 @@ import Topology
 /// `agentic eval FILE`: the offline protocol P1 (or a given split) on a topology.
 struct Eval: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Tune on valid, refit on train+valid, report on test: overall, per router segment, per recall route.",
+        abstract: "Evaluate a topology file as written: valid (fitted on train) and test (fitted on train+valid, as it serves).",
         discussion: """
-            The pipeline is the topology's: its recall.* agents are the routes (tuned within \
-            their decision_space), fusion's inputs are its edges, the ranker runs iff a \
-            rank.learned agent is on the path, MMR and the router take their parameters. Fetch \
-            the data first with deploy/fetch-data.sh (the README's main command does).
+            Runs the agents `agentic up` would start, made in this process by the same factory, \
+            through the gateway's own graph walk, asking each held-out user for --k items as \
+            shared/eval/served.py asks a live gateway: the figures are what the file serves. \
+            Nothing is tuned here: `agentic evolve FILE --out BEST` searches and writes a file. \
+            Fetch the data first with deploy/fetch-data.sh (the README's main command does).
             """
     )
 
@@ -21,14 +22,16 @@ struct Eval: AsyncParsableCommand {
     @Option(help: "Train split file (user item rating timestamp, header line).") var train: String?
     @Option(help: "Valid split file.") var valid: String?
     @Option(help: "Test split file.") var test: String?
-    @Option(help: "Write the test top-20 per user (user item rank) here, for shared/eval/score.py.") var out: String?
+    @Option(help: "Write the served test lists (user item rank) here, for shared/eval/score.py.") var out: String?
+    @Option(help: "Items asked for per user (served.py asks 20).") var k = 20
     @Flag(help: "Print the report as JSON.") var json = false
-    @Flag(help: "Print tuning progress to standard error.") var verbose = false
+    @Flag(help: "Print progress to standard error.") var verbose = false
 
     func validate() throws {
         let files = [train, valid, test].compactMap { $0 }
         guard files.isEmpty || files.count == 3 else { throw ValidationError("--train, --valid and --test go together") }
         guard !files.isEmpty || split == "p1" else { throw ValidationError("unknown split '\(split)': p1, or give --train, --valid and --test") }
+        guard (1...100).contains(k) else { throw ValidationError("--k must be in 1...100, as the gateway's k") }
     }
 
     func run() async throws {
@@ -41,10 +44,11 @@ struct Eval: AsyncParsableCommand {
         }
         var configuration = OfflineEvaluation.Configuration(dataDirectory: data, recommendationsPath: out)
         if let train, let valid, let test { configuration.split = .files(train: train, valid: valid, test: test) }
+        configuration.listLength = k
         if verbose { configuration.log = { printError($0) } }
         let report: EvaluationReport
         do {
-            report = try await OfflineEvaluation.run(topology: spec, configuration: configuration)
+            report = try await OfflineEvaluation.run(topology: spec, file: file, configuration: configuration)
         } catch {
             printError("agentic eval: \(error)")
             throw ExitCode(1)

@@ -35,7 +35,6 @@ struct Evolve: AsyncParsableCommand {
     @Option(help: "Chat endpoint base URL (overrides AGENTIC_LLM_URL).") var llmURL: String?
     @Option(help: "Chat model name (overrides AGENTIC_LLM_MODEL).") var llmModel: String?
     @Option(help: "Seconds one chat request may take.") var llmTimeout = 60.0
-    @Flag(help: "Do not offer the evaluator's own grid tuning as a proposal.") var noGrid = false
     @Flag(help: "Print progress to standard error.") var verbose = false
     @Flag(help: "Do not measure test (saves two evaluations; `agentic demo` decides on valid and online reward).")
     var noTest = false
@@ -75,7 +74,7 @@ struct Evolve: AsyncParsableCommand {
         if let train, let valid, let test { settings.split = .files(train: train, valid: valid, test: test) }
         let objective: EvaluatorObjective
         do {
-            objective = try EvaluatorObjective(evaluator: TopologyEvaluator(configuration: settings), useEvaluatorTuning: !noGrid)
+            objective = try EvaluatorObjective(evaluator: TopologyEvaluator(configuration: settings))
         } catch {
             printError("agentic evolve: \(error)")
             throw ExitCode(1)

@@ -3,9 +3,9 @@ import Evolution
 import Foundation
 import Topology
 
-/// The offline evaluator as the evolution loop's objective: a topology evaluated as specified on
-/// valid (routes fitted on train) or test (refitted on train + valid), with its inner rewards.
-/// The evaluator caches fitted routes, so edits downstream of the routes refit nothing.
+/// The offline evaluator as the evolution loop's objective: a topology run as written on valid
+/// (agents fitted on train) or test (fitted on train + valid, as it serves), with its inner
+/// rewards. Fitted models and agents are reused, so edits downstream of the routes refit nothing.
 struct EvaluatorObjective: TopologyObjective {
     /// The recall kinds the evaluator can fit (`recall.static` is for data-free examples).
     static let routeKinds = ["recall.als", "recall.content", "recall.ease", "recall.itemknn", "recall.popularity", "recall.rp3beta"]
@@ -15,8 +15,6 @@ struct EvaluatorObjective: TopologyObjective {
                                    "recall.content": 0.5, "recall.popularity": 0.5]
 
     let evaluator: TopologyEvaluator
-    /// Offer the evaluator's grid tuning of the whole topology as a proposal each round.
-    var useEvaluatorTuning = true
 
     func evaluate(_ spec: TopologySpec, stage: Stage, fraction: Double) async throws(EvolutionError) -> TopologyMeasurement {
         let evaluation: TopologyEvaluation
@@ -26,15 +24,6 @@ struct EvaluatorObjective: TopologyObjective {
             throw EvolutionError(.evaluation, "\(error)")
         }
         return TopologyMeasurement(metrics: Self.metrics(evaluation.overall), innerRewards: evaluation.innerRewards, seconds: evaluation.seconds)
-    }
-
-    func tuned(_ spec: TopologySpec) async throws(EvolutionError) -> TopologySpec? {
-        guard useEvaluatorTuning else { return nil }
-        do {
-            return try await evaluator.tune(spec).topology
-        } catch {
-            throw EvolutionError(.evaluation, "\(error)")
-        }
     }
 
     /// A metric set by its protocol names (`ndcg@10`, `coverage@10`, `ild@10`, …).

@@ -273,7 +273,7 @@ struct EvolveLoop: Sendable {
             !current.agents.contains(where: { $0.kind == "recall.static" })
         {
             let objective = try EvaluatorObjective(
-                evaluator: TopologyEvaluator(configuration: .init(dataDirectory: data)), useEvaluatorTuning: false)
+                evaluator: TopologyEvaluator(configuration: .init(dataDirectory: data)))
             let journal = try JSONLinesJournal(path: runDirectory + "/lineage.jsonl")
             let evolver = Evolver(
                 objective: objective, composer: Composer(configuration: .init(routeKinds: EvaluatorObjective.routeKinds)),

@@ -9,17 +9,15 @@ public enum EvaluationReportFormatter {
 
     public static func text(_ report: EvaluationReport) -> String {
         var lines: [String] = []
-        lines.append("split \(report.split): \(report.users) users, \(report.items) items")
-        for (component, values) in report.tuned.sorted(by: { $0.key < $1.key }) {
-            let v = values.sorted { $0.key < $1.key }.map { "\($0.key)=\(String(format: "%g", $0.value))" }
-            lines.append("tuned \(component): \(v.joined(separator: " "))")
-        }
+        lines.append("\(report.topology) as written, split \(report.split): \(report.users) users, \(report.items) items")
         for (name, stage) in [("valid", report.valid), ("test", report.test)] {
             lines.append("")
             lines.append(row("[\(name)]", columns.map(\.0) + ["users"]))
             lines.append(row("pipeline", metrics(stage.overall)))
             for (segment, m) in stage.segments.sorted(by: { $0.key < $1.key }) { lines.append(row("segment:\(segment)", metrics(m))) }
             for (route, m) in stage.routes.sorted(by: { $0.key < $1.key }) { lines.append(row("route:\(route)", metrics(m))) }
+            let rewards = stage.innerRewards.sorted { $0.key < $1.key }.map { "\($0.key)=\(String(format: "%.4f", $0.value))" }
+            lines.append("inner rewards: \(rewards.joined(separator: " "))")
         }
         lines.append("")
         let s = report.seconds.sorted { $0.key < $1.key }.map { "\($0.key)=\(String(format: "%.2f", $0.value))" }
