@@ -197,11 +197,12 @@ struct AgentCommand: AsyncParsableCommand {
 }
 
 /// Log lines go to stderr (stdout carries the lines people and tests read); the level comes
-/// from `AGENTIC_LOG_LEVEL` (default `info`).
+/// from `AGENTIC_LOG_LEVEL`, else `defaultLevel` (commands that run agents in process, such as
+/// `eval`, default to `warning`: a line per fitted model would bury their report).
 enum Logs {
-    static func bootstrap() {
+    static func bootstrap(defaultLevel: Logger.Level = .info) {
         let level =
-            ProcessInfo.processInfo.environment["AGENTIC_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+            ProcessInfo.processInfo.environment["AGENTIC_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? defaultLevel
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level

@@ -35,6 +35,7 @@ struct Eval: AsyncParsableCommand {
     }
 
     func run() async throws {
+        Logs.bootstrap(defaultLevel: verbose ? .info : .warning)
         let spec: TopologySpec
         do {
             spec = try TopologyValidator.load(contentsOf: file)

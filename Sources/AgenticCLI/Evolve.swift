@@ -58,6 +58,7 @@ struct Evolve: AsyncParsableCommand {
     }
 
     func run() async throws {
+        Logs.bootstrap(defaultLevel: verbose ? .info : .warning)
         let began = ContinuousClock.now
         let start: TopologySpec
         do {
