@@ -12,11 +12,9 @@ struct CommandTests {
     @Test("agentic load against a real agentic up of minimal.yaml: every request answered")
     func loadAgainstMesh() async throws {
         let directory = try ShortDirectory()
-        let up = try TestProcess.agentic(["up", "\(topologyDirectory)/minimal.yaml", "--run-dir", "\(directory.path)/r"])
-        defer { up.stop() }
-        let line = try await up.waitForLine(timeout: .seconds(90)) { $0.hasPrefix("gateway ") }
-        let gateway = String(line.dropFirst("gateway ".count))
-        _ = try await up.waitForLine(timeout: .seconds(30)) { $0.hasPrefix("up ") }
+        let cluster = try await TestCluster(topology: "\(topologyDirectory)/minimal.yaml")
+        defer { cluster.up.stop() }
+        let gateway = cluster.baseURL
         let split = try directory.write("t.tsv", "user\titem\trating\ttimestamp\n1\t1\t5\t1\n2\t1\t5\t1\n3\t1\t5\t1\n")
         let load = try TestProcess.agentic([
             "load", "--url", gateway, "--rate", "50", "--duration", "2", "--users", split, "--json", "--timeout", "5",

@@ -102,12 +102,9 @@ struct ExperimentClusterTests {
         let control = try directory.write("c.yaml", Self.topology(items: Array(1...10)))
         let better = try directory.write("g.yaml", Self.topology(items: Array(1...10), fresh: Array(101...110)))
         let worse = try directory.write("b.yaml", Self.topology(items: Array(201...210)))
-        let run = directory.path + "/r"
-        let up = try TestProcess.agentic(["up", control, "--run-dir", run])
-        defer { up.stop() }
-        let line = try await up.waitForLine(timeout: .seconds(60)) { $0.hasPrefix("gateway ") }
-        let base = String(line.dropFirst("gateway ".count))
-        _ = try await up.waitForLine { $0.hasPrefix("up ") }
+        let cluster = try await TestCluster(topology: control)
+        defer { cluster.up.stop() }
+        let run = cluster.runDirectory, base = cluster.baseURL
 
         let traffic = Traffic()
         let workers = (0..<4).map { worker in Task { await traffic.run(base: base, worker: worker) } }

@@ -33,18 +33,14 @@ struct StoreClusterTests {
     /// A running cluster, stopped when dropped.
     final class Cluster: Sendable {
         let directory: ShortDirectory
-        let runDirectory: String
-        let up: TestProcess
-        let baseURL: String
+        let cluster: TestCluster
+        var runDirectory: String { cluster.runDirectory }
+        var up: TestProcess { cluster.up }
+        var baseURL: String { cluster.baseURL }
 
         init() async throws {
             directory = try ShortDirectory()
-            let file = try directory.write("t.yaml", StoreClusterTests.topology)
-            runDirectory = "\(directory.path)/r"
-            up = try TestProcess.agentic(["up", file, "--run-dir", runDirectory])
-            let line = try await up.waitForLine(timeout: .seconds(60)) { $0.hasPrefix("gateway ") }
-            baseURL = String(line.dropFirst("gateway ".count))
-            _ = try await up.waitForLine { $0.hasPrefix("up ") }
+            cluster = try await TestCluster(topology: try directory.write("t.yaml", StoreClusterTests.topology))
         }
 
         var databasePath: String { runDirectory + "/" + KnowledgeStore.defaultFileName }
@@ -80,7 +76,6 @@ struct StoreClusterTests {
             #expect(try await up.waitForExit() == 0)
         }
 
-        deinit { up.stop() }
     }
 
     @Test("feedback is acknowledged once stored, published after commit, stored once per event id; malformed → 400")
