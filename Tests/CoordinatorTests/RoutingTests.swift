@@ -1,4 +1,5 @@
 import AgenticTestSupport
+import Coordinator
 import Foundation
 import Testing
 
@@ -41,7 +42,7 @@ struct RoutingTests {
 
         """
 
-    @Test("cold users get only the unrestricted route's items, and the restricted route is never called")
+    @Test("cold users get only the unrestricted route's items, the restricted route is never called, and apply lifts that live")
     func coldUsersSkipTheRestrictedRoute() async throws {
         let directory = try ShortDirectory()
         let file = try directory.write("t.yaml", Self.topology)
@@ -64,6 +65,23 @@ struct RoutingTests {
         #expect(metrics.contains(#"agentic_gateway_agent_calls_total{agent="everyone",outcome="ok"} 3"#))
         #expect(metrics.contains(#"agentic_gateway_agent_calls_total{agent="fusion",outcome="ok"} 3"#))
         #expect(!metrics.contains(#"agent="warm""#), "the skipped route was called: \(metrics)")
+
+        // Lifting the restriction live changes the routing only: no process starts.
+        let lifted = try directory.write(
+            "lifted.yaml",
+            Self.topology.replacingOccurrences(
+                of: "{ from: router, to: warm, segments: [light, heavy] }", with: "{ from: router, to: warm }"))
+        let apply = try TestProcess.agentic(["apply", lifted, "--json", "--run-dir", runDirectory])
+        let reportLine = try await apply.waitForLine(timeout: .seconds(60)) { $0.hasPrefix("{") }
+        #expect(try await apply.waitForExit() == 0)
+        let report = try JSONDecoder().decode(SwapReport.self, from: Data(reportLine.utf8))
+        #expect(report.outcome == "swapped" && report.epoch == 1 && report.started.isEmpty, "\(report)")
+        #expect(report.changes == ["~ edge router -> warm: segments [light, heavy] -> (none)"])
+        try await waitUntil("the warm route serves cold users") {
+            let (_, body) = await HTTP.postJSON(gateway + "/v1/recommend", #"{"user": "u4", "k": 10}"#)
+            let items = (body["items"] as? [[String: Any]] ?? []).compactMap { $0["item"] as? String }
+            return items.contains("91")
+        }
 
         let down = try TestProcess.agentic(["down", "--run-dir", runDirectory])
         #expect(try await down.waitForExit(timeout: .seconds(40)) == 0)
