@@ -174,7 +174,9 @@ let package = Package(
         ),
         .testTarget(
             name: "GatewayTests",
-            dependencies: ["Transport", "AgentProtocol", "Gateway", "AgenticTestSupport", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "Transport", "AgentProtocol", "Gateway", "Topology", "AgenticTestSupport", .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict),
         .testTarget(
             name: "StoreTests",

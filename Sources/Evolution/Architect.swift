@@ -150,6 +150,9 @@ public struct Architect: Sendable {
                             "kind": ["type": "string", "enum": catalogue.names],
                             "parameter": ["type": "string"],
                             "value": ["anyOf": [["type": "number"], ["type": "string"]]],
+                            "from": ["type": "string"],
+                            "to": ["type": "string"],
+                            "segments": ["type": "array", "items": ["type": "string", "enum": KindCatalogue.routerSegments]],
                         ],
                         "required": ["op"],
                     ],
@@ -165,10 +168,14 @@ public struct Architect: Sendable {
         let system = """
             You design recommender pipelines. You answer with one JSON object {"rationale": string, "edits": [...]} \
             of at most \(maxEdits) edits to the current topology. Each edit has "op" and, as needed, "agent", "kind", \
-            "parameter", "value". Operations: add_route (kind: a recall kind; value: fusion weight), drop_route (agent), \
-            set_fusion_method (value: zscore|rank|weighted), set_weight (agent: a route; value), insert_ranker (kind), \
-            remove_ranker, insert_reranker (kind), remove_reranker, set_parameter (agent, parameter, value), \
-            route_segment (parameter: cold_max_history|light_max_history; value), set_replicas (agent; value). \
+            "parameter", "value", "from", "to", "segments". Operations: add_route (kind: a recall kind; value: fusion \
+            weight), drop_route (agent), set_fusion_method (value: zscore|rank|weighted), set_weight (agent: a route; \
+            value), insert_ranker (kind), remove_ranker, insert_reranker (kind), remove_reranker, set_parameter (agent, \
+            parameter, value), route_segment (parameter: cold_max_history|light_max_history; value), route_edge (from, \
+            to: an existing edge; segments: the router segments whose requests take it, from \
+            \(KindCatalogue.routerSegments.joined(separator: "|")), empty for every request), set_replicas (agent; value). \
+            The router puts each user in a segment by history length; an edge listing segments is taken only by those \
+            users' requests, and an agent no taken edge reaches does not run. Every segment needs a path to the exit. \
             Use only kinds and parameters from the catalogue, within their ranges.
             """
         var user = "Current topology (outer reward \(context.currentReward.map { String($0) } ?? "unknown") on valid):\n"

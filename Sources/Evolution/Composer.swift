@@ -26,8 +26,11 @@ public struct Edit: Sendable, Equatable, Codable, CustomStringConvertible {
         /// Set `parameter` of `agent` to `value`.
         case setParameter = "set_parameter"
         /// Move a router segment boundary (`parameter` `cold_max_history` or `light_max_history`) to
-        /// `value`, routing those users to the other segment's pipeline.
+        /// `value`, so those users take the edges of the other segment (see `route_edge`).
         case routeSegment = "route_segment"
+        /// Let only the requests of `segments` take the edge `from` → `to`; no segments (or an
+        /// empty list) lets every request take it.
+        case routeEdge = "route_edge"
         /// Run `value` replicas of `agent`.
         case setReplicas = "set_replicas"
     }
@@ -37,16 +40,25 @@ public struct Edit: Sendable, Equatable, Codable, CustomStringConvertible {
     public var kind: String?
     public var parameter: String?
     public var value: ParameterValue?
+    /// The upstream agent of the edge `route_edge` changes.
+    public var from: String?
+    /// The downstream agent of that edge.
+    public var to: String?
+    /// The segments whose requests take it; nil or empty: every request.
+    public var segments: [String]?
 
     public init(
         _ op: Operation, agent: String? = nil, kind: String? = nil, parameter: String? = nil,
-        value: ParameterValue? = nil
+        value: ParameterValue? = nil, from: String? = nil, to: String? = nil, segments: [String]? = nil
     ) {
         self.op = op
         self.agent = agent
         self.kind = kind
         self.parameter = parameter
         self.value = value
+        self.from = from
+        self.to = to
+        self.segments = segments
     }
 
     public var description: String {
@@ -55,6 +67,11 @@ public struct Edit: Sendable, Equatable, Codable, CustomStringConvertible {
         if let kind { parts.append(kind) }
         if let parameter { parts.append(parameter) }
         if let value { parts.append("= \(value)") }
+        if let from, let to { parts.append("\(from) -> \(to)") }
+        if op == .routeEdge {
+            let segments = segments ?? []
+            parts.append(segments.isEmpty ? "for every segment" : "for \(segments.joined(separator: ", "))")
+        }
         return parts.joined(separator: " ")
     }
 }
@@ -78,6 +95,10 @@ public struct Composer: Sendable {
         /// (model family, tree counts, sweeps) that would make every trial a slow refit.
         public var untunedParameters: Set<String>
 
+        /// Recall kinds that work from the user's history, which cold users barely have:
+        /// `route_edge` proposals keep those users off them.
+        public var historyRouteKinds: Set<String> = ["recall.itemknn", "recall.rp3beta", "recall.ease", "recall.als"]
+
         /// How often `randomEdit` draws each operation (relative; 0 never). Structural edits weigh
         /// more than single parameter changes, which the tuner covers.
         public var operationWeights: [Edit.Operation: Double]
@@ -87,7 +108,7 @@ public struct Composer: Sendable {
             untunedParameters: Set<String> = ["k", "model", "trees", "depth", "learning_rate", "iterations", "factors"],
             operationWeights: [Edit.Operation: Double] = [
                 .addRoute: 3, .dropRoute: 1, .setFusionMethod: 1, .setWeight: 2, .insertRanker: 2, .removeRanker: 1,
-                .insertReranker: 2, .removeReranker: 1, .setParameter: 2, .routeSegment: 1, .setReplicas: 0.5,
+                .insertReranker: 2, .removeReranker: 1, .setParameter: 2, .routeSegment: 1, .routeEdge: 1, .setReplicas: 0.5,
             ]
         ) {
             self.catalogue = catalogue
@@ -163,6 +184,14 @@ public struct Composer: Sendable {
                 throw invalid("route_segment moves cold_max_history or light_max_history, not '\(name)'")
             }
             try setParameter(&out, agent: router, name: name, value: try need(edit.value, "route_segment needs a value"))
+        case .routeEdge:
+            let from = try need(edit.from, "route_edge needs from")
+            let to = try need(edit.to, "route_edge needs to")
+            guard let index = out.edges.firstIndex(where: { $0.from == from && $0.to == to }) else {
+                throw invalid("there is no edge \(from) -> \(to)")
+            }
+            // No agent changes: the processes stay, only the gateway's routing does.
+            out.edges[index].segments = edit.segments.flatMap { $0.isEmpty ? nil : $0 }
         case .setReplicas:
             let name = try need(edit.agent, "set_replicas needs an agent")
             guard let index = out.agents.firstIndex(where: { $0.name == name }) else { throw invalid("no agent named '\(name)'") }
@@ -311,8 +340,8 @@ public struct Composer: Sendable {
             innerReward: role == .rank ? "ndcg@100" : "ndcg@10")
         let position = (spec.agents.firstIndex { $0.name == anchor } ?? spec.agents.count - 1) + 1
         spec.agents.insert(agent, at: position)
-        // Whatever the anchor fed now hangs off the new stage.
-        spec.edges = spec.edges.map { $0.from == anchor ? Edge(from: name, to: $0.to) : $0 }
+        // Whatever the anchor fed now hangs off the new stage, for the same segments.
+        spec.edges = spec.edges.map { $0.from == anchor ? Edge(from: name, to: $0.to, segments: $0.segments) : $0 }
         spec.edges.append(Edge(from: anchor, to: name))
         if spec.gateway.exit == anchor { spec.gateway.exit = name }
     }
@@ -328,11 +357,42 @@ public struct Composer: Sendable {
         guard !spec.gateway.entry.contains(name) else { throw invalid("'\(name)' is an entry agent") }
         remove(name, &spec)
         for p in predecessors {
-            for s in successors where !spec.edges.contains(Edge(from: p, to: s)) { spec.edges.append(Edge(from: p, to: s)) }
+            for s in successors where !spec.edges.contains(where: { $0.from == p && $0.to == s }) {
+                // The bridge is taken by the requests that took both edges it replaces.
+                let segments = Self.common(graph.segments(from: p, to: name), graph.segments(from: name, to: s))
+                if segments?.isEmpty == true { continue }
+                spec.edges.append(Edge(from: p, to: s, segments: segments))
+            }
         }
     }
 
+    /// The segments in both lists; nil stands for every segment.
+    private static func common(_ a: [String]?, _ b: [String]?) -> [String]? {
+        guard let a else { return b }
+        guard let b else { return a }
+        return a.filter { b.contains($0) }
+    }
+
     // MARK: - Random edits
+
+    /// `route_edge` options that apply: keep cold users off the history-based routes (the edges
+    /// into them taken by `light` and `heavy` only), or let every request take a restricted edge
+    /// again. Each is tried, since a restriction must leave cold users a path to the exit.
+    func edgeRoutings(_ spec: TopologySpec) -> [Edit] {
+        guard !agents(spec, role: .router).isEmpty else { return [] }
+        let routes = Set(routes(spec))
+        var options: [Edit] = []
+        for edge in spec.edges {
+            if edge.segments != nil {
+                options.append(Edit(.routeEdge, from: edge.from, to: edge.to))
+            } else if routes.contains(edge.to), let kind = spec.agent(named: edge.to)?.kind,
+                configuration.historyRouteKinds.contains(kind)
+            {
+                options.append(Edit(.routeEdge, from: edge.from, to: edge.to, segments: ["light", "heavy"]))
+            }
+        }
+        return options.filter { (try? apply($0, to: spec)) != nil }
+    }
 
     /// `value` kept inside the range `agent` declares for `parameter`, if it declares one: the
     /// validator holds parameters to their decision space.
@@ -352,7 +412,14 @@ public struct Composer: Sendable {
                 options.append(Edit(.addRoute, kind: kind, value: .double([0.3, 0.5, 1.0][Int(generator.next() % 3)])))
             }
         }
-        if existing.count > 1 { for route in existing { options.append(Edit(.dropRoute, agent: route)) } }
+        if existing.count > 1 {
+            // With restricted edges a route may be some segment's only way to the exit.
+            let restricted = spec.edges.contains { $0.segments != nil }
+            for route in existing {
+                let edit = Edit(.dropRoute, agent: route)
+                if !restricted || (try? apply(edit, to: spec)) != nil { options.append(edit) }
+            }
+        }
         if let fusion = fusion(spec), let agent = spec.agent(named: fusion) {
             for method in catalogue[agent.kind]?.parameter(named: "method")?.values ?? []
             where agent.parameters["method"]?.string != method {
@@ -385,6 +452,7 @@ public struct Composer: Sendable {
             let newLight = Int(clamp(Double(max(cold + 1, min(500, Int((Double(light) * [0.7, 1.4][Int(generator.next() % 2)]).rounded())))), router, "light_max_history"))
             if newLight != light { options.append(Edit(.routeSegment, parameter: "light_max_history", value: .int(newLight))) }
         }
+        options += edgeRoutings(spec)
         for agent in spec.agents where !agent.decisionSpace.isEmpty {
             guard let space = try? SearchSpace(agent.decisionSpace) else { continue }
             let index = Int(generator.next() % UInt64(space.dimensions.count))

@@ -46,6 +46,12 @@ public actor OfflineProposer: Proposer {
                 edits.append(Edit(.setParameter, agent: route, parameter: name, value: value))
             }
         }
+        for edge in parent.edges {
+            guard let mine = current.edges.first(where: { $0.from == edge.from && $0.to == edge.to }),
+                mine.segments != edge.segments, generator.next() % 2 == 0
+            else { continue }
+            edits.append(Edit(.routeEdge, from: edge.from, to: edge.to, segments: edge.segments))
+        }
         for agent in parent.agents {
             guard let mine = current.agent(named: agent.name), mine.kind == agent.kind else { continue }
             for (name, value) in agent.parameters.sorted(by: { $0.key < $1.key })

@@ -66,15 +66,14 @@ final class AgentRoute: Sendable {
 }
 
 /// One epoch's graph, ready to execute: the agents reachable from the entry in
-/// topological order, who feeds whom, and the replicas of each.
+/// topological order, who feeds whom and for which segments, and the replicas of each.
 final class EpochPlan: Sendable {
     let spec: TopologySpec
     var epoch: Int { spec.epoch }
     var exit: String { spec.gateway.exit }
+    let shape: GraphShape
     /// Agents reachable from the entry, each after every agent that feeds it.
-    let order: [String]
-    let predecessors: [String: [String]]
-    let successors: [String: [String]]
+    var order: [String] { shape.order }
     /// The longest chain of agents from each agent to the end of the graph (itself included):
     /// an agent gets that share of the remaining deadline, leaving time for those after it.
     let depth: [String: Int]
@@ -83,27 +82,16 @@ final class EpochPlan: Sendable {
     /// - Throws: `GatewayError.invalidTopology` if the graph has a cycle or the exit is not
     ///   reachable from the entry; `.transport` if a requester cannot be opened.
     init(spec: TopologySpec, layout: RunLayout, instance: (String) throws -> AgentInstance) throws {
-        let graph = spec.graph
-        guard let fullOrder = graph.topologicalOrder() else {
-            throw GatewayError(.invalidTopology, "the graph has a cycle")
-        }
-        let reachable = graph.reachableFromEntry
-        guard reachable.contains(spec.gateway.exit) else {
-            throw GatewayError(.invalidTopology, "the exit \(spec.gateway.exit) is not reachable from the entry")
-        }
-        order = fullOrder.filter { reachable.contains($0) }
-        var predecessors: [String: [String]] = [:]
-        var successors: [String: [String]] = [:]
-        for name in order {
-            predecessors[name] = graph.predecessors(of: name).filter { reachable.contains($0) }
-            successors[name] = graph.successors(of: name).filter { reachable.contains($0) }
+        let shape = try GraphShape(spec)
+        // Over every edge, whatever its segments: a request may take the longest chain.
+        var chain = [Int](repeating: 1, count: shape.order.count)
+        for index in shape.order.indices.reversed() {
+            chain[index] = 1 + shape.successors[index].map { chain[$0] }.max(default: 0)
         }
         var depth: [String: Int] = [:]
-        for name in order.reversed() {
-            depth[name] = 1 + (successors[name] ?? []).map { depth[$0] ?? 0 }.max(default: 0)
-        }
+        for (index, name) in shape.order.enumerated() { depth[name] = chain[index] }
         var routes: [String: AgentRoute] = [:]
-        for name in order {
+        for name in shape.order {
             let replicas = max(1, spec.agent(named: name)?.replicas ?? 1)
             // The version is part of the address: a swap's new processes serve beside the old ones.
             let version = spec.agent(named: name)?.version ?? "1"
@@ -113,8 +101,7 @@ final class EpochPlan: Sendable {
             routes[name] = AgentRoute(agent: name, instances: instances)
         }
         self.spec = spec
-        self.predecessors = predecessors
-        self.successors = successors
+        self.shape = shape
         self.depth = depth
         self.routes = routes
     }

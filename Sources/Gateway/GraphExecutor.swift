@@ -9,14 +9,17 @@ struct Recommendation: Sendable {
     var epoch: Int
     /// Agents that failed or were late, in topological order.
     var degraded: [String]
-    /// What each agent that answered produced (for the served-list attribution).
-    var outputs: [String: EncodedOutput] = [:]
+    /// What each agent that answered produced, by its position in the plan's order (for the
+    /// served-list attribution).
+    var outputs: [EncodedOutput?] = []
 }
 
 /// What the walk needs to know of an agent's output: the gateway keeps outputs in their
 /// binary form (``EncodedOutput``), the in-process baseline as they are (`AgentOutput`).
 protocol WalkOutput: Sendable {
     var itemCount: Int { get }
+    /// A router's choice of segment.
+    var segment: String? { get }
 }
 
 extension AgentOutput: WalkOutput {
@@ -25,8 +28,23 @@ extension AgentOutput: WalkOutput {
 
 extension EncodedOutput: WalkOutput {}
 
-/// Runs one request through one epoch's graph: every agent once, as soon as all that feed
-/// it have answered or given up, each on the first replica that answers in time.
+/// What one walk of the graph did.
+struct WalkResult<Output: WalkOutput>: Sendable {
+    /// Each agent's output by its position in the shape's order; nil where it failed or was skipped.
+    var outputs: [Output?]
+    /// Agents that failed, in topological order.
+    var degraded: [String]
+    /// Agents not called because no edge into them was taken, in topological order.
+    var skipped: [String]
+    /// The request's segment: the first one an output carried.
+    var segment: String?
+    /// The exit's output, else the deepest one with items.
+    var answer: Output?
+}
+
+/// Runs one request through one epoch's graph: every agent the request's segment routes to
+/// once, as soon as all that feed it have answered, given up or been skipped, each on the
+/// first replica that answers in time.
 struct GraphExecutor: Sendable {
     let metrics: GatewayMetrics
     let log: Logger
@@ -36,13 +54,12 @@ struct GraphExecutor: Sendable {
     let minimumAttempt: Duration
 
     func execute(_ plan: EpochPlan, requestID: UInt64, user: String, k: Int, deadline: ContinuousClock.Instant) async -> Recommendation {
-        let shape = GraphShape(order: plan.order, predecessors: plan.predecessors, successors: plan.successors, exit: plan.exit)
         let idText = RequestIDs.text(requestID)
         // Each agent's reply resumes the walk on the NNG thread that received it (and the next
         // hops start from there) instead of hopping to Swift's pool: thread switches were the
         // largest cost of a request in `perf`.
         let result = await withTaskExecutorPreference(CallbackExecutor.shared) {
-            await Self.walk(shape) { (name, inputs: [EncodedOutput]) in
+            await Self.walk(plan.shape) { (name, inputs: [EncodedOutput]) in
                 // The predecessors' lists go into the request as the agents encoded them.
                 let payload = WireCodec.encodeRequest(requestID: idText, user: user, k: k, epoch: plan.epoch, inputs: inputs)
                 return await call(
@@ -56,38 +73,70 @@ struct GraphExecutor: Sendable {
         return Recommendation(items: Self.served(answer, k: k), epoch: plan.epoch, degraded: result.degraded, outputs: result.outputs)
     }
 
-    /// The walk itself, with how one agent is asked (given its predecessors' outputs that
-    /// arrived) left to the caller: over its sockets for the gateway, directly for the
-    /// in-process baseline (``InProcessGraph``).
-    /// - Returns: every output that arrived, the agents that failed (in topological order),
-    ///   and the answer: the exit's output, else the deepest one with items.
+    /// The walk itself, with how one agent is asked (given the outputs that arrived over the
+    /// edges taken into it) left to the caller: over its sockets for the gateway, directly for
+    /// the in-process baseline (``InProcessGraph``).
+    ///
+    /// The request's segment is the first one an output carries (the router's). An edge with
+    /// segments is taken only by requests of one of them; while no segment is known (the router
+    /// failed, or there is none) every edge is taken: running everything beats running nothing.
+    /// An agent runs when an edge taken into it comes from an agent that ran (answered or
+    /// failed); the entry agents always run. Any other agent is skipped: not asked, not
+    /// degraded, and the edges out of it are not taken either.
     static func walk<Output: WalkOutput>(
-        _ plan: GraphShape, ask: @escaping @Sendable (String, [Output]) async -> Output?
-    ) async -> (outputs: [String: Output], degraded: [String], answer: Output?) {
-        var outputs: [String: Output] = [:]
-        var failed: Set<String> = []
-        var waiting: [String: Int] = plan.predecessors.mapValues(\.count)
+        _ shape: GraphShape, ask: @escaping @Sendable (String, [Output]) async -> Output?
+    ) async -> WalkResult<Output> {
+        let count = shape.order.count
+        var outputs = [Output?](repeating: nil, count: count)
+        var ran = [Bool](repeating: false, count: count)
+        var waiting = shape.predecessorCounts
+        var segment: String?
+        var taken = SegmentMask.every
+        var failed = 0
+        var skipped = 0
 
-        await withTaskGroup(of: (String, Output?).self) { group in
-            func launch(_ name: String) {
-                // Degrade around a failed predecessor: the agent gets the inputs that did arrive.
-                let inputs = (plan.predecessors[name] ?? []).compactMap { outputs[$0] }
-                group.addTask { (name, await ask(name, inputs)) }
-            }
-            for name in plan.order where waiting[name] == 0 { launch(name) }
-            for await (name, output) in group {
-                if let output { outputs[name] = output } else { failed.insert(name) }
-                for next in plan.successors[name] ?? [] {
-                    waiting[next, default: 1] -= 1
-                    if waiting[next] == 0 { launch(next) }
+        await withTaskGroup(of: (Int, Output?).self) { group in
+            // Called once everything feeding `index` has resolved.
+            func start(_ index: Int) {
+                let edges = shape.incoming[index]
+                if shape.isEntry[index] || edges.contains(where: { ran[$0.from] && $0.segments.overlaps(taken) }) {
+                    ran[index] = true
+                    // Degrade around a failed predecessor: the agent gets the inputs that did arrive.
+                    let inputs = edges.compactMap { $0.segments.overlaps(taken) ? outputs[$0.from] : nil }
+                    let name = shape.order[index]
+                    group.addTask { (index, await ask(name, inputs)) }
+                } else {
+                    skipped += 1
+                    resolved(index)
                 }
+            }
+            func resolved(_ index: Int) {
+                for next in shape.successors[index] {
+                    waiting[next] -= 1
+                    if waiting[next] == 0 { start(next) }
+                }
+            }
+            for index in 0..<count where waiting[index] == 0 { start(index) }
+            for await (index, output) in group {
+                if let output {
+                    outputs[index] = output
+                    if segment == nil, let chosen = output.segment {
+                        segment = chosen
+                        taken = SegmentMask(request: chosen)
+                    }
+                } else {
+                    failed += 1
+                }
+                resolved(index)
             }
         }
 
-        let degraded = plan.order.filter { failed.contains($0) }
+        // Only a request that lost or skipped an agent pays for the lists.
+        let degraded = failed == 0 ? [] : (0..<count).filter { ran[$0] && outputs[$0] == nil }.map { shape.order[$0] }
+        let skippedNames = skipped == 0 ? [] : (0..<count).filter { !ran[$0] }.map { shape.order[$0] }
         // The exit's list, else the deepest agent that answered with something.
-        let answer = outputs[plan.exit] ?? plan.order.reversed().lazy.compactMap { outputs[$0] }.first { $0.itemCount > 0 }
-        return (outputs, degraded, answer)
+        let answer = outputs[shape.exit] ?? outputs.reversed().lazy.compactMap { $0 }.first { $0.itemCount > 0 }
+        return WalkResult(outputs: outputs, degraded: degraded, skipped: skippedNames, segment: segment, answer: answer)
     }
 
     /// The answer's first `k` items with a finite score.

@@ -251,7 +251,7 @@ final class ServedLog: Service, Sendable {
 /// held it, and the agents after recall (fusion, rank, re-rank) that shaped the list.
 enum Attribution {
     static func servedList(
-        plan: EpochPlan, requestID: String, user: String, items: [ScoredItem], outputs: [String: EncodedOutput]
+        plan: EpochPlan, requestID: String, user: String, items: [ScoredItem], outputs: [EncodedOutput?]
     ) -> ServedList {
         // Only the k served items need their sources: recall lists run to hundreds of
         // candidates, and indexing all of them cost more than the rest of the request's log.
@@ -259,8 +259,10 @@ enum Attribution {
         let ids = items.map(\.item)
         var recall = [[String]](repeating: [], count: items.count)
         var pipeline: [String] = []
-        for name in plan.order {
-            guard let output = outputs[name], let spec = plan.spec.agent(named: name) else { continue }
+        for (index, name) in plan.order.enumerated() {
+            guard index < outputs.count, let output = outputs[index], let spec = plan.spec.agent(named: name) else {
+                continue
+            }
             let role = KindCatalogue.builtin[spec.kind]?.role
             let label = "\(name)@\(output.version)"
             if role == .recall || spec.kind.hasPrefix("recall.") {

@@ -94,6 +94,30 @@ private func proposal(_ edits: [[String: Any]], rationale: String = "stub") -> S
         #expect(messages.last?["content"]?.contains("itemknn") == true)  // so is the current topology
     }
 
+    @Test func aRouteEdgeProposalRestrictsTheEdgeAndThePromptExplainsIt() async throws {
+        let (result, bodies) = try await outcome(content: proposal([
+            ["op": "route_edge", "from": "router", "to": "itemknn", "segments": ["light", "heavy"]]
+        ]))
+        guard case .candidate(let spec, _) = result else { Issue.record("rejected: \(result)"); return }
+        #expect(spec.edges.first { $0.to == "itemknn" }?.segments == ["light", "heavy"])
+        let body = try #require(bodies.first)
+        let request = try #require(try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any])
+        let system = try #require((request["messages"] as? [[String: String]])?.first?["content"])
+        #expect(system.contains("route_edge (from, to"))
+        let format = try #require(request["response_format"] as? [String: Any])
+        let items = (((format["schema"] as? [String: Any])?["properties"] as? [String: Any])?["edits"] as? [String: Any])?["items"]
+        let properties = try #require((items as? [String: Any])?["properties"] as? [String: Any])
+        #expect(properties["segments"] != nil && properties["from"] != nil && properties["to"] != nil)
+
+        // A restriction that leaves cold users nothing is refused with the validator's reason.
+        let (refused, _) = try await outcome(content: proposal([
+            ["op": "route_edge", "from": "router", "to": "itemknn", "segments": ["heavy"]],
+            ["op": "route_edge", "from": "router", "to": "popularity", "segments": ["light", "heavy"]],
+        ]))
+        guard case .rejected(let reason, _) = refused else { Issue.record("accepted"); return }
+        #expect(reason.contains("for segment 'cold'"), "\(reason)")
+    }
+
     @Test func garbageIsRejected() async throws {
         let (result, _) = try await outcome(content: "Sure! I think you should add more routes.")
         guard case .rejected(let reason, _) = result else { Issue.record("accepted garbage"); return }

@@ -116,6 +116,100 @@ import Topology
         }
     }
 
+    @Test func routeEdgeSetsAndClearsAnEdgesSegmentsWithoutTouchingAgents() throws {
+        let spec = try Fixtures.topology("movielens.yaml")
+        let restricted = try composer.apply(Edit(.routeEdge, from: "router", to: "ease", segments: ["heavy", "light"]), to: spec)
+        #expect(restricted.edges.first { $0.from == "router" && $0.to == "ease" }?.segments == ["light", "heavy"])
+        #expect(restricted.agents == spec.agents)
+        let diff = TopologyDiff(from: spec, to: restricted)
+        #expect(diff.edgesChanged.map(\.description) == ["router -> ease: segments (none) -> [light, heavy]"])
+        #expect(diff.agentsChanged.isEmpty && diff.edgesAdded.isEmpty && diff.edgesRemoved.isEmpty)
+        // No segments, or an empty list, lets every request take the edge again.
+        #expect(try composer.apply(Edit(.routeEdge, from: "router", to: "ease"), to: restricted) == spec)
+        #expect(try composer.apply(Edit(.routeEdge, from: "router", to: "ease", segments: []), to: restricted) == spec)
+        #expect(
+            Edit(.routeEdge, from: "router", to: "ease", segments: ["light", "heavy"]).description
+                == "route_edge router -> ease for light, heavy")
+    }
+
+    @Test func badRouteEdgesAreRefusedWithAReason() throws {
+        let spec = try Fixtures.topology("weak.yaml")
+        let cases: [(Edit, String)] = [
+            (Edit(.routeEdge, to: "itemknn", segments: ["heavy"]), "route_edge needs from"),
+            (Edit(.routeEdge, from: "router", to: "fusion", segments: ["heavy"]), "there is no edge router -> fusion"),
+            (Edit(.routeEdge, from: "router", to: "itemknn", segments: ["warm"]), "unknown segment 'warm'"),
+            (Edit(.routeEdge, from: "fusion", to: "router", segments: ["heavy"]), "there is no edge"),
+        ]
+        for (edit, reason) in cases {
+            do {
+                _ = try composer.apply(edit, to: spec)
+                Issue.record("\(edit) applied")
+            } catch {
+                #expect(error.code == .invalidEdit)
+                #expect(error.message.contains(reason), "\(edit): \(error.message)")
+            }
+        }
+        // Cold users must keep a way to the exit.
+        let both = [
+            Edit(.routeEdge, from: "router", to: "itemknn", segments: ["light", "heavy"]),
+            Edit(.routeEdge, from: "router", to: "popularity", segments: ["heavy"]),
+        ]
+        #expect(throws: EvolutionError.self) { try composer.apply(both, to: spec) }
+        do {
+            _ = try composer.apply(both, to: spec)
+        } catch {
+            #expect(error.message.contains("for segment 'cold' the exit 'fusion' cannot be reached"), "\(error.message)")
+        }
+    }
+
+    @Test func routeEdgeProposalsKeepColdUsersOffHistoryRoutesAndCanLiftThat() throws {
+        let spec = try Fixtures.topology("weak.yaml")
+        #expect(
+            composer.edgeRoutings(spec)
+                == [Edit(.routeEdge, from: "router", to: "itemknn", segments: ["light", "heavy"])])
+        let restricted = try composer.apply(composer.edgeRoutings(spec)[0], to: spec)
+        #expect(composer.edgeRoutings(restricted) == [Edit(.routeEdge, from: "router", to: "itemknn")])
+        // Counting popularity as history-based, restricting it too would leave cold users nothing:
+        // only what applies is proposed.
+        var configuration = Composer.Configuration(operationWeights: Self.only(.routeEdge))
+        configuration.historyRouteKinds.insert("recall.popularity")
+        let greedy = Composer(configuration: configuration)
+        #expect(greedy.edgeRoutings(spec).count == 2)
+        #expect(greedy.edgeRoutings(restricted) == [Edit(.routeEdge, from: "router", to: "itemknn")])
+        // Drawn by randomEdit, and every draw applies.
+        var generator = SeededGenerator(seed: 5)
+        var drawn = 0
+        for _ in 0..<50 {
+            let edit = try #require(greedy.randomEdit(for: restricted, using: &generator))
+            #expect(edit.op == .routeEdge)
+            _ = try greedy.apply(edit, to: restricted)
+            drawn += 1
+        }
+        #expect(drawn == 50)
+        // No router, no segment to route by.
+        var routerless = spec
+        routerless.agents.removeAll { $0.kind == "router" }
+        routerless.edges.removeAll { $0.from == "router" }
+        routerless.gateway.entry = ["popularity", "itemknn"]
+        #expect(composer.edgeRoutings(routerless).isEmpty)
+    }
+
+    @Test func droppingARouteIsNotProposedWhenItIsASegmentsOnlyWayOut() throws {
+        let spec = try composer.apply(
+            Edit(.routeEdge, from: "router", to: "itemknn", segments: ["light", "heavy"]), to: try Fixtures.topology("weak.yaml"))
+        let dropsOnly = Composer(configuration: .init(operationWeights: Self.only(.dropRoute)))
+        var generator = SeededGenerator(seed: 9)
+        for _ in 0..<30 {
+            let edit = try #require(dropsOnly.randomEdit(for: spec, using: &generator))
+            #expect(edit == Edit(.dropRoute, agent: "itemknn"))
+        }
+    }
+
+    /// Operation weights that draw `op` and nothing else (a missing operation weighs 1).
+    static func only(_ op: Edit.Operation) -> [Edit.Operation: Double] {
+        Dictionary(uniqueKeysWithValues: Edit.Operation.allCases.map { ($0, $0 == op ? 1 : 0) })
+    }
+
     @Test func versionsAdvance() {
         #expect(Composer.nextVersion("1") == "2")
         #expect(Composer.nextVersion("1.9") == "1.10")

@@ -1,4 +1,8 @@
 extension KindCatalogue {
+    /// The segments a `router` answers (`AgentOutput.segment`), from the least history to the
+    /// most: the names an edge's `segments` may use.
+    public static let routerSegments = ["cold", "light", "heavy"]
+
     /// The kinds agentic ships with.
     public static let builtin = KindCatalogue([
         KindDescriptor(

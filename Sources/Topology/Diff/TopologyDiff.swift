@@ -35,6 +35,24 @@ public struct TopologyDiff: Sendable, Equatable, Codable, CustomStringConvertibl
         public var description: String { "\(name): \(changes.map(\.description).joined(separator: "; "))" }
     }
 
+    /// A change to an edge present in both topologies: which requests take it.
+    public struct EdgeChange: Sendable, Equatable, Codable, CustomStringConvertible {
+        /// The upstream agent.
+        public var from: String
+        /// The downstream agent.
+        public var to: String
+        /// The edge's `segments` before and after (`nil`: every request takes it).
+        public var segments: FieldChange
+
+        public init(from: String, to: String, segments: FieldChange) {
+            self.from = from
+            self.to = to
+            self.segments = segments
+        }
+
+        public var description: String { "\(from) -> \(to): \(segments)" }
+    }
+
     /// The epoch before.
     public var fromEpoch: Int
     /// The epoch after.
@@ -49,6 +67,8 @@ public struct TopologyDiff: Sendable, Equatable, Codable, CustomStringConvertibl
     public var edgesAdded: [Edge]
     /// Edges only in the old topology.
     public var edgesRemoved: [Edge]
+    /// Edges in both whose segments changed.
+    public var edgesChanged: [EdgeChange]
     /// Changes to the gateway (`listen`, `nng`, `entry`, `exit`, `deadline_ms`, `allow_non_loopback`).
     public var gatewayChanges: [FieldChange]
     /// Changes elsewhere: `name`, `transport.*`, `rewards.*`.
@@ -67,10 +87,21 @@ public struct TopologyDiff: Sendable, Equatable, Codable, CustomStringConvertibl
             let changes = Self.changes(before, agent)
             return changes.isEmpty ? nil : AgentChange(name: agent.name, changes: changes)
         }
-        let oldEdges = Set(old.edges)
-        let newEdges = Set(new.edges)
-        edgesAdded = new.edges.filter { !oldEdges.contains($0) }
-        edgesRemoved = old.edges.filter { !newEdges.contains($0) }
+        // An edge is the pair of agents it joins; its segments are a change to it.
+        let oldEdges = Dictionary(old.edges.map { (Edge(from: $0.from, to: $0.to), $0) }) { first, _ in first }
+        let newEdges = Dictionary(new.edges.map { (Edge(from: $0.from, to: $0.to), $0) }) { first, _ in first }
+        edgesAdded = new.edges.filter { oldEdges[Edge(from: $0.from, to: $0.to)] == nil }
+        edgesRemoved = old.edges.filter { newEdges[Edge(from: $0.from, to: $0.to)] == nil }
+        edgesChanged = new.edges.compactMap { edge in
+            guard let before = oldEdges[Edge(from: edge.from, to: edge.to)], before.segments != edge.segments else {
+                return nil
+            }
+            return EdgeChange(
+                from: edge.from, to: edge.to,
+                segments: FieldChange(
+                    field: "segments", old: before.segments.map(YAMLWriter.list),
+                    new: edge.segments.map(YAMLWriter.list)))
+        }
 
         var gateway: [FieldChange] = []
         let (a, b) = (old.gateway, new.gateway)
@@ -108,7 +139,7 @@ public struct TopologyDiff: Sendable, Equatable, Codable, CustomStringConvertibl
     /// Whether the two topologies are the same apart from their epochs.
     public var isEmpty: Bool {
         agentsAdded.isEmpty && agentsRemoved.isEmpty && agentsChanged.isEmpty && edgesAdded.isEmpty
-            && edgesRemoved.isEmpty && gatewayChanges.isEmpty && otherChanges.isEmpty
+            && edgesRemoved.isEmpty && edgesChanged.isEmpty && gatewayChanges.isEmpty && otherChanges.isEmpty
     }
 
     /// One change per line: `+` added, `-` removed, `~` changed.
@@ -119,9 +150,25 @@ public struct TopologyDiff: Sendable, Equatable, Codable, CustomStringConvertibl
         lines += agentsChanged.map { "~ agent \($0)" }
         lines += edgesAdded.map { "+ edge \($0)" }
         lines += edgesRemoved.map { "- edge \($0)" }
+        lines += edgesChanged.map { "~ edge \($0)" }
         lines += gatewayChanges.map { "~ gateway.\($0)" }
         lines += otherChanges.map { "~ \($0)" }
         return lines.joined(separator: "\n")
+    }
+
+    // Written by hand only so that a diff from a build without `edgesChanged` still decodes.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        fromEpoch = try container.decode(Int.self, forKey: .fromEpoch)
+        toEpoch = try container.decode(Int.self, forKey: .toEpoch)
+        agentsAdded = try container.decode([String].self, forKey: .agentsAdded)
+        agentsRemoved = try container.decode([String].self, forKey: .agentsRemoved)
+        agentsChanged = try container.decode([AgentChange].self, forKey: .agentsChanged)
+        edgesAdded = try container.decode([Edge].self, forKey: .edgesAdded)
+        edgesRemoved = try container.decode([Edge].self, forKey: .edgesRemoved)
+        edgesChanged = try container.decodeIfPresent([EdgeChange].self, forKey: .edgesChanged) ?? []
+        gatewayChanges = try container.decode([FieldChange].self, forKey: .gatewayChanges)
+        otherChanges = try container.decode([FieldChange].self, forKey: .otherChanges)
     }
 
     private static func changes(_ old: AgentSpec, _ new: AgentSpec) -> [FieldChange] {

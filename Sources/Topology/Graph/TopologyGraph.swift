@@ -1,7 +1,8 @@
 /// The agents and edges of a topology as a directed graph.
 ///
 /// Names that edges mention but no agent declares are still nodes, so the helpers work on
-/// specs that have not validated yet.
+/// specs that have not validated yet. Every edge counts, whatever its segments; the helpers
+/// that take a segment follow only the edges its requests take.
 public struct TopologyGraph: Sendable, Equatable {
     /// Every node: declared agents in file order, then names only edges mention.
     public let nodes: [String]
@@ -9,6 +10,8 @@ public struct TopologyGraph: Sendable, Equatable {
     public let entry: [String]
     private let successorMap: [String: [String]]
     private let predecessorMap: [String: [String]]
+    /// The segments of the edges that have some, by `from` then `to`.
+    private let segmentMap: [String: [String: [String]]]
 
     /// The graph of `spec`.
     public init(_ spec: TopologySpec) {
@@ -17,17 +20,21 @@ public struct TopologyGraph: Sendable, Equatable {
         for agent in spec.agents where seen.insert(agent.name).inserted { nodes.append(agent.name) }
         var successors: [String: [String]] = [:]
         var predecessors: [String: [String]] = [:]
+        var segments: [String: [String: [String]]] = [:]
         for edge in spec.edges {
             for name in [edge.from, edge.to] where seen.insert(name).inserted { nodes.append(name) }
+            // A repeated edge (which validation rejects) is the first one, segments included.
             if !(successors[edge.from] ?? []).contains(edge.to) {
                 successors[edge.from, default: []].append(edge.to)
                 predecessors[edge.to, default: []].append(edge.from)
+                if let restriction = edge.segments { segments[edge.from, default: [:]][edge.to] = restriction }
             }
         }
         self.nodes = nodes
         self.entry = spec.gateway.entry
         self.successorMap = successors
         self.predecessorMap = predecessors
+        self.segmentMap = segments
     }
 
     /// The agents `name` feeds, in edge order.
@@ -49,6 +56,24 @@ public struct TopologyGraph: Sendable, Equatable {
 
     /// Every agent reachable from the gateway's entry.
     public var reachableFromEntry: Set<String> { reachable(from: entry) }
+
+    /// The segments whose requests take the edge `from` → `to`; `nil` when it is taken by every
+    /// request (or there is no such edge).
+    public func segments(from: String, to: String) -> [String]? { segmentMap[from]?[to] }
+
+    /// Every agent reachable from `start` over the edges a request of `segment` takes: those
+    /// without segments and those that list it.
+    public func reachable(from start: [String], segment: String) -> Set<String> {
+        var seen = Set<String>()
+        var stack = start
+        while let name = stack.popLast() {
+            guard seen.insert(name).inserted else { continue }
+            for next in successors(of: name) where segments(from: name, to: next)?.contains(segment) ?? true {
+                stack.append(next)
+            }
+        }
+        return seen
+    }
 
     /// A topological order (every agent after those that feed it, ties in file order), or `nil` if
     /// the edges have a cycle.

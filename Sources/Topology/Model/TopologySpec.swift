@@ -50,19 +50,27 @@ public struct TopologySpec: Sendable, Equatable, Codable {
     public var graph: TopologyGraph { TopologyGraph(self) }
 }
 
-/// One edge of the graph: `from` feeds `to`.
+/// One edge of the graph: `from` feeds `to`, for every request or only for those of some
+/// router segments.
 public struct Edge: Sendable, Hashable, Codable, CustomStringConvertible {
     /// The upstream agent.
     public var from: String
     /// The downstream agent.
     public var to: String
+    /// The router segments (see ``KindCatalogue/routerSegments``) whose requests take this edge;
+    /// `nil` for every request.
+    public var segments: [String]?
 
-    public init(from: String, to: String) {
+    public init(from: String, to: String, segments: [String]? = nil) {
         self.from = from
         self.to = to
+        self.segments = segments
     }
 
-    public var description: String { "\(from) -> \(to)" }
+    public var description: String {
+        guard let segments else { return "\(from) -> \(to)" }
+        return "\(from) -> \(to) [\(segments.joined(separator: ", "))]"
+    }
 }
 
 /// Transport defaults for the agents' sockets.

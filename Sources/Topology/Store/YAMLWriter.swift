@@ -35,7 +35,10 @@ struct YAMLWriter {
             line(0, "edges: []")
         } else {
             line(0, "edges:")
-            for edge in spec.edges { line(1, "- { from: \(Self.scalar(edge.from)), to: \(Self.scalar(edge.to)) }") }
+            for edge in spec.edges {
+                let segments = edge.segments.map { ", segments: \(Self.list($0))" } ?? ""
+                line(1, "- { from: \(Self.scalar(edge.from)), to: \(Self.scalar(edge.to))\(segments) }")
+            }
         }
         writeGateway(spec.gateway)
         writeRewards(spec.rewards)
@@ -133,6 +136,9 @@ struct YAMLWriter {
         if number.isInfinite { return number < 0 ? "-.inf" : ".inf" }
         return String(number)
     }
+
+    /// A flow list of text: `[light, heavy]`.
+    static func list(_ items: [String]) -> String { "[\(items.map(scalar).joined(separator: ", "))]" }
 
     static func dimension(_ dimension: DecisionDimension) -> String {
         var parts = ["type: \(scalar(dimension.type.rawValue))"]

@@ -19,7 +19,7 @@ struct NodeDecoder {
     ]
     static let dimensionKeys = ["type", "min", "max", "values", "log"]
     static let restartKeys = ["policy", "intensity", "period_s", "backoff_ms", "max_backoff_ms"]
-    static let edgeKeys = ["from", "to"]
+    static let edgeKeys = ["from", "to", "segments"]
     static let gatewayKeys = ["listen", "nng", "entry", "exit", "deadline_ms", "allow_non_loopback"]
     static let rewardsKeys = ["inner", "outer"]
     static let outerKeys = ["metric", "latency_budget_ms", "diversity_floor"]
@@ -197,6 +197,14 @@ struct NodeDecoder {
                 if key == "from" { edge.from = value } else { edge.to = value }
             } else {
                 poison(field)
+            }
+        }
+        if let node = optional(map, "segments") {
+            let path = FieldPath.key(field, "segments")
+            if let items = sequence(node, path) {
+                let names = items.enumerated().compactMap { string($1, FieldPath.index(path, $0)) }
+                // A list missing an item would be judged as if it were whole.
+                if names.count == items.count { edge.segments = names } else { poison(path) }
             }
         }
         return edge

@@ -60,17 +60,19 @@ struct SemanticChecker {
                         "no agent is named '\(name)'\(Suggest.hint(name, names))")
                 }
             }
-            if let first = seenEdges[edge] {
-                issue(.invalidValue, path, "duplicate edge \(edge) (also edges[\(first)])")
+            // Two edges between the same agents are one too many, whatever their segments.
+            let ends = Edge(from: edge.from, to: edge.to)
+            if let first = seenEdges[ends] {
+                issue(.invalidValue, path, "duplicate edge \(ends) (also edges[\(first)])")
             } else {
-                seenEdges[edge] = index
+                seenEdges[ends] = index
             }
         }
         let cycles = graph.cycles()
         let edgesComplete = !poisoned.contains { FieldPath.isWithin($0, "edges") }
         for cycle in cycles {
             let closing = Edge(from: cycle[cycle.count - 1], to: cycle[0])
-            let index = spec.edges.firstIndex(of: closing) ?? 0
+            let index = spec.edges.firstIndex { $0.from == closing.from && $0.to == closing.to } ?? 0
             issue(
                 .cycle, FieldPath.index("edges", index),
                 "the edges form a cycle: \((cycle + [cycle[0]]).joined(separator: " -> ")); the graph must be acyclic")
@@ -79,6 +81,7 @@ struct SemanticChecker {
         checkGateway(
             spec.gateway, names: names, namesComplete: namesComplete,
             graph: cycles.isEmpty && edgesComplete ? graph : nil)
+        checkSegments(&spec, names: names, graph: cycles.isEmpty && edgesComplete && namesComplete ? graph : nil)
         checkRewards(spec, names: names, namesComplete: namesComplete)
     }
 
@@ -393,6 +396,77 @@ struct SemanticChecker {
             issue(
                 .outOfRange, "gateway.deadline_ms",
                 "deadline_ms must be in 1…\(Self.deadlineRange.upperBound), found \(gateway.deadlineMilliseconds)")
+        }
+    }
+
+    /// Edges' `segments`: known names, each once; taken only downstream of a router (elsewhere
+    /// the segment may not be known yet when the edge is reached, and which agents run would
+    /// depend on timing); and for every segment the exit still reachable from the entry, or that
+    /// segment's users would get nothing. Valid lists are put in the catalogue's order, so equal
+    /// restrictions compare equal. `graph` is nil when names, edges or acyclicity are in doubt.
+    private mutating func checkSegments(_ spec: inout TopologySpec, names: Set<String>, graph: TopologyGraph?) {
+        let known = KindCatalogue.routerSegments
+        var wellFormed = true
+        for (index, edge) in spec.edges.enumerated() {
+            guard let segments = edge.segments else { continue }
+            let path = FieldPath.key(FieldPath.index("edges", index), "segments")
+            guard !segments.isEmpty else {
+                issue(
+                    .invalidValue, path,
+                    "segments must name at least one of \(known.joined(separator: ", ")); leave it out for an edge every request takes"
+                )
+                wellFormed = false
+                continue
+            }
+            var seen = Set<String>()
+            for (position, segment) in segments.enumerated() {
+                let field = FieldPath.index(path, position)
+                if !known.contains(segment) {
+                    issue(
+                        .invalidValue, field,
+                        "unknown segment '\(segment)'\(Suggest.hint(segment, known)); a router answers \(known.joined(separator: ", "))"
+                    )
+                    wellFormed = false
+                } else if !seen.insert(segment).inserted {
+                    issue(.invalidValue, field, "segment '\(segment)' is listed twice")
+                    wellFormed = false
+                }
+            }
+        }
+        if wellFormed {
+            for index in spec.edges.indices {
+                if let segments = spec.edges[index].segments {
+                    spec.edges[index].segments = known.filter { segments.contains($0) }
+                }
+            }
+        }
+        guard let graph, spec.edges.contains(where: { $0.segments != nil }) else { return }
+
+        let routers = spec.agents.filter { catalogue[$0.kind]?.role == .router }.map(\.name)
+        let downstream = graph.reachable(from: routers)
+        for (index, edge) in spec.edges.enumerated() where edge.segments != nil && !downstream.contains(edge.from) {
+            let why =
+                routers.isEmpty
+                ? "the topology has no router to choose a segment"
+                : "'\(edge.from)' is neither a router nor fed by one, so the segment may not be known yet when this edge is reached"
+            issue(
+                .invalidValue, FieldPath.key(FieldPath.index("edges", index), "segments"),
+                "segments need a router upstream: \(why)")
+        }
+
+        let exit = spec.gateway.exit
+        let entry = spec.gateway.entry.filter(names.contains)
+        if wellFormed, names.contains(exit), !entry.isEmpty, graph.reachable(from: entry).contains(exit) {
+            for segment in known where !graph.reachable(from: entry, segment: segment).contains(exit) {
+                let closed = spec.edges.indices.filter {
+                    spec.edges[$0].segments.map { !$0.contains(segment) } ?? false
+                }
+                guard let first = closed.first else { continue }
+                issue(
+                    .unreachable, FieldPath.key(FieldPath.index("edges", first), "segments"),
+                    "for segment '\(segment)' the exit '\(exit)' cannot be reached from the entry over the edges it takes (not taken: \(closed.map { spec.edges[$0].description }.joined(separator: ", "))), so its users would get nothing"
+                )
+            }
         }
     }
 
