@@ -118,14 +118,11 @@ public actor TopologyEvaluator {
         let started = ContinuousClock.now
         let data = try data(stage)
         let agents = try await self.agents(for: topology, stage: stage)
-        let recorder = OutputRecorder()
         let graph: InProcessGraph
         do {
             graph = try InProcessGraph(spec: topology) { name, request in
                 guard let agent = agents[name] else { return nil }
-                let output = try? await agent.decide(request)
-                if let output { recorder.record(user: request.user, agent: name, output) }
-                return output
+                return try? await agent.decide(request)
             }
         } catch {
             throw EvaluationError(code: .model, message: "\(error)")
@@ -136,21 +133,20 @@ public actor TopologyEvaluator {
         let k = configuration.listLength
         var served: [Int: [Int]] = [:]
         var degraded: [String: Int] = [:]
-        await withTaskGroup(of: (Int, [ScoredItem], [String]).self) { group in
+        var collected: [Int: InProcessGraph.Trace] = [:]
+        await withTaskGroup(of: (Int, InProcessGraph.Trace).self) { group in
             var next = 0
             func launch() {
                 let u = users[next]
                 next += 1
                 let id = String(data.index.userIDs[u])
-                group.addTask {
-                    let answer = await graph.recommend(user: id, k: k)
-                    return (u, answer.items, answer.degraded)
-                }
+                group.addTask { (u, await graph.trace(user: id, k: k)) }
             }
             while next < users.count && next < max(1, configuration.concurrentRequests) { launch() }
-            for await (u, items, failed) in group {
-                served[u] = Self.indices(items, data)
-                for agent in failed { degraded[agent, default: 0] += 1 }
+            for await (u, trace) in group {
+                served[u] = Self.indices(trace.items, data)
+                for agent in trace.degraded { degraded[agent, default: 0] += 1 }
+                collected[u] = trace
                 if next < users.count { launch() }
             }
         }
@@ -161,14 +157,11 @@ public actor TopologyEvaluator {
                             catalogueSize: data.index.itemCount, users: members)
         }
         let overall = metrics(served)
-        let outputs = recorder.outputs
+        let traces = collected
 
         // Segments as the router decided them for each user.
         var members: [String: Set<Int>] = [:]
-        for u in users {
-            let id = String(data.index.userIDs[u])
-            if let segment = outputs[id]?.values.lazy.compactMap(\.segment).first { members[segment, default: []].insert(u) }
-        }
+        for (u, trace) in traces { if let segment = trace.segment { members[segment, default: []].insert(u) } }
         var segments: [String: MetricSet] = [:], segmentRewards: [String: Double] = [:]
         for (segment, group) in members {
             segments[segment] = metrics(served, users: group)
@@ -180,10 +173,10 @@ public actor TopologyEvaluator {
         func lists(of name: String, askingWhenMissing agent: (any Agent)?) async -> [Int: [Int]] {
             var out: [Int: [Int]] = [:]
             for u in users {
-                let id = String(data.index.userIDs[u])
-                if let output = outputs[id]?[name] {
+                if let output = traces[u]?.outputs[name] {
                     out[u] = Self.indices(output.items, data)
                 } else if let agent {
+                    let id = String(data.index.userIDs[u])
                     let request = DecisionRequest(requestID: "eval", user: id, k: k, epoch: topology.epoch, inputs: [])
                     if let output = try? await agent.decide(request) { out[u] = Self.indices(output.items, data) }
                 }
@@ -335,18 +328,6 @@ public actor TopologyEvaluator {
             DispatchQueue.global().async { continuation.resume(returning: body()) }
         }
     }
-}
-
-/// Every agent's output per user, as the walk produced them.
-private final class OutputRecorder: @unchecked Sendable {
-    private let lock = NSLock()
-    private var byUser: [String: [String: AgentOutput]] = [:]
-
-    func record(user: String, agent: String, _ output: AgentOutput) {
-        lock.withLock { byUser[user, default: [:]][agent] = output }
-    }
-
-    var outputs: [String: [String: AgentOutput]] { lock.withLock { byUser } }
 }
 
 /// Results written by index from concurrent iterations.
