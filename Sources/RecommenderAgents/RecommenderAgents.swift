@@ -71,7 +71,7 @@ public enum RecommenderAgents {
                 return HistoryRouterAgent(context, data: try load())
             } catch {
                 fallback(context, error)
-                return RouterAgent(context)
+                return try RouterAgent(context)
             }
         }
         factory.register(kind: "fusion") { SourcedFusionAgent($0) }
