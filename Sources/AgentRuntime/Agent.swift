@@ -154,6 +154,53 @@ public struct ParameterSet: Sendable, Equatable {
     /// The parameter as a boolean.
     public func bool(_ name: String) -> Bool? { values[name]?.bool }
 
+    /// The parameter as an integer, which the kind must declare (with a default).
+    /// - Throws: ``AgentRuntimeError/Code/invalidParameter`` when it has no integer value.
+    public func requiredInt(_ name: String) throws(AgentRuntimeError) -> Int {
+        guard let value = int(name) else { throw missing(name, "an integer") }
+        return value
+    }
+
+    /// The parameter as a number, which the kind must declare (with a default).
+    /// - Throws: ``AgentRuntimeError/Code/invalidParameter`` when it has no numeric value.
+    public func requiredDouble(_ name: String) throws(AgentRuntimeError) -> Double {
+        guard let value = double(name) else { throw missing(name, "a number") }
+        return value
+    }
+
+    /// The parameter as text, which the kind must declare (with a default).
+    /// - Throws: ``AgentRuntimeError/Code/invalidParameter`` when it has no text value.
+    public func requiredString(_ name: String) throws(AgentRuntimeError) -> String {
+        guard let value = string(name) else { throw missing(name, "text") }
+        return value
+    }
+
+    /// The parameter as a boolean, which the kind must declare (with a default).
+    /// - Throws: ``AgentRuntimeError/Code/invalidParameter`` when it has no boolean value.
+    public func requiredBool(_ name: String) throws(AgentRuntimeError) -> Bool {
+        guard let value = bool(name) else { throw missing(name, "true or false") }
+        return value
+    }
+
+    /// The values of the wildcard family `prefix.*` by the part after `prefix.`, and the
+    /// default the kind declares for the family (wildcards have no resolved values, so a
+    /// member the topology does not set takes this).
+    public func family(_ prefix: String) -> (values: [String: ParameterValue], defaultValue: ParameterValue?) {
+        let head = prefix + "."
+        var members: [String: ParameterValue] = [:]
+        for (name, value) in values where name.hasPrefix(head) && name.count > head.count {
+            members[String(name.dropFirst(head.count))] = value
+        }
+        return (members, kind.parameters.first { $0.name == head + "*" }?.defaultValue)
+    }
+
+    private func missing(_ name: String, _ type: String) -> AgentRuntimeError {
+        // Values are resolved from the kind's defaults, so only a catalogue that lacks the
+        // parameter (or a kind made from another catalogue) gets here.
+        let got = values[name].map { "\($0)" } ?? "nothing"
+        return AgentRuntimeError(.invalidParameter, "\(kind.name) needs \(name) as \(type); got \(got)")
+    }
+
     /// Parses every change, then applies them all, or none when one is bad.
     /// - Throws: ``AgentRuntimeError/Code/invalidParameter``.
     public mutating func apply(_ changes: [String: String]) throws(AgentRuntimeError) {

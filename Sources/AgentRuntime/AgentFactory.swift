@@ -53,9 +53,9 @@ public struct AgentFactory: Sendable {
     /// The data-free kinds, and optionally the test kinds.
     public static func builtin(includingTestKinds: Bool) -> AgentFactory {
         var factory = AgentFactory(catalogue: .builtin)
-        factory.register(kind: "router") { RouterAgent($0) }
+        factory.register(kind: "router") { try RouterAgent($0) }
         factory.register(kind: "recall.static") { StaticRecallAgent($0) }
-        factory.register(kind: "fusion") { FusionAgent($0) }
+        factory.register(kind: "fusion") { try FusionAgent($0) }
         factory.register(kind: "rank.passthrough") { PassthroughRankAgent($0) }
         factory.register(kind: "rerank.mmr") { MMRRerankAgent($0) }
         if includingTestKinds {

@@ -4,7 +4,7 @@ public import Dataset
 /// Implicit-feedback alternating least squares (Hu, Koren, Volinsky 2008): confidence
 /// 1 + α on observed pairs, each half-step an exact ridge solve per row via LAPACK.
 public struct ALS: Sendable {
-    public struct Configuration: TunableConfiguration, Equatable {
+    public struct Configuration: TunableConfiguration, Hashable {
         /// Latent dimension.
         public var factors: Int = 64
         /// L2 regularisation on both factor matrices.

@@ -6,7 +6,7 @@ public import Dataset
 /// its cosine-like similarity to that profile. Needs no co-occurrence, so it serves
 /// cold users and items nobody has rated yet.
 public struct ContentModel: Sendable {
-    public struct Configuration: TunableConfiguration, Equatable {
+    public struct Configuration: TunableConfiguration, Hashable {
         /// Weight of the genre block.
         public var genreWeight: Double = 1
         /// Weight of the release-year block.

@@ -8,7 +8,7 @@ public import Dataset
 /// With `zeroDiagonal` (EASE / EDLAE) B = I − P·diag(1/diag P) with a zero diagonal;
 /// without it (DLAE) B = I − P·Λ, letting dropout alone keep B away from the identity.
 public struct EASE: Sendable {
-    public struct Configuration: TunableConfiguration, Equatable {
+    public struct Configuration: TunableConfiguration, Hashable {
         /// L2 regularisation λ added to the Gram diagonal; larger favours popular items.
         public var lambda: Double = 300
         /// Dropout emphasis d = p/(1−p): extra penalty proportional to item popularity.

@@ -2,7 +2,7 @@ public import Dataset
 
 /// Item-based k-nearest neighbours with shrunk cosine similarity.
 public struct ItemKNN: Sendable {
-    public struct Configuration: TunableConfiguration, Equatable {
+    public struct Configuration: TunableConfiguration, Hashable {
         /// Neighbours kept per item.
         public var neighbours: Int = 400
         /// Added to the cosine denominator so rare co-occurrences count less.

@@ -3,7 +3,7 @@ public import Dataset
 /// RP3beta (Paudel et al. 2017): three-step random-walk item similarity with the
 /// transition probabilities raised to α and the target popularity divided out by β.
 public struct RP3beta: Sendable {
-    public struct Configuration: TunableConfiguration, Equatable {
+    public struct Configuration: TunableConfiguration, Hashable {
         /// Exponent on the transition probabilities.
         public var alpha: Double = 0.75
         /// Popularity penalty exponent on the target item.

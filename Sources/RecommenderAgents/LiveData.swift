@@ -33,6 +33,9 @@ struct LiveData: Sendable {
     let fittedItemCount: Int
     /// Interaction counts per item (training pairs plus new feedback pairs).
     private(set) var popularity: [Double]
+    /// log(1 + popularity) per item, kept up to date with it: the re-ranker's popularity
+    /// penalty and the ranker's feature read it per request.
+    private(set) var logPopularity: [Double]
     /// Genre bits per item (0 for items feedback introduced).
     private(set) var genres: [UInt64]
     private var changedHistories: [String: History] = [:]
@@ -48,6 +51,7 @@ struct LiveData: Sendable {
         itemIndexByID = Dictionary(uniqueKeysWithValues: itemIDs.enumerated().map { ($1, $0) })
         fittedItemCount = itemIDs.count
         popularity = matrix.columnCounts().map(Double.init)
+        logPopularity = popularity.map { log(1 + $0) }
         genres = Reranker.genreBits(data.items.map(\.genres))
         training = matrix
         userIndexByID = Dictionary(uniqueKeysWithValues: data.index.userIDs.enumerated().map { (String($1), $0) })
@@ -65,6 +69,7 @@ struct LiveData: Sendable {
         itemIDs.append(id)
         itemIndexByID[id] = index
         popularity.append(0)
+        logPopularity.append(0)
         genres.append(0)
         return (index, true)
     }
@@ -100,6 +105,7 @@ struct LiveData: Sendable {
             updated.ratings.append(rating)
             updated.contains.insert(item)
             popularity[item] += 1
+            logPopularity[item] = log(1 + popularity[item])
         } else if let position = updated.items.firstIndex(of: item) {
             updated.ratings[position] = rating
         }

@@ -5,16 +5,22 @@ import Foundation
 import Recommender
 
 /// `router` with data: segments the user by the real length of their history (training
-/// interactions plus clicks since), `cold` up to `cold_max_history`, `light` up to
-/// `light_max_history`, `heavy` beyond; an unknown user is `cold`.
+/// interactions plus clicks since) with the data-free router's ``SegmentRule``: `cold` up to
+/// `cold_max_history`, `light` up to `light_max_history`, `heavy` beyond; an unknown user is
+/// `cold`.
 public actor HistoryRouterAgent: Agent {
     public nonisolated let context: AgentContext
-    public var parameterSet: ParameterSet
+    public var parameterSet: ParameterSet {
+        didSet { if let bound = try? KindBinding.router(parameterSet) { rule = bound } }
+    }
+    private var rule: SegmentRule
     var live: LiveData
 
-    init(_ context: AgentContext, data: MovieLensData) {
+    init(_ context: AgentContext, data: MovieLensData) throws {
         self.context = context
-        self.parameterSet = ParameterSet(context)
+        let parameters = ParameterSet(context)
+        self.parameterSet = parameters
+        self.rule = try KindBinding.router(parameters)
         self.live = LiveData(data: data)
     }
 
@@ -25,9 +31,7 @@ public actor HistoryRouterAgent: Agent {
     }
 
     public func segment(historyCount count: Int) -> String {
-        if count <= parameterSet.int("cold_max_history") ?? 5 { return "cold" }
-        if count <= parameterSet.int("light_max_history") ?? 30 { return "light" }
-        return "heavy"
+        rule.segment(historyCount: count)
     }
 
     public func feedback(_ payload: [UInt8]) async {
@@ -42,15 +46,21 @@ enum FusionCore {
     /// largest `k`) and MMR looks at the head only, and each item carries its sources.
     static let outputLimit = 300
 
+    /// The fused list of `inputs` under `rule` (its weights, all-zero fallback included).
+    static func fuse(_ inputs: [AgentOutput], rule: FusionRule) -> [ScoredItem] {
+        fuse(inputs, method: rule.method, weights: rule.weights(for: inputs))
+    }
+
     /// The fused list, best first (ties by item id), each item carrying its per-route
-    /// calibrated scores in `sources`.
+    /// calibrated scores in `sources`; `weights` are the inputs', in order.
     ///
     /// Per candidate one dictionary lookup (id → slot) and flat arrays: a dictionary of
     /// totals plus a dictionary of per-item source dictionaries for ~1,200 candidates was most
     /// of the fusion agent's CPU, and it is the mesh's busiest hop. Only the kept items get a
     /// `sources` dictionary. Totals add up in the same order as a per-id dictionary would, so
     /// the scores and the order are the same to the bit.
-    static func fuse(_ inputs: [AgentOutput], method: String, weight: (String) -> Double) -> [ScoredItem] {
+    static func fuse(_ inputs: [AgentOutput], method: String, weights: [Double]) -> [ScoredItem] {
+        precondition(weights.count == inputs.count, "one weight per input")
         let capacity = inputs.reduce(0) { $0 + $1.items.count }
         var slots: [String: Int] = [:]
         slots.reserveCapacity(capacity)
@@ -63,7 +73,7 @@ enum FusionCore {
         var routeScores: [(slot: Int, input: Int, score: Double)] = []
         routeScores.reserveCapacity(capacity)
         for (inputIndex, input) in inputs.enumerated() where !input.items.isEmpty {
-            let w = weight(input.agent)
+            let w = weights[inputIndex]
             for (item, score) in zip(input.items, FusionAgent.normalised(input.items, method: method)) {
                 let slot: Int
                 if let known = slots[item.item] {
@@ -95,15 +105,20 @@ enum FusionCore {
 }
 
 /// `fusion` for the MovieLens mesh: merges the recall routes' lists with `weight.<route>`
-/// and `method` (zscore, rank, weighted), and passes each item's per-route calibrated
-/// scores on in `sources` for the learned ranker.
+/// and `method` (zscore, rank, weighted) under the data-free fusion's ``FusionRule``, and
+/// passes each item's per-route calibrated scores on in `sources` for the learned ranker.
 public actor SourcedFusionAgent: Agent {
     public nonisolated let context: AgentContext
-    public var parameterSet: ParameterSet
+    public var parameterSet: ParameterSet {
+        didSet { if let bound = try? KindBinding.fusion(parameterSet) { rule = bound } }
+    }
+    private var rule: FusionRule
 
-    public init(_ context: AgentContext) {
+    public init(_ context: AgentContext) throws(AgentRuntimeError) {
         self.context = context
-        self.parameterSet = ParameterSet(context)
+        let parameters = ParameterSet(context)
+        self.parameterSet = parameters
+        self.rule = try KindBinding.fusion(parameters)
     }
 
     public func decide(_ request: DecisionRequest) async throws -> DecisionResponse {
@@ -111,30 +126,33 @@ public actor SourcedFusionAgent: Agent {
     }
 
     public func fuse(_ inputs: [AgentOutput]) -> [ScoredItem] {
-        let parameters = parameterSet
-        return FusionCore.fuse(inputs, method: parameters.string("method") ?? "zscore") {
-            parameters.double("weight.\($0)") ?? 1
-        }
+        FusionCore.fuse(inputs, rule: rule)
     }
 }
 
 /// `rerank.mmr` with data: drops items the user has already seen (history updated by
 /// feedback), then picks `min(k, request.k)` items trading relevance for genre diversity
 /// (maximal marginal relevance, `lambda` 1 = pure relevance) with at most `genre_cap` items
-/// per genre (0 = no cap).
+/// per genre (0 = no cap), relevance lowered by `popularity_penalty` per unit of z-scored
+/// log popularity (live counts) over the candidates.
 public actor GenreMMRAgent: Agent {
     public nonisolated let context: AgentContext
-    public var parameterSet: ParameterSet
+    public var parameterSet: ParameterSet {
+        didSet { if let bound = try? KindBinding.mmr(parameterSet) { binding = bound } }
+    }
+    private var binding: KindBinding.MMR
     var live: LiveData
 
-    init(_ context: AgentContext, data: MovieLensData) {
+    init(_ context: AgentContext, data: MovieLensData) throws {
         self.context = context
-        self.parameterSet = ParameterSet(context)
+        let parameters = ParameterSet(context)
+        self.parameterSet = parameters
+        self.binding = try KindBinding.mmr(parameters)
         self.live = LiveData(data: data)
     }
 
     public func decide(_ request: DecisionRequest) async throws -> DecisionResponse {
-        var k = max(0, parameterSet.int("k") ?? 10)
+        var k = max(0, binding.k)
         if request.k > 0 { k = min(k, request.k) }
         var seen = Set<String>()
         let candidates = request.inputs.flatMap(\.items).filter { seen.insert($0.item).inserted && $0.score.isFinite }
@@ -142,15 +160,8 @@ public actor GenreMMRAgent: Agent {
         // joins the catalogue without genres instead of being dropped.
         var indices: [Int] = []
         for candidate in candidates { indices.append(live.itemIndex(adding: candidate.item).index) }
-        let lambda = parameterSet.double("lambda") ?? 0.7
-        let cap = parameterSet.int("genre_cap") ?? 0
-        // Reranker subtracts diversity × similarity from z-scored relevance; MMR's
-        // λ·rel − (1−λ)·sim ranks the same as rel − ((1−λ)/λ)·sim.
-        let diversity = lambda <= 0 ? 100 : min(100, (1 - lambda) / lambda)
         let reranker = Reranker(
-            configuration: .init(
-                diversity: diversity, maxItemsPerGenre: cap > 0 ? cap : nil, candidatePool: max(60, k)),
-            itemGenres: live.genres)
+            configuration: binding.reranker, itemGenres: live.genres, itemPopularity: live.logPopularity)
         let history = live.history(request.user).contains
         let chosen = reranker.rerank(candidates: indices, scores: candidates.map(\.score), k: k) { history.contains($0) }
         let scores = Dictionary(zip(indices, candidates.map(\.score)), uniquingKeysWith: { first, _ in first })

@@ -38,7 +38,7 @@ struct RankerFeatures: Sendable {
             }
             out.append(candidate.score)
             let index = live.itemIndex(candidate.item)
-            out.append(index.map { log(1 + live.popularity[$0]) } ?? 0)
+            out.append(index.map { live.logPopularity[$0] } ?? 0)
             var affinity = 0.0
             if let index {
                 var bits = live.genres[index]
@@ -52,25 +52,47 @@ struct RankerFeatures: Sendable {
     }
 }
 
-/// `rank.learned`: reorders the head (`k` items) of fusion's list with a linear model over
-/// per-route scores, popularity and genre affinity.
+/// A trained ranker: the listwise linear model or boosted trees, over ``RankerFeatures``.
+enum TrainedRanker: Sendable {
+    case linear(LogisticRanker.Model)
+    case boosted(BoostedRanker.Model)
+
+    func score(_ features: UnsafeBufferPointer<Double>) -> Double {
+        switch self {
+        case .linear(let model): model.score(features)
+        case .boosted(let model): model.score(features)
+        }
+    }
+}
+
+/// `rank.learned`: reorders the head (`k` items) of fusion's list with a learned model over
+/// per-route scores, popularity and genre affinity: `model: linear` a listwise linear model
+/// (`l2` per training user), `model: boosted` LambdaMART (`trees`, `depth`, `learning_rate`),
+/// `model: none` the fused order.
 ///
 /// Trained at start the honest way: the upstream routes (read from the topology, with their
 /// parameters) are fitted on the training data less its hold-out (``MovieLensData/rankerFit``),
-/// fused exactly as the fusion agent fuses, and the ranker learns which of the fused
-/// candidates the hold-out contains. It never sees anything outside the training data, so
-/// offline evaluation can run it unchanged. With no upstream route or a failed fit, it logs
-/// why and passes the fused order through.
+/// fused exactly as the fusion agent fuses, and the ranker learns, per user, which of the
+/// fused candidates the hold-out contains. It never sees anything outside the training data,
+/// so offline evaluation can run it unchanged. With no upstream route or a failed fit, it
+/// logs why and passes the fused order through. Parameters other than `k` take effect at the
+/// next start; `k` shapes the training too, so a new `k` serves a model trained on the old.
 public actor LearnedRankAgent: Agent {
     public nonisolated let context: AgentContext
-    public var parameterSet: ParameterSet
+    public var parameterSet: ParameterSet {
+        didSet { if let bound = try? KindBinding.ranker(parameterSet) { k = bound.k } }
+    }
+    private var k: Int
     let features: RankerFeatures
-    let model: LogisticRanker.Model?
+    let model: TrainedRanker?
     var live: LiveData
 
-    init(_ context: AgentContext, data: MovieLensData, spec: TopologySpec, catalogue: KindCatalogue) {
+    init(_ context: AgentContext, data: MovieLensData, spec: TopologySpec, catalogue: KindCatalogue) throws {
         self.context = context
-        self.parameterSet = ParameterSet(context)
+        let parameters = ParameterSet(context)
+        self.parameterSet = parameters
+        let binding = try KindBinding.ranker(parameters)
+        self.k = binding.k
         self.live = LiveData(data: data)
         var log = Logger(label: "agentic.agent")
         log[metadataKey: "agent"] = "\(context.name)"
@@ -78,7 +100,7 @@ public actor LearnedRankAgent: Agent {
         let upstream = Self.upstream(of: context.name, in: spec)
         let features = RankerFeatures(routes: upstream.routes.sorted())
         self.features = features
-        if ParameterSet(context).string("model") == "none" {
+        if binding.model == .passthrough {
             // Offline evaluation found no gain from a ranker on this mesh: keep the fused order.
             self.model = nil
             log.info("ranker model none; passing the fused order through")
@@ -86,13 +108,14 @@ public actor LearnedRankAgent: Agent {
         }
         do {
             let trained = try Self.train(
-                context: context, upstream: upstream, data: data, spec: spec, catalogue: catalogue, features: features)
+                binding, upstream: upstream, data: data, spec: spec, catalogue: catalogue, features: features)
             self.model = trained.model
             log.info(
                 "ranker trained",
                 metadata: [
-                    "routes": "\(features.routes.joined(separator: ","))", "users": "\(trained.users)",
-                    "rows": "\(trained.rows)", "positives": "\(trained.positives)",
+                    "model": "\(parameters.string("model") ?? "")",
+                    "routes": "\(features.routes.joined(separator: ","))",
+                    "users": "\(trained.users)", "rows": "\(trained.rows)", "positives": "\(trained.positives)",
                     "took": "\(ContinuousClock.now - start)",
                 ])
         } catch {
@@ -102,11 +125,11 @@ public actor LearnedRankAgent: Agent {
     }
 
     public func decide(_ request: DecisionRequest) async throws -> DecisionResponse {
-        let k = max(0, parameterSet.int("k") ?? 50)
         var seen = Set<String>()
         // The head of the fused list, as in training: the model only ever learned to order
         // fusion's top k, so items further down stay out.
-        let candidates = Array(request.inputs.flatMap(\.items).filter { seen.insert($0.item).inserted }.prefix(k))
+        let candidates = Array(
+            request.inputs.flatMap(\.items).filter { seen.insert($0.item).inserted }.prefix(max(0, k)))
         guard let model, !candidates.isEmpty else {
             return AgentOutput(agent: context.name, version: context.version, items: candidates)
         }
@@ -138,52 +161,71 @@ public actor LearnedRankAgent: Agent {
         return (fusion, routes)
     }
 
-    static func train(
-        context: AgentContext, upstream: (fusion: String?, routes: [String]), data: MovieLensData, spec: TopologySpec,
+    /// The training rows: per user with held-out interactions, fusion's head of the upstream
+    /// routes' answers (fitted on ``MovieLensData/rankerFit``), labelled by the hold-out.
+    static func trainingRows(
+        k: Int, upstream: (fusion: String?, routes: [String]), data: MovieLensData, spec: TopologySpec,
         catalogue: KindCatalogue, features: RankerFeatures
-    ) throws -> (model: LogisticRanker.Model, users: Int, rows: Int, positives: Int) {
-        guard data.rankerLabels.nonZeroCount > 0 else {
-            throw AgentRuntimeError(.badRequest, "no held-out interactions to learn from")
-        }
-        guard !upstream.routes.isEmpty else {
-            throw AgentRuntimeError(.badRequest, "no recall route feeds \(context.name)")
-        }
+    ) throws -> (x: [Double], labels: [Bool], groups: [Int]) {
         var models: [(name: String, k: Int, model: RecallModel)] = []
         for name in features.routes {
             let routeContext = try AgentContext(spec: spec, agent: name, replica: 0, catalogue: catalogue)
-            let parameters = ParameterSet(routeContext)
-            let model = try RecallModel.fit(
-                kind: routeContext.kind.name, parameters: parameters, on: data.rankerFit, items: data.items)
-            models.append((name, parameters.int("k") ?? 100, model))
+            let route = try KindBinding.recall(kind: routeContext.kind.name, ParameterSet(routeContext))
+            models.append((name, route.k, try RecallModel.fitted(route.fit, data: data, matrix: .rankerFit)))
         }
-        var method = "zscore"
-        var weights: [String: Double] = [:]
+        // No fusion agent: the routes weigh equally, z-scored, as the fusion kind's defaults.
+        var rule = FusionRule(method: "zscore")
         if let fusion = upstream.fusion {
-            let parameters = ParameterSet(try AgentContext(spec: spec, agent: fusion, replica: 0, catalogue: catalogue))
-            method = parameters.string("method") ?? method
-            for name in features.routes { weights[name] = parameters.double("weight.\(name)") ?? 1 }
+            let context = try AgentContext(spec: spec, agent: fusion, replica: 0, catalogue: catalogue)
+            rule = try KindBinding.fusion(ParameterSet(context))
         }
         let view = LiveData(data: data, training: data.rankerFit)
-        let candidatesKept = max(1, ParameterSet(context).int("k") ?? 50)
+        let candidatesKept = max(1, k)
         var x: [Double] = []
         var labels: [Bool] = []
-        var users = 0
+        var groups: [Int] = []
         for row in 0..<data.rankerLabels.rowCount where data.rankerLabels.rowLength(row) > 0 {
             let user = String(data.index.userIDs[row])
             let outputs = models.map {
                 AgentOutput(agent: $0.name, version: "", items: $0.model.recommend(user: user, k: $0.k, live: view))
             }
-            let fused = FusionCore.fuse(outputs, method: method) { weights[$0] ?? 1 }.prefix(candidatesKept)
+            let fused = FusionCore.fuse(outputs, rule: rule).prefix(candidatesKept)
             guard !fused.isEmpty else { continue }
-            users += 1
+            groups.append(fused.count)
             x += features.matrix(Array(fused), user: user, live: view)
             labels += fused.map { item in
                 view.itemIndex(item.item).map { data.rankerLabels.contains(row: row, column: $0) } ?? false
             }
         }
-        let l2 = max(ParameterSet(context).double("l2") ?? 0.01, 1e-6)
-        let model = try LogisticRanker(configuration: .init(l2: l2)).fit(
-            features: x, labels: labels, featureNames: features.names)
-        return (model, users, labels.count, labels.filter { $0 }.count)
+        return (x, labels, groups)
+    }
+
+    static func train(
+        _ binding: KindBinding.Ranker, upstream: (fusion: String?, routes: [String]), data: MovieLensData,
+        spec: TopologySpec, catalogue: KindCatalogue, features: RankerFeatures
+    ) throws -> (model: TrainedRanker, users: Int, rows: Int, positives: Int) {
+        guard data.rankerLabels.nonZeroCount > 0 else {
+            throw AgentRuntimeError(.badRequest, "no held-out interactions to learn from")
+        }
+        guard !upstream.routes.isEmpty else {
+            throw AgentRuntimeError(.badRequest, "no recall route feeds the ranker")
+        }
+        let rows = try trainingRows(
+            k: binding.k, upstream: upstream, data: data, spec: spec, catalogue: catalogue, features: features)
+        let model: TrainedRanker
+        switch binding.model {
+        case .passthrough:
+            throw AgentRuntimeError(.badRequest, "model none trains nothing")
+        case .linear(let l2PerUser):
+            let configuration = KindBinding.linearRanker(l2PerUser: l2PerUser, users: rows.groups.count)
+            model = .linear(
+                try LogisticRanker(configuration: configuration).fit(
+                    features: rows.x, labels: rows.labels, featureNames: features.names, groups: rows.groups))
+        case .boosted(let configuration):
+            model = .boosted(
+                try BoostedRanker(configuration: configuration).fit(
+                    features: rows.x, labels: rows.labels, featureNames: features.names, groups: rows.groups))
+        }
+        return (model, rows.groups.count, rows.labels.count, rows.labels.filter { $0 }.count)
     }
 }

@@ -7,58 +7,76 @@ import Logging
 import Recommender
 import Topology
 
+/// How a fit weighs one interaction: (rating / largest training rating)^exponent, 1 for
+/// exponent 0 (the binary matrix). The same formula as `InteractionMatrix.denseRatings`,
+/// `ItemToItemModel` and `ALS` use when fitting, kept beside the model so a history changed
+/// by feedback is scored with the transform the model was fitted with.
+struct RatingTransform: Sendable, Equatable {
+    let exponent: Double
+    /// The largest rating in the training matrix.
+    let maximum: Double
+
+    init(exponent: Double, training: InteractionMatrix) {
+        self.exponent = exponent
+        self.maximum = training.values.max() ?? 1
+    }
+
+    func callAsFunction(_ rating: Double) -> Double {
+        exponent == 0 ? 1 : pow(max(rating, 0) / maximum, exponent)
+    }
+}
+
 /// A fitted recall model that scores items for any history, not only the users it was
 /// fitted with: that is what lets feedback change the next answer without a refit.
 enum RecallModel: Sendable {
-    /// Live interaction counts to a power.
-    case popularity(exponent: Double)
-    /// EASE, item-kNN, RP3beta: a history times an item × item matrix.
-    case itemToItem(ItemToItemModel)
+    /// Live interaction counts.
+    case popularity
+    /// EASE, item-kNN, RP3beta: a (rating-weighted) history times an item × item matrix.
+    case itemToItem(ItemToItemModel, RatingTransform)
     /// ALS: fitted user factors while a user's history is unchanged, else folded in.
-    case als(ALS.Model, gram: [Double], regularization: Double, alpha: Double)
+    case als(ALS.Model, gram: [Double], configuration: ALS.Configuration, RatingTransform)
     /// Content: the mean of the history's item vectors against every item.
     case content(ContentModel.Model)
 
-    /// Fits the model of a `recall.*` kind from its topology parameters.
-    static func fit(kind: String, parameters: ParameterSet, on training: InteractionMatrix, items: [Item]) throws
-        -> RecallModel
-    {
-        switch kind {
-        case "recall.popularity":
-            return .popularity(exponent: 1)
-        case "recall.itemknn":
+    /// The model `fit` describes on `data`'s `matrix`, fitted once per process while it stays
+    /// in `cache`.
+    static func fitted(
+        _ fit: KindBinding.RecallFit, data: MovieLensData, matrix: MovieLensData.Matrix, cache: FitCache = .shared
+    ) throws -> RecallModel {
+        try cache.model(for: FitCache.Key(fit: fit, data: data.key, matrix: matrix)) {
+            try Self.fit(fit, on: data[matrix], items: data.items)
+        }
+    }
+
+    /// Fits the model `fit` describes on `training` (`items` describe its columns).
+    static func fit(_ fit: KindBinding.RecallFit, on training: InteractionMatrix, items: [Item]) throws -> RecallModel {
+        switch fit {
+        case .popularity:
+            return .popularity
+        case .itemKNN(let configuration):
             return .itemToItem(
-                ItemKNN(
-                    configuration: .init(
-                        neighbours: parameters.int("neighbours") ?? 100, shrinkage: parameters.double("shrinkage") ?? 10)
-                ).fit(on: training))
-        case "recall.rp3beta":
+                ItemKNN(configuration: configuration).fit(on: training),
+                RatingTransform(exponent: configuration.ratingExponent, training: training))
+        case .rp3beta(let configuration):
             return .itemToItem(
-                RP3beta(
-                    configuration: .init(alpha: parameters.double("alpha") ?? 0.75, beta: parameters.double("beta") ?? 0.6)
-                ).fit(on: training))
-        case "recall.ease":
-            return .itemToItem(try EASE(configuration: .init(lambda: parameters.double("lambda") ?? 300)).fit(on: training))
-        case "recall.als":
-            let configuration = ALS.Configuration(
-                factors: parameters.int("factors") ?? 64, regularization: parameters.double("reg") ?? 30,
-                alpha: parameters.double("alpha") ?? 3, iterations: parameters.int("iterations") ?? 15)
+                RP3beta(configuration: configuration).fit(on: training),
+                RatingTransform(exponent: configuration.ratingExponent, training: training))
+        case .ease(let configuration):
+            return .itemToItem(
+                try EASE(configuration: configuration).fit(on: training),
+                RatingTransform(exponent: configuration.ratingExponent, training: training))
+        case .als(let configuration):
             let model = try ALS(configuration: configuration).fit(on: training)
             let f = model.factors, n = training.columnCount
             var gram = [Double](repeating: 0, count: f * f)
             cblas_dgemm(
                 CblasRowMajor, CblasTrans, CblasNoTrans, blasint(f), blasint(f), blasint(n), 1.0, model.itemFactors,
                 blasint(f), model.itemFactors, blasint(f), 0.0, &gram, blasint(f))
-            return .als(model, gram: gram, regularization: configuration.regularization, alpha: configuration.alpha)
-        case "recall.content":
-            return .content(
-                ContentModel(
-                    configuration: .init(
-                        genreWeight: parameters.double("genre_weight") ?? 0.8,
-                        yearWeight: parameters.double("year_weight") ?? 0.2)
-                ).fit(on: training, items: items))
-        default:
-            throw AgentRuntimeError(.unknownKind, "\(kind) is not a recall kind")
+            return .als(
+                model, gram: gram, configuration: configuration,
+                RatingTransform(exponent: configuration.ratingExponent, training: training))
+        case .content(let configuration):
+            return .content(ContentModel(configuration: configuration).fit(on: training, items: items))
         }
     }
 
@@ -66,28 +84,33 @@ enum RecallModel: Sendable {
     /// history for a history-based model). Popularity covers items feedback introduced.
     func scores(user: String, live: LiveData) -> [Double]? {
         switch self {
-        case .popularity(let exponent):
-            return exponent == 1 ? live.popularity : live.popularity.map { pow($0, exponent) }
-        case .itemToItem(let model):
+        case .popularity:
+            return live.popularity
+        case .itemToItem(let model, let transform):
             if let row = live.fittedUser(user) { return model.score(user: row) }
             let history = live.history(user)
             let n = model.training.columnCount
-            let maximum = model.ratingExponent == 0 ? 1 : (model.training.values.max() ?? 1)
             var s = [Double](repeating: 0, count: n)
             var any = false
             model.weights.withUnsafeBufferPointer { w in
                 for (item, rating) in zip(history.items, history.ratings) where item < n {
-                    let weight = model.ratingExponent == 0 ? 1 : pow(max(rating, 0) / maximum, model.ratingExponent)
-                    cblas_daxpy(blasint(n), weight, w.baseAddress! + item * n, 1, &s, 1)
+                    cblas_daxpy(blasint(n), transform(rating), w.baseAddress! + item * n, 1, &s, 1)
                     any = true
                 }
             }
             return any ? s : nil
-        case .als(let model, let gram, let regularization, let alpha):
+        case .als(let model, let gram, let configuration, let transform):
             if let row = live.fittedUser(user) { return model.score(user: row) }
-            let items = live.history(user).items.filter { $0 < model.training.columnCount }
+            let history = live.history(user)
+            var items: [Int] = [], weights: [Double] = []
+            for (item, rating) in zip(history.items, history.ratings) where item < model.training.columnCount {
+                items.append(item)
+                weights.append(transform(rating))
+            }
             guard !items.isEmpty else { return nil }
-            return Self.foldIn(model: model, items: items, gram: gram, regularization: regularization, alpha: alpha)
+            return Self.foldIn(
+                model: model, items: items, weights: weights, gram: gram,
+                regularization: configuration.regularization, alpha: configuration.alpha)
         case .content(let model):
             let items = live.history(user).items.filter { $0 < model.training.columnCount }
             return items.isEmpty ? nil : model.score(history: items)
@@ -95,19 +118,21 @@ enum RecallModel: Sendable {
     }
 
     /// ALS scores for a history the model was not fitted with: the user's factors solved
-    /// against the fixed item factors, (YᵀY + αΣ yᵢyᵢᵀ + λI) x = (1 + α) Σ yᵢ, as one
-    /// half-step of the fit would.
-    static func foldIn(model: ALS.Model, items: [Int], gram: [Double], regularization: Double, alpha: Double) -> [Double]? {
+    /// against the fixed item factors, (YᵀY + αΣ wᵢyᵢyᵢᵀ + λI) x = Σ (1 + αwᵢ) yᵢ, as one
+    /// half-step of the fit would, with each item's rating weight wᵢ (see ``RatingTransform``).
+    static func foldIn(
+        model: ALS.Model, items: [Int], weights: [Double], gram: [Double], regularization: Double, alpha: Double
+    ) -> [Double]? {
         let f = model.factors, n = model.training.columnCount
         var a = gram
         var b = [Double](repeating: 0, count: f)
         for k in 0..<f { a[k * f + k] += regularization }
-        for i in items {
+        for (i, w) in zip(items, weights) {
             let base = i * f
             for p in 0..<f {
                 let yp = model.itemFactors[base + p]
-                b[p] += (1 + alpha) * yp
-                for q in 0..<f { a[p * f + q] += alpha * yp * model.itemFactors[base + q] }
+                b[p] += (1 + alpha * w) * yp
+                for q in 0..<f { a[p * f + q] += alpha * w * yp * model.itemFactors[base + q] }
             }
         }
         let solved = LAPACKE_dposv(LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "U")), Int32(f), 1, &a, Int32(f), &b, 1) == 0
@@ -129,16 +154,20 @@ enum RecallModel: Sendable {
 /// `recall.popularity`, `recall.itemknn`, `recall.rp3beta`, `recall.ease`, `recall.als`,
 /// `recall.content`: the route's top `k` unseen items for the request's user.
 ///
-/// Fitted once at start on the configured training data; feedback updates the user's
-/// history and the items' popularity, so the next decision excludes what the user just
-/// clicked and scores from the new history (kNN, EASE, RP3beta sum the new item's row; ALS
-/// folds the user in; content re-averages). Unknown users get the popularity list from the
-/// popularity route and nothing (no signal) from the history-based ones until they click.
+/// Fitted at start on the configured training data (through ``FitCache``: agents made again
+/// in the same process share the fit); feedback updates the user's history and the items'
+/// popularity, so the next decision excludes what the user just clicked and scores from the
+/// new history (kNN, EASE, RP3beta sum the new item's row; ALS folds the user in; content
+/// re-averages), weighing ratings as the fit did. Unknown users get the popularity list from
+/// the popularity route and nothing (no signal) from the history-based ones until they click.
 /// Parameters other than `k` take effect at the next start (they shape the fit).
 public actor RecallAgent: Agent {
     public nonisolated let context: AgentContext
-    public var parameterSet: ParameterSet
+    public var parameterSet: ParameterSet {
+        didSet { if let bound = try? KindBinding.recall(kind: context.kind.name, parameterSet) { k = bound.k } }
+    }
     let model: RecallModel
+    private var k: Int
     var live: LiveData
     private let log: Logger
 
@@ -146,11 +175,12 @@ public actor RecallAgent: Agent {
         self.context = context
         let parameters = ParameterSet(context)
         self.parameterSet = parameters
+        let binding = try KindBinding.recall(kind: context.kind.name, parameters)
+        self.k = binding.k
         var log = Logger(label: "agentic.agent")
         log[metadataKey: "agent"] = "\(context.name)"
         let start = ContinuousClock.now
-        self.model = try RecallModel.fit(
-            kind: context.kind.name, parameters: parameters, on: data.training, items: data.items)
+        self.model = try RecallModel.fitted(binding.fit, data: data, matrix: .training)
         self.live = LiveData(data: data)
         log.info(
             "fitted",
@@ -163,8 +193,7 @@ public actor RecallAgent: Agent {
 
     public func decide(_ request: DecisionRequest) async throws -> DecisionResponse {
         AgentOutput(
-            agent: context.name, version: context.version,
-            items: model.recommend(user: request.user, k: parameterSet.int("k") ?? 100, live: live))
+            agent: context.name, version: context.version, items: model.recommend(user: request.user, k: k, live: live))
     }
 
     public func feedback(_ payload: [UInt8]) async {

@@ -10,9 +10,14 @@
 ///   data-free `RouterAgent` (so data-free topologies still start).
 /// - `fusion` (weights `weight.<route>`, `method`; per-route scores travel on in
 ///   `ScoredItem.sources`): ``SourcedFusionAgent``.
-/// - `rank.learned` (trained on P1 valid over routes fitted on P1 train): ``LearnedRankAgent``.
-/// - `rerank.mmr` (genre MMR, genre cap, seen items removed): ``GenreMMRAgent``; without
-///   data, the data-free `MMRRerankAgent`.
+/// - `rank.learned` (listwise linear or LambdaMART, trained on the training data's own
+///   hold-out over routes fitted on the rest): ``LearnedRankAgent``.
+/// - `rerank.mmr` (genre MMR, genre cap, popularity penalty, seen items removed):
+///   ``GenreMMRAgent``; without data, the data-free `MMRRerankAgent`.
+///
+/// Every agent reads its parameters through one binding, `KindBinding` (kind and parameters
+/// to the `Recommender` configuration), and recall fits are shared within a process through
+/// `FitCache`.
 ///
 /// Data: ``DataConfiguration`` (`AGENTIC_DATA`, `AGENTIC_TRAINING`). A missing data set is a
 /// start-up error with a message, which the coordinator's restart policy then handles.
@@ -67,24 +72,28 @@ public enum RecommenderAgents {
         // Router and MMR also run in data-free topologies (minimal.yaml): without data they
         // fall back to the built-in kinds, saying so, instead of failing to start.
         factory.register(kind: "router") { context in
+            let data: MovieLensData
             do {
-                return HistoryRouterAgent(context, data: try load())
+                data = try load()
             } catch {
                 fallback(context, error)
-                return RouterAgent(context)
+                return try RouterAgent(context)
             }
+            return try HistoryRouterAgent(context, data: data)
         }
-        factory.register(kind: "fusion") { SourcedFusionAgent($0) }
+        factory.register(kind: "fusion") { try SourcedFusionAgent($0) }
         factory.register(kind: "rerank.mmr") { context in
+            let data: MovieLensData
             do {
-                return GenreMMRAgent(context, data: try load())
+                data = try load()
             } catch {
                 fallback(context, error)
                 return MMRRerankAgent(context)
             }
+            return try GenreMMRAgent(context, data: data)
         }
         factory.register(kind: "rank.learned") { context in
-            LearnedRankAgent(context, data: try load(), spec: try spec(), catalogue: catalogue)
+            try LearnedRankAgent(context, data: load(), spec: spec(), catalogue: catalogue)
         }
         return factory
     }

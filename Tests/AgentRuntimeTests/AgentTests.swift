@@ -25,11 +25,11 @@ struct AgentTests {
 
     @Test("the router calls everyone cold without data, and segments by history when it is known")
     func routerSegments() async throws {
-        let cold = RouterAgent(Self.context("router"))
+        let cold = try RouterAgent(Self.context("router"))
         let answer = try await cold.decide(Self.request([Self.output("x", [("1", 1)])]))
         #expect(answer.segment == "cold")
         #expect(answer.items.map(\.item) == ["1"])
-        let known = RouterAgent(Self.context("router", ["cold_max_history": 5, "light_max_history": 30])) { user in
+        let known = try RouterAgent(Self.context("router", ["cold_max_history": 5, "light_max_history": 30])) { user in
             ["new": 2, "some": 10, "lots": 300][user]
         }
         #expect(await known.segment(historyCount: 2) == "cold")
@@ -51,7 +51,7 @@ struct AgentTests {
 
     @Test("weighted fusion sums weight times score over the routes")
     func weightedFusion() async throws {
-        let agent = FusionAgent(
+        let agent = try FusionAgent(
             Self.context("fusion", ["method": "weighted", "weight.a": 1.0, "weight.b": 0.5], predecessors: ["a", "b"]))
         let fused = try await agent.decide(
             Self.request([Self.output("a", [("1", 1), ("2", 0.5)]), Self.output("b", [("2", 1), ("3", 0.8)])])
@@ -61,13 +61,14 @@ struct AgentTests {
     }
 
     @Test("zscore fusion makes routes on different scales comparable; rank fusion ignores scales")
-    func zscoreAndRankFusion() async {
+    func zscoreAndRankFusion() async throws {
         let inputs = [Self.output("a", [("1", 1000), ("2", 0)]), Self.output("b", [("3", 0.2), ("4", 0.1)])]
-        let zscore = FusionAgent(Self.context("fusion", ["method": "zscore"], predecessors: ["a", "b"]))
+        let zscore = try FusionAgent(Self.context("fusion", ["method": "zscore"], predecessors: ["a", "b"]))
         let z = await zscore.fuse(inputs)
         #expect(z.map { ($0.score * 1e9).rounded() / 1e9 } == [1, 1, -1, -1])
         #expect(Set(z.prefix(2).map(\.item)) == ["1", "3"])
-        let rank = FusionAgent(Self.context("fusion", ["method": "rank", "weight.b": 2.0], predecessors: ["a", "b"]))
+        let rank = try FusionAgent(
+            Self.context("fusion", ["method": "rank", "weight.b": 2.0], predecessors: ["a", "b"]))
         #expect(await rank.fuse(inputs).map(\.item) == ["3", "4", "1", "2"])
     }
 
@@ -83,7 +84,7 @@ struct AgentTests {
 
     @Test("parameters are validated against the kind: all or nothing")
     func parameterValidation() async throws {
-        let agent = FusionAgent(Self.context("fusion", ["method": "weighted"], predecessors: ["a", "b"]))
+        let agent = try FusionAgent(Self.context("fusion", ["method": "weighted"], predecessors: ["a", "b"]))
         try await agent.setParameters(["weight.a": "2.5", "method": "rank"])
         #expect(await agent.parameters["weight.a"] == .double(2.5))
         #expect(await agent.parameters["method"] == .string("rank"))
@@ -94,12 +95,41 @@ struct AgentTests {
             try await agent.setParameters(["weight.a": "3", "method": "median"])
         }
         #expect(await agent.parameters["weight.a"] == .double(2.5))
-        let router = RouterAgent(Self.context("router"))
+        let router = try RouterAgent(Self.context("router"))
         await #expect(throws: AgentRuntimeError(.invalidParameter, "")) {
             try await router.setParameters(["cold_max_history": "1.5"])
         }
         try await router.setParameters(["cold_max_history": "7"])
         #expect(await router.parameters["cold_max_history"] == .int(7))
+    }
+
+    @Test("a parameter write rebinds the rule the agent serves with")
+    func writesRebind() async throws {
+        let router = try RouterAgent(Self.context("router", ["cold_max_history": 5, "light_max_history": 30]))
+        #expect(await router.segment(historyCount: 7) == "light")
+        try await router.setParameters(["cold_max_history": "7"])
+        #expect(await router.segment(historyCount: 7) == "cold")
+        let fusion = try FusionAgent(Self.context("fusion", ["method": "weighted"], predecessors: ["a", "b"]))
+        let inputs = [Self.output("a", [("1", 1)]), Self.output("b", [("2", 0.9)])]
+        #expect(await fusion.fuse(inputs).map(\.item) == ["1", "2"])
+        try await fusion.setParameters(["weight.b": "2"])
+        #expect(await fusion.fuse(inputs).map(\.item) == ["2", "1"])
+    }
+
+    @Test("fusion weighs the inputs equally when every input with items weighs 0")
+    func zeroWeights() async throws {
+        let fusion = try FusionAgent(
+            Self.context("fusion", ["method": "weighted", "weight.a": 0.0, "weight.b": 0.0], predecessors: ["a", "b"]))
+        // Only zero-weighted routes answered: their scores decide, not the item ids.
+        let fused = await fusion.fuse([Self.output("a", [("9", 3), ("1", 1)]), Self.output("b", [])])
+        #expect(fused.map(\.item) == ["9", "1"])
+        #expect(fused.map(\.score) == [3, 1])
+        // A weighted route with items keeps the zero-weighted ones at zero.
+        let mixed = try FusionAgent(
+            Self.context("fusion", ["method": "weighted", "weight.a": 0.0], predecessors: ["a", "b"]))
+        let both = await mixed.fuse([Self.output("a", [("9", 3)]), Self.output("b", [("1", 1)])])
+        #expect(both.map(\.item) == ["1", "9"])
+        #expect(both.map(\.score) == [1, 0])
     }
 
     @Test("the factory makes every data-free kind, knows the test kind only when asked, and refuses unknown kinds")

@@ -160,13 +160,20 @@ struct AgentTests {
         #expect(ranked.count == min(50, fused.count))
     }
 
-    @Test("the ranker passes through, with a reason, when there is no validation set")
+    @Test("the ranker trains on its own hold-out even with nothing held out after training; model none passes through")
     func rankerWithoutValidation() async throws {
+        // Training on every interaction leaves no valid or test set, but the ranker learns
+        // from the last ninth of the training data itself, so it still trains.
         var all = data
         all.training = .all
         let factory = RecommenderAgents.factory(topologyPath: topologyPath, data: all)
-        let ranker = try #require(
+        let trained = try #require(
             try factory.make(AgentContext(spec: spec, agent: "ranker", replica: 0, catalogue: factory.catalogue))
+                as? LearnedRankAgent)
+        #expect(await trained.isTrained)
+        let kind = try #require(factory.catalogue["rank.learned"])
+        let ranker = try #require(
+            try factory.make(AgentContext(name: "ranker", kind: kind, parameters: ["model": "none"]))
                 as? LearnedRankAgent)
         #expect(await !ranker.isTrained)
         let input = AgentOutput(agent: "fusion", version: "1", items: (1...60).map { ScoredItem(item: "\($0)", score: 1) })

@@ -12,6 +12,12 @@ enum Fixture {
     /// The genre of item `id` (1-based): items cycle through the four genres.
     static func genre(of item: Int) -> String { genres[(item - 1) % genres.count] }
 
+    /// Item `id`'s title: one of five words shared by eight titles each, so titles carry a
+    /// signal the content route can weigh (a token needs three titles to count).
+    static func title(of item: Int) -> String {
+        "\(["Night", "Love", "Star", "City", "Dead"][item % 5]) Film \(item)"
+    }
+
     /// The interactions as (user, item, rating, timestamp).
     static var interactions: [(Int, Int, Int, Int)] {
         var rows: [(Int, Int, Int, Int)] = []
@@ -40,7 +46,7 @@ enum Fixture {
         var inter = "user_id:token\titem_id:token\trating:float\ttimestamp:float\n"
         for (u, i, r, t) in interactions { inter += "\(u)\t\(i)\t\(r)\t\(t)\n" }
         var item = "item_id:token\tmovie_title:token_seq\trelease_year:token\tclass:token_seq\n"
-        for i in 1...itemCount { item += "\(i)\tFilm \(i)\t\(1980 + i % 20)\t\(genre(of: i))\n" }
+        for i in 1...itemCount { item += "\(i)\t\(title(of: i))\t\(1980 + i % 20)\t\(genre(of: i))\n" }
         var user = "user_id:token\tage:token\tgender:token\toccupation:token\tzip_code:token\n"
         for u in 1...userCount { user += "\(u)\t30\tF\tother\t00000\n" }
         try inter.write(toFile: directory + "/ml-100k.inter", atomically: true, encoding: .utf8)

@@ -53,7 +53,7 @@ struct FusionCoreTests {
                 return AgentOutput(agent: route, version: "1", items: items)
             }
             let weight: (String) -> Double = { weights[$0] ?? 1 }
-            let fused = FusionCore.fuse(inputs, method: method, weight: weight)
+            let fused = FusionCore.fuse(inputs, method: method, weights: inputs.map { weight($0.agent) })
             let expected = Self.reference(inputs, method: method, weight: weight)
             #expect(fused == expected)
             #expect(fused.count <= FusionCore.outputLimit)
@@ -62,7 +62,8 @@ struct FusionCoreTests {
 
     @Test("no inputs, no items")
     func empty() {
-        #expect(FusionCore.fuse([], method: "zscore") { _ in 1 }.isEmpty)
-        #expect(FusionCore.fuse([AgentOutput(agent: "a", version: "1", items: [])], method: "zscore") { _ in 1 }.isEmpty)
+        #expect(FusionCore.fuse([], method: "zscore", weights: []).isEmpty)
+        let empty = AgentOutput(agent: "a", version: "1", items: [])
+        #expect(FusionCore.fuse([empty], method: "zscore", weights: [1]).isEmpty)
     }
 }

@@ -7,13 +7,22 @@ import Foundation
 /// it a history source (the knowledge base) through `historyCount`.
 public actor RouterAgent: Agent {
     public nonisolated let context: AgentContext
-    public var parameterSet: ParameterSet
+    public var parameterSet: ParameterSet {
+        // Values are checked against the kind on every write, so the rule binds.
+        didSet { if let bound = try? SegmentRule(parameterSet) { rule = bound } }
+    }
+    private var rule: SegmentRule
     private let historyCount: @Sendable (String) async -> Int?
 
     /// - Parameter historyCount: how many interactions a user has, when known.
-    public init(_ context: AgentContext, historyCount: @escaping @Sendable (String) async -> Int? = { _ in nil }) {
+    /// - Throws: ``AgentRuntimeError/Code/invalidParameter`` when the kind lacks a threshold.
+    public init(_ context: AgentContext, historyCount: @escaping @Sendable (String) async -> Int? = { _ in nil })
+        throws(AgentRuntimeError)
+    {
         self.context = context
-        self.parameterSet = ParameterSet(context)
+        let parameters = ParameterSet(context)
+        self.parameterSet = parameters
+        self.rule = try SegmentRule(parameters)
         self.historyCount = historyCount
     }
 
@@ -24,13 +33,9 @@ public actor RouterAgent: Agent {
             items: Merge.firstSeen(request.inputs), segment: segment(historyCount: count))
     }
 
-    /// `cold` up to `cold_max_history` interactions (or when unknown), `light` up to
-    /// `light_max_history`, `heavy` beyond.
+    /// The segment of a user with `historyCount` interactions: see ``SegmentRule``.
     public func segment(historyCount: Int?) -> String {
-        guard let count = historyCount else { return "cold" }
-        if count <= parameterSet.int("cold_max_history") ?? 5 { return "cold" }
-        if count <= parameterSet.int("light_max_history") ?? 30 { return "light" }
-        return "heavy"
+        rule.segment(historyCount: historyCount)
     }
 }
 
@@ -48,19 +53,20 @@ public actor StaticRecallAgent: Agent {
     }
 
     public func decide(_ request: DecisionRequest) async throws -> DecisionResponse {
-        AgentOutput(agent: context.name, version: context.version, items: items())
+        AgentOutput(agent: context.name, version: context.version, items: try items())
     }
 
     /// The scored list: `items` (deduplicated, in order), scored `1 - i/n`, the first `k`.
-    public func items() -> [ScoredItem] {
-        var ids = (parameterSet.string("items") ?? "").split(separator: ",")
+    /// - Throws: ``AgentRuntimeError/Code/invalidParameter`` when the kind lacks `items` or `k`.
+    public func items() throws(AgentRuntimeError) -> [ScoredItem] {
+        var ids = try parameterSet.requiredString("items").split(separator: ",")
             .map { $0.trimmingCharacters(in: .whitespaces) }
             .filter { !$0.isEmpty }
         if ids.isEmpty { ids = Self.builtinItems }
         var seen = Set<String>()
         ids = ids.filter { seen.insert($0).inserted }
         let n = Double(ids.count)
-        let k = max(0, parameterSet.int("k") ?? ids.count)
+        let k = max(0, try parameterSet.requiredInt("k"))
         return ids.prefix(k).enumerated().map { ScoredItem(item: $1, score: 1 - Double($0) / n) }
     }
 }
@@ -71,13 +77,21 @@ public actor StaticRecallAgent: Agent {
 /// - `zscore`: scores standardised within each route first, then weighted and summed, so
 ///   routes on different scales are comparable.
 /// - `rank`: weighted reciprocal-rank fusion, `weight / (60 + rank)`: ignores score scales.
+///
+/// Weights follow ``FusionRule`` (all-zero inputs weigh equally).
 public actor FusionAgent: Agent {
     public nonisolated let context: AgentContext
-    public var parameterSet: ParameterSet
+    public var parameterSet: ParameterSet {
+        didSet { if let bound = try? FusionRule(parameterSet) { rule = bound } }
+    }
+    private var rule: FusionRule
 
-    public init(_ context: AgentContext) {
+    /// - Throws: ``AgentRuntimeError/Code/invalidParameter`` when the kind lacks `method`.
+    public init(_ context: AgentContext) throws(AgentRuntimeError) {
         self.context = context
-        self.parameterSet = ParameterSet(context)
+        let parameters = ParameterSet(context)
+        self.parameterSet = parameters
+        self.rule = try FusionRule(parameters)
     }
 
     public func decide(_ request: DecisionRequest) async throws -> DecisionResponse {
@@ -86,11 +100,9 @@ public actor FusionAgent: Agent {
 
     /// The fused list, best first; ties broken by item id so equal inputs give equal outputs.
     public func fuse(_ inputs: [AgentOutput]) -> [ScoredItem] {
-        let method = parameterSet.string("method") ?? "zscore"
         var totals: [String: Double] = [:]
-        for input in inputs {
-            let weight = parameterSet.double("weight.\(input.agent)") ?? 1
-            let scores = Self.normalised(input.items, method: method)
+        for (input, weight) in zip(inputs, rule.weights(for: inputs)) {
+            let scores = Self.normalised(input.items, method: rule.method)
             for (item, score) in zip(input.items, scores) {
                 totals[item.item, default: 0] += weight * score
             }
@@ -127,7 +139,7 @@ public actor PassthroughRankAgent: Agent {
     }
 
     public func decide(_ request: DecisionRequest) async throws -> DecisionResponse {
-        let k = max(0, parameterSet.int("k") ?? 50)
+        let k = max(0, try parameterSet.requiredInt("k"))
         return AgentOutput(
             agent: context.name, version: context.version,
             items: Merge.withoutSources(Merge.firstSeen(request.inputs).prefix(k)))
@@ -146,7 +158,7 @@ public actor MMRRerankAgent: Agent {
     }
 
     public func decide(_ request: DecisionRequest) async throws -> DecisionResponse {
-        var k = max(0, parameterSet.int("k") ?? 10)
+        var k = max(0, try parameterSet.requiredInt("k"))
         if request.k > 0 { k = min(k, request.k) }
         return AgentOutput(
             agent: context.name, version: context.version,

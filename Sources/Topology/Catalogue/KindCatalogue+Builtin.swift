@@ -62,7 +62,7 @@ extension KindCatalogue {
             parameters: [
                 recallK,
                 .int("factors", 8...256, default: 64, "Latent dimensions."),
-                .double("reg", 0...1000, default: 0.1, "L2 regularisation."),
+                .double("reg", 0.001...1000, default: 0.1, "L2 regularisation (positive: each solve needs it)."),
                 .double("alpha", 0...100, default: 10, "Confidence scaling of observed interactions."),
                 .int("iterations", 1...50, default: 15, "ALS sweeps."),
                 ratingExponent,
@@ -78,7 +78,8 @@ extension KindCatalogue {
             ]),
         KindDescriptor(
             name: "fusion", role: .fusion,
-            description: "Merges candidate lists from the recall routes and calibrates their scores.",
+            description:
+                "Merges candidate lists from the recall routes and calibrates their scores; when every route that answered weighs 0, they weigh equally.",
             parameters: [
                 .choice("method", ["zscore", "rank", "weighted"], default: "zscore", "How scores are combined."),
                 ParameterSpec(
@@ -90,7 +91,7 @@ extension KindCatalogue {
             description: "A learned ranker over user, item and route features.",
             parameters: [
                 .int("k", 10...200, default: 50, "Items kept after ranking."),
-                .double("l2", 0...10, default: 0.01, "L2 regularisation of the ranker."),
+                .double("l2", 0...10, default: 0.01, "L2 regularisation per training user (boosted: ×100 on leaf values)."),
                 .choice(
                     "model", ["linear", "boosted", "none"], default: "linear",
                     "Listwise linear model, boosted trees, or none (pass the fused order through, e.g. when validation finds no gain)."),
