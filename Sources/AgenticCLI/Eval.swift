@@ -24,6 +24,7 @@ struct Eval: AsyncParsableCommand {
     @Option(help: "Test split file.") var test: String?
     @Option(help: "Write the served test lists (user item rank) here, for shared/eval/score.py.") var out: String?
     @Option(help: "Items asked for per user (served.py asks 20).") var k = 20
+    @Option(help: "Stages to run: valid, test or both (choose settings on valid alone).") var stage = "both"
     @Flag(help: "Print the report as JSON.") var json = false
     @Flag(help: "Print progress to standard error.") var verbose = false
 
@@ -31,6 +32,7 @@ struct Eval: AsyncParsableCommand {
         let files = [train, valid, test].compactMap { $0 }
         guard files.isEmpty || files.count == 3 else { throw ValidationError("--train, --valid and --test go together") }
         guard !files.isEmpty || split == "p1" else { throw ValidationError("unknown split '\(split)': p1, or give --train, --valid and --test") }
+        guard ["valid", "test", "both"].contains(stage) else { throw ValidationError("--stage is valid, test or both") }
         guard (1...100).contains(k) else { throw ValidationError("--k must be in 1...100, as the gateway's k") }
     }
 
@@ -46,6 +48,7 @@ struct Eval: AsyncParsableCommand {
         var configuration = OfflineEvaluation.Configuration(dataDirectory: data, recommendationsPath: out)
         if let train, let valid, let test { configuration.split = .files(train: train, valid: valid, test: test) }
         configuration.listLength = k
+        if let only = EvaluationStage(rawValue: stage) { configuration.stages = [only] }
         if verbose { configuration.log = { printError($0) } }
         let report: EvaluationReport
         do {

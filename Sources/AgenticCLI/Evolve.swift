@@ -30,6 +30,8 @@ struct Evolve: AsyncParsableCommand {
     @Option(help: "Valid split file.") var valid: String?
     @Option(help: "Test split file.") var test: String?
     @Option(help: "Seed of every random choice.") var seed: UInt64 = 1
+    @Option(help: "A topology measured on valid at the start: its ILD@10 and Coverage@10 become floors for adoption (e.g. topology/ease.yaml).")
+    var reference: String?
     @Option(help: "Tuner trials per agent per sweep.") var trials = 8
     @Option(help: "Compositional proposals per round.") var proposals = 8
     @Option(help: "Chat endpoint base URL (overrides AGENTIC_LLM_URL).") var llmURL: String?
@@ -67,6 +69,15 @@ struct Evolve: AsyncParsableCommand {
             (error.issues.isEmpty ? [error.message] : error.issues.map(\.description)).forEach { printError($0) }
             throw ExitCode(1)
         }
+        var referenceSpec: TopologySpec?
+        if let reference {
+            do {
+                referenceSpec = try TopologyValidator.load(contentsOf: reference)
+            } catch {
+                (error.issues.isEmpty ? [error.message] : error.issues.map(\.description)).forEach { printError($0) }
+                throw ExitCode(1)
+            }
+        }
         var log: (@Sendable (String) -> Void)?
         if verbose { log = { printError($0) } }
         let directory = try makeRunDirectory()
@@ -89,15 +100,15 @@ struct Evolve: AsyncParsableCommand {
         let architect = chat.map { Architect(proposer: ChatProposer(configuration: $0), composer: composer) }
         let journalPath = directory + "/lineage.jsonl"
         let journal = try JSONLinesJournal(path: journalPath)
+        var evolution = Evolver.Configuration(
+            // The budget bounds the whole command: loading the data counts (the search then
+            // stops after the start's evaluation, which it needs in any case).
+            rounds: rounds ?? (budget == nil ? 3 : nil),
+            budget: budget.flatMap(Self.duration).map { max(.zero, $0 - (ContinuousClock.now - began)) }, trialsPerAgent: trials,
+            proposalsPerRound: proposals, seed: seed)
+        evolution.reference = referenceSpec
         let evolver = Evolver(
-            objective: objective, composer: composer, architect: architect, journal: journal,
-            configuration: .init(
-                // The budget bounds the whole command: loading the data counts (the search then
-                // stops after the start's evaluation, which it needs in any case).
-                rounds: rounds ?? (budget == nil ? 3 : nil),
-                budget: budget.flatMap(Self.duration).map { max(.zero, $0 - (ContinuousClock.now - began)) }, trialsPerAgent: trials,
-                proposalsPerRound: proposals, seed: seed),
-            log: log)
+            objective: objective, composer: composer, architect: architect, journal: journal, configuration: evolution, log: log)
         log?("evolving \(file) (journal \(journalPath), architect: \(chat.map { "chat \($0.endpoint)" } ?? "offline"))")
 
         let outcome: Evolver.Outcome
@@ -160,6 +171,7 @@ struct Evolve: AsyncParsableCommand {
                 "start": ["valid": o.startValid.metrics, "test": startTest.metrics],
                 "best": ["valid": o.bestValid.metrics, "test": bestTest.metrics],
                 "best_feasible": o.bestVerdict.feasible, "violations": o.bestVerdict.violations,
+                "reference_floors": o.floors,
                 "rounds": o.rounds, "evaluations": o.evaluations, "proposals": o.proposals, "accepted": o.accepted,
                 "rejected": o.rejected, "seconds": o.seconds, "epoch": o.best.epoch, "journal": journal,
                 "agents": o.best.agents.map(\.name), "diff": TopologyDiff(from: o.start, to: o.best).description,

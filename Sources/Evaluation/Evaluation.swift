@@ -62,8 +62,10 @@ public struct EvaluationReport: Sendable, Codable {
     public var split: String
     public var users: Int
     public var items: Int
-    public var valid: StageReport
-    public var test: StageReport
+    /// Nil when only test was asked for.
+    public var valid: StageReport?
+    /// Nil when only valid was asked for (choosing settings must never see test).
+    public var test: StageReport?
     /// Wall seconds per phase and in total.
     public var seconds: [String: Double]
     public var recommendationsFile: String?
@@ -79,6 +81,8 @@ public enum OfflineEvaluation {
         public var recommendationsPath: String?
         /// How many items each user is asked for, as `served.py` asks the gateway.
         public var listLength: Int = 20
+        /// The stages to run (both by default; valid alone when choosing settings by hand).
+        public var stages: Set<EvaluationStage> = Set(EvaluationStage.allCases)
         /// Progress lines go here (e.g. standard error); nil is silent.
         public var log: (@Sendable (String) -> Void)?
 

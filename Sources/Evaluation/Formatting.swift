@@ -10,7 +10,7 @@ public enum EvaluationReportFormatter {
     public static func text(_ report: EvaluationReport) -> String {
         var lines: [String] = []
         lines.append("\(report.topology) as written, split \(report.split): \(report.users) users, \(report.items) items")
-        for (name, stage) in [("valid", report.valid), ("test", report.test)] {
+        for case let (name, stage?) in [("valid", report.valid), ("test", report.test)] {
             lines.append("")
             lines.append(row("[\(name)]", columns.map(\.0) + ["users"]))
             lines.append(row("pipeline", metrics(stage.overall)))

@@ -361,12 +361,20 @@ extension OfflineEvaluation {
         let evaluator = try TopologyEvaluator(configuration: settings)
         lap("load", since: start)
         var phase = clock.now
-        let valid = try await evaluator.evaluate(topology, on: .valid)
-        lap("valid", since: phase)
+        var valid: TopologyEvaluation?, test: TopologyEvaluation?
+        if configuration.stages.contains(.valid) {
+            valid = try await evaluator.evaluate(topology, on: .valid)
+            lap("valid", since: phase)
+        }
         phase = clock.now
-        let test = try await evaluator.evaluate(topology, on: .test)
-        lap("test", since: phase)
-        if let path = configuration.recommendationsPath { try await evaluator.writeRecommendations(test, to: path) }
+        if configuration.stages.contains(.test) {
+            test = try await evaluator.evaluate(topology, on: .test)
+            lap("test", since: phase)
+        }
+        // The served lists of the last stage run: test's, as `served.py` pulls them from a cluster.
+        if let path = configuration.recommendationsPath, let lists = test ?? valid {
+            try await evaluator.writeRecommendations(lists, to: path)
+        }
         lap("total", since: start)
         let data = try await evaluator.data(.test)
         func stage(_ e: TopologyEvaluation) -> StageReport {
@@ -374,6 +382,6 @@ extension OfflineEvaluation {
         }
         return EvaluationReport(
             topology: file, split: configuration.split.name, users: data.index.userCount, items: data.index.itemCount,
-            valid: stage(valid), test: stage(test), seconds: seconds, recommendationsFile: configuration.recommendationsPath)
+            valid: valid.map(stage), test: test.map(stage), seconds: seconds, recommendationsFile: configuration.recommendationsPath)
     }
 }

@@ -24,6 +24,10 @@ public actor Evolver {
         /// (empty: no pruning). Each costs an evaluation, so use it with a cheap objective.
         public var pruningFractions: [Double]
         public var seed: UInt64
+        /// A topology to stay at least as diverse as: measured on valid at the start of the run,
+        /// its ILD@10 and Coverage@10 become floors no adopted topology may fall below (for
+        /// example the strongest single model, so the pipeline never narrows what it shows).
+        public var reference: TopologySpec?
 
         public init(
             rounds: Int? = 3, budget: Duration? = nil, trialsPerAgent: Int = 8, maxTuneSweeps: Int = 2,
@@ -37,6 +41,7 @@ public actor Evolver {
             self.minimumGain = minimumGain
             self.pruningFractions = pruningFractions
             self.seed = seed
+            self.reference = nil
         }
     }
 
@@ -48,6 +53,8 @@ public actor Evolver {
         public var bestValid: TopologyMeasurement
         public var startVerdict: OuterJudge.Verdict
         public var bestVerdict: OuterJudge.Verdict
+        /// The floors measured on the reference (metric → valid value), empty without one.
+        public var floors: [String: Double]
         public var rounds: Int
         public var evaluations: Int
         public var proposals: Int
@@ -102,7 +109,13 @@ public actor Evolver {
         }
         started = clock.now
         current = start
-        let judge = OuterJudge(outer: start.rewards.outer)
+        var judge = OuterJudge(outer: start.rewards.outer)
+        if let reference = configuration.reference {
+            // Relative to what valid says in this run, never a constant chosen elsewhere.
+            let measured = try await objective.evaluate(reference, stage: .valid, fraction: 1)
+            for metric in OuterJudge.referenceMetrics { if let value = measured.metrics[metric] { judge.floors[metric] = value } }
+            say("reference \(reference.name): floors \(judge.floors.sorted { $0.key < $1.key }.map { "\($0.key) \(f($0.value))" }.joined(separator: ", "))")
+        }
         currentValid = try await measure(start, fraction: 1)
         currentVerdict = judge.judge(currentValid, of: start)
         let startValid = currentValid, startVerdict = currentVerdict
@@ -156,7 +169,7 @@ public actor Evolver {
             epoch: best.epoch, seconds: elapsed))
         return Outcome(
             start: start, best: best, startValid: startValid, bestValid: currentValid, startVerdict: startVerdict,
-            bestVerdict: currentVerdict, rounds: round, evaluations: evaluations, proposals: proposals,
+            bestVerdict: currentVerdict, floors: judge.floors, rounds: round, evaluations: evaluations, proposals: proposals,
             accepted: acceptedCount, rejected: rejectedCount, seconds: elapsed)
     }
 
@@ -176,7 +189,7 @@ public actor Evolver {
         // The current setting first (defaults filled in), so the tuner only ever moves to better.
         let resolved = composer.catalogue[agent.kind]?.resolvedParameters(agent.parameters) ?? agent.parameters
         tuner.enqueue(resolved.filter { agent.decisionSpace[$0.key] != nil })
-        var results: [Int: (spec: TopologySpec, measurement: TopologyMeasurement)] = [:]
+        var results: [Int: (spec: TopologySpec, measurement: TopologyMeasurement, reward: Double, parameters: [String: ParameterValue])] = [:]
         for _ in 0..<configuration.trialsPerAgent {
             if outOfTime { break }
             let trial = tuner.ask()
@@ -212,15 +225,19 @@ public actor Evolver {
             }
             let reward = innerReward(of: name, in: spec, m)
             tuner.tell(trial.id, value: reward)
-            results[trial.id] = (spec, m)
+            results[trial.id] = (spec, m, reward, trial.parameters)
             try await record(LineageEntry(
                 round: round, source: .tuner, decision: .trial, agent: name, parameters: trial.parameters,
                 outerReward: judge.judge(m, of: spec).reward, innerReward: reward, metrics: m.metrics))
         }
         // The winner on the inner reward becomes a candidate version; the outer reward gates it.
-        guard let bestID = tuner.bestID, let winner = results[bestID], let best = tuner.best else { return }
+        // Constraints come first: when some trials meet every constraint, the winner is the best
+        // of those (the best inner reward of a topology that could never be adopted is no help).
+        let feasible = results.filter { judge.judge($0.value.measurement, of: $0.value.spec).feasible }
+        let pool = feasible.isEmpty ? results : feasible
+        guard let winner = pool.sorted(by: { $0.key < $1.key }).map(\.value).max(by: { $0.reward < $1.reward }) else { return }
         guard winner.spec != current else { return }
-        let edits = best.parameters.sorted { $0.key < $1.key }.map { Edit(.setParameter, agent: name, parameter: $0.key, value: $0.value) }
+        let edits = winner.parameters.sorted { $0.key < $1.key }.map { Edit(.setParameter, agent: name, parameter: $0.key, value: $0.value) }
         try await decide(winner.spec, winner.measurement, edits: edits, source: .tuner, agent: name, round: round, judge: judge, reason: nil)
     }
 

@@ -59,10 +59,15 @@ public struct OuterJudge: Sendable {
 
     public let outer: OuterReward
     public let latency: LatencyModel
+    /// Metric floors measured in the same run (see ``Evolver/Configuration/reference``).
+    public var floors: [String: Double]
+    /// The metrics a reference topology sets floors for.
+    public static let referenceMetrics = ["ild@10", "coverage@10"]
 
-    public init(outer: OuterReward, latency: LatencyModel = LatencyModel()) {
+    public init(outer: OuterReward, latency: LatencyModel = LatencyModel(), floors: [String: Double] = [:]) {
         self.outer = outer
         self.latency = latency
+        self.floors = floors
     }
 
     /// The verdict on `measurement` of `spec`. Latency is the measured `latency_ms` when the
@@ -73,6 +78,10 @@ public struct OuterJudge: Sendable {
         if let floor = outer.diversityFloor {
             let ild = measurement.metrics["ild@10"] ?? 0
             if ild < floor { violations.append("ild@10 \(format(ild)) is below the diversity floor \(format(floor))") }
+        }
+        for (metric, floor) in floors.sorted(by: { $0.key < $1.key }) {
+            let value = measurement.metrics[metric] ?? 0
+            if value < floor { violations.append("\(metric) \(format(value)) is below the reference's \(format(floor))") }
         }
         if let measured = measurement.metrics["latency_ms"], let budget = outer.latencyBudgetMilliseconds,
             measured > Double(budget)

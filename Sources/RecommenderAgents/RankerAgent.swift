@@ -6,52 +6,6 @@ import Logging
 import Recommender
 import Topology
 
-/// The ranker's features of one candidate, from what fusion passes on and the live data:
-/// per upstream route its calibrated score (or a floor when the route did not propose the
-/// item) and whether it proposed it; the fused score; log popularity; the user's affinity
-/// to the item's genres.
-struct RankerFeatures: Sendable {
-    let routes: [String]
-    /// Stands in for a route's calibrated score when the route did not propose the item.
-    static let missing = -3.0
-
-    var names: [String] {
-        routes.flatMap { ["score.\($0)", "proposed.\($0)"] } + ["fused", "log_popularity", "genre_affinity"]
-    }
-
-    /// Row-major candidates × names.count.
-    func matrix(_ candidates: [ScoredItem], user: String, live: LiveData) -> [Double] {
-        var genreCounts = [Double](repeating: 0, count: 64)
-        let history = live.history(user).items
-        for item in history {
-            var bits = live.genres[item]
-            while bits != 0 { genreCounts[bits.trailingZeroBitCount] += 1; bits &= bits - 1 }
-        }
-        let historyCount = Double(max(history.count, 1))
-        var out: [Double] = []
-        out.reserveCapacity(candidates.count * (routes.count * 2 + 3))
-        for candidate in candidates {
-            for route in routes {
-                let score = candidate.sources?[route]
-                out.append(score ?? Self.missing)
-                out.append(score == nil ? 0 : 1)
-            }
-            out.append(candidate.score)
-            let index = live.itemIndex(candidate.item)
-            out.append(index.map { live.logPopularity[$0] } ?? 0)
-            var affinity = 0.0
-            if let index {
-                var bits = live.genres[index]
-                let count = Double(max(bits.nonzeroBitCount, 1))
-                while bits != 0 { affinity += genreCounts[bits.trailingZeroBitCount]; bits &= bits - 1 }
-                affinity /= historyCount * count
-            }
-            out.append(affinity)
-        }
-        return out
-    }
-}
-
 /// A trained ranker: the listwise linear model or boosted trees, over ``RankerFeatures``.
 enum TrainedRanker: Sendable {
     case linear(LogisticRanker.Model)
@@ -98,7 +52,7 @@ public actor LearnedRankAgent: Agent {
         log[metadataKey: "agent"] = "\(context.name)"
         let start = ContinuousClock.now
         let upstream = Self.upstream(of: context.name, in: spec)
-        let features = RankerFeatures(routes: upstream.routes.sorted())
+        let features = RankerFeatures(routes: upstream.routes.sorted(), timeline: Timeline(data: data, matrix: data.training))
         self.features = features
         if binding.model == .passthrough {
             // Offline evaluation found no gain from a ranker on this mesh: keep the fused order.
@@ -180,6 +134,8 @@ public actor LearnedRankAgent: Agent {
             rule = try KindBinding.fusion(ParameterSet(context))
         }
         let view = LiveData(data: data, training: data.rankerFit)
+        // The same features as served, with the times of what the routes were fitted on.
+        let features = RankerFeatures(routes: features.routes, timeline: Timeline(data: data, matrix: data.rankerFit))
         let candidatesKept = max(1, k)
         var x: [Double] = []
         var labels: [Bool] = []
