@@ -1,6 +1,8 @@
 /// Recommender: the pure algorithms of agentic — recall routes (popularity, item-kNN,
-/// RP3beta, EASE, ALS, content), score fusion, a learned ranker, a diversity re-ranker
-/// and a history-length router. No I/O: everything here takes an
+/// RP3beta, EASE, ALS, content), learned rankers (listwise logistic, LambdaMART) and a
+/// diversity re-ranker. The agents bind topology parameters to these configurations
+/// (`RecommenderAgents.KindBinding`); fusion and the router's rule still live with the
+/// agents (`AgentRuntime`). No I/O: everything here takes an
 /// ``Dataset/InteractionMatrix`` and item metadata and returns scores.
 ///
 /// Every algorithm follows one shape: a `Configuration` (Sendable, documented fields

@@ -46,12 +46,14 @@ func matrix(_ rows: [[Int]], items: Int) -> InteractionMatrix {
 @Test(.computeBound, .computeBound) func alsAndRoutesRankHeldOutCooccurrence() throws {
     // Items 0 and 1 always co-occur; user 3 has 0 only, so 1 must be its top pick.
     let x = matrix([[0, 1], [0, 1, 2], [0, 1], [0], [2, 3]], items: 4)
-    let routes = try RouteSet.fit([.ease(.init(lambda: 1)), .itemKNN(.init(neighbours: 3)),
-                                   .rp3beta(.init(alpha: 1, beta: 0, neighbours: 4)),
-                                   .als(.init(factors: 2, regularization: 0.1, alpha: 10, iterations: 10))],
-                                  on: x, items: (0..<4).map { Item(id: $0 + 1, title: "", releaseYear: nil, genres: []) })
-    for name in ["ease", "itemknn", "rp3beta", "als"] {
-        #expect(routes.recommend(route: name, user: 3, k: 1) == [1], "\(name)")
+    let models: [(String, any ScoringModel)] = [
+        ("ease", try EASE(configuration: .init(lambda: 1)).fit(on: x)),
+        ("itemknn", ItemKNN(configuration: .init(neighbours: 3)).fit(on: x)),
+        ("rp3beta", RP3beta(configuration: .init(alpha: 1, beta: 0, neighbours: 4)).fit(on: x)),
+        ("als", try ALS(configuration: .init(factors: 2, regularization: 0.1, alpha: 10, iterations: 10)).fit(on: x)),
+    ]
+    for (name, model) in models {
+        #expect(model.recommend(user: 3, k: 1) == [1], "\(name)")
     }
 }
 
@@ -81,15 +83,6 @@ func matrix(_ rows: [[Int]], items: Int) -> InteractionMatrix {
     let out = Reranker(configuration: .init(diversity: 2), itemGenres: bits)
         .rerank(candidates: [0, 1, 2], scores: [1.0, 0.99, 0.98], k: 2) { _ in false }
     #expect(out == [0, 2])
-}
-
-@Test(.computeBound, .computeBound) func routerSegmentsByHistoryLength() {
-    let router = Router(configuration: .init(coldMaximum: 4, heavyMinimum: 100))
-    #expect(router.segment(historyLength: 0) == .cold)
-    #expect(router.segment(historyLength: 4) == .cold)
-    #expect(router.segment(historyLength: 5) == .light)
-    #expect(router.segment(historyLength: 99) == .light)
-    #expect(router.segment(historyLength: 100) == .heavy)
 }
 
 @Test(.computeBound, .computeBound) func logisticRankerSeparatesClasses() throws {
