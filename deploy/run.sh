@@ -3,7 +3,7 @@
 # build in release mode, then run `agentic demo`: the MovieLens mesh as a live cluster,
 # the held-out users of split P1 replayed through the gateway with their clicks, a report
 # and pictures in the run directory. Arguments go to the demo (e.g. --duration 60 --json).
-# With --eval first, the hand-built mesh is also evaluated offline on P1 (about 1.5 min)
+# With --eval first, the hand-built mesh is also evaluated offline on P1 (about 10 s)
 # and the transport benchmarked against raw C before the demo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
