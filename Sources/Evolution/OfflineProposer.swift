@@ -57,6 +57,8 @@ public actor OfflineProposer: Proposer {
             for (name, value) in agent.parameters.sorted(by: { $0.key < $1.key })
             where mine.parameters[name] != value && generator.next() % 2 == 0 {
                 if name.hasPrefix("weight."), !currentRoutes.contains(String(name.dropFirst(7))) { continue }
+                // A value outside the space this topology declares would only be refused.
+                if let dimension = mine.decisionSpace[name], !dimension.admits(value) { continue }
                 edits.append(Edit(.setParameter, agent: agent.name, parameter: name, value: value))
             }
         }

@@ -85,6 +85,17 @@ public struct DecisionDimension: Sendable, Equatable, Codable {
     public static func choice(_ values: [String]) -> DecisionDimension {
         DecisionDimension(type: .choice, values: values)
     }
+
+    /// Whether `value` lies inside this dimension (a listed choice, a number within the bounds);
+    /// a value of another kind, or a dimension without bounds, is not judged here.
+    public func admits(_ value: ParameterValue) -> Bool {
+        if type == .choice {
+            guard let values, let text = value.string else { return true }
+            return values.contains(text)
+        }
+        guard let number = value.number, let min, let max, min <= max else { return true }
+        return number >= min && number <= max
+    }
 }
 
 /// An Erlang-style restart policy: at most `intensity` restarts in `period_s` seconds, with exponential

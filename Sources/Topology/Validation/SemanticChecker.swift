@@ -269,16 +269,14 @@ struct SemanticChecker {
     private mutating func checkInside(
         _ value: ParameterValue, _ dimension: DecisionDimension, _ field: String, what: String
     ) {
+        guard !dimension.admits(value) else { return }
         if dimension.type == .choice {
-            if let values = dimension.values, let text = value.string, !values.contains(text) {
-                issue(
-                    .outOfRange, field,
-                    "\(what) is not among the decision space's values \(values.joined(separator: ", "))")
-            }
+            issue(
+                .outOfRange, field,
+                "\(what) is not among the decision space's values \((dimension.values ?? []).joined(separator: ", "))")
             return
         }
-        guard let number = value.number, let low = dimension.min, let high = dimension.max, low <= high else { return }
-        if number < low || number > high {
+        if let low = dimension.min, let high = dimension.max {
             issue(
                 .outOfRange, field,
                 "\(what) is outside the declared decision space \(Self.format(low))…\(Self.format(high))")
