@@ -8,7 +8,7 @@ let strict: [SwiftSetting] = [
 
 let package = Package(
     name: "agentic",
-    platforms: [.macOS(.v15)],
+    // Linux only (Debian): the transport reads /proc and links Glibc, the agents Debian's NNG and OpenBLAS.
     products: [
         .executable(name: "agentic", targets: ["AgenticCLI"]),
         .library(name: "Transport", targets: ["Transport"]),
@@ -43,7 +43,9 @@ let package = Package(
         // Offline evaluation runs the agents the processes host, through the gateway's own walk.
         .target(
             name: "Evaluation",
-            dependencies: ["Dataset", "Recommender", "Topology", "AgentProtocol", "AgentRuntime", "RecommenderAgents", "Gateway"],
+            dependencies: [
+                "Dataset", "Recommender", "Topology", "AgentProtocol", "AgentRuntime", "RecommenderAgents", "Gateway", "Evolution",
+            ],
             swiftSettings: strict
         ),
         // The MovieLens kinds as agents (data loading, online learning from feedback).
@@ -209,7 +211,9 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "DemoTests", dependencies: ["Demo", "Topology", "AgenticTestSupport"], swiftSettings: strict),
-        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Recommender", "Dataset", "Topology", "AgenticTestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "EvaluationTests", dependencies: ["Evaluation", "Evolution", "Recommender", "Dataset", "Topology", "AgenticTestSupport"],
+            swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

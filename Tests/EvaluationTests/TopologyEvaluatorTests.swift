@@ -4,6 +4,7 @@ import Foundation
 import Testing
 import Topology
 @testable import Evaluation
+import Evolution
 
 /// 60 users in three taste groups over 60 items (group g likes items with i % 3 == g), with a
 /// 16:2:2 split per user, written as MovieLens atomic files plus three split files: the
@@ -176,4 +177,19 @@ func servedListsEqualWhatEvalReports() async throws {
     }
     await cluster.stop()
     #expect(different.isEmpty, "served lists differ from eval --out for users \(different.prefix(10))")
+}
+
+/// What evolution reads: the served lists' metrics under their protocol names, and the inner rewards.
+@Test(.computeBound) func theObjectiveReportsProtocolMetricsAndInnerRewards() async throws {
+    let data = try SyntheticData()
+    let objective = EvaluatorObjective(evaluator: try data.evaluator())
+    let measurement = try await objective.evaluate(topology(), stage: .valid, fraction: 1)
+    let direct = try await data.evaluator().evaluate(topology(), on: .valid)
+    #expect(measurement.metrics["ndcg@10"] == direct.overall.ndcg10)
+    #expect(measurement.metrics["ild@10"] == direct.overall.ild10)
+    #expect(measurement.metrics["coverage@10"] == direct.overall.coverage10)
+    // The same names as the report's JSON (users aside).
+    let json = try JSONSerialization.jsonObject(with: JSONEncoder().encode(direct.overall)) as? [String: Any] ?? [:]
+    #expect(Set(measurement.metrics.keys) == Set(json.keys).subtracting(["users"]))
+    #expect(measurement.innerRewards == direct.innerRewards)
 }
