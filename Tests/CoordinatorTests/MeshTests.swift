@@ -15,9 +15,10 @@ struct MeshTests {
     /// deadline long enough for a retry on the other replica.
     final class Mesh: Sendable {
         let directory: ShortDirectory
-        let runDirectory: String
-        let up: TestProcess
-        let gateway: String
+        let cluster: TestCluster
+        var runDirectory: String { cluster.runDirectory }
+        var up: TestProcess { cluster.up }
+        var gateway: String { cluster.baseURL }
 
         init(replicas: Int) async throws {
             directory = try ShortDirectory()
@@ -25,12 +26,7 @@ struct MeshTests {
             text = text.replacingOccurrences(of: "    replicas: 2           # two processes; callers spread requests over them\n", with: "")
             text = text.replacingOccurrences(of: "    kind: ", with: "    replicas: \(replicas)\n    kind: ")
             text = text.replacingOccurrences(of: "  deadline_ms: 200", with: "  deadline_ms: 2000\n  nng: ipc://gw")
-            let file = try directory.write("t.yaml", text)
-            runDirectory = "\(directory.path)/r"
-            up = try TestProcess.agentic(["up", file, "--run-dir", runDirectory])
-            let line = try await up.waitForLine(timeout: .seconds(90)) { $0.hasPrefix("gateway ") }
-            gateway = String(line.dropFirst("gateway ".count))
-            _ = try await up.waitForLine(timeout: .seconds(30)) { $0.hasPrefix("up ") }
+            cluster = try await TestCluster(topology: try directory.write("t.yaml", text), in: directory)
         }
 
         func status() async throws -> ClusterStatus {
@@ -54,7 +50,6 @@ struct MeshTests {
             #expect(sockets.isEmpty, "socket files left behind: \(sockets)")
         }
 
-        deinit { up.stop() }
     }
 
     /// Counts of a request stream.

@@ -45,13 +45,9 @@ struct RoutingTests {
     @Test("cold users get only the unrestricted route's items, the restricted route is never called, and apply lifts that live")
     func coldUsersSkipTheRestrictedRoute() async throws {
         let directory = try ShortDirectory()
-        let file = try directory.write("t.yaml", Self.topology)
-        let runDirectory = "\(directory.path)/r"
-        let up = try TestProcess.agentic(["up", file, "--run-dir", runDirectory])
-        defer { up.stop() }
-        let line = try await up.waitForLine(timeout: .seconds(90)) { $0.hasPrefix("gateway ") }
-        let gateway = String(line.dropFirst("gateway ".count))
-        _ = try await up.waitForLine(timeout: .seconds(30)) { $0.hasPrefix("up ") }
+        let cluster = try await TestCluster(topology: try directory.write("t.yaml", Self.topology), in: directory)
+        defer { cluster.up.stop() }
+        let runDirectory = cluster.runDirectory, gateway = cluster.baseURL
 
         for user in ["u1", "u2", "u3"] {
             let (status, body) = await HTTP.postJSON(gateway + "/v1/recommend", #"{"user": "\#(user)", "k": 10}"#)
@@ -85,6 +81,6 @@ struct RoutingTests {
 
         let down = try TestProcess.agentic(["down", "--run-dir", runDirectory])
         #expect(try await down.waitForExit(timeout: .seconds(40)) == 0)
-        #expect(try await up.waitForExit() == 0)
+        #expect(try await cluster.up.waitForExit() == 0)
     }
 }

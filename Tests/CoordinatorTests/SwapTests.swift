@@ -15,21 +15,18 @@ struct SwapTests {
     /// `agentic up` of minimal.yaml (deadline 500 ms, test kinds on) with its gateway.
     final class Run: Sendable {
         let directory: ShortDirectory
-        let runDirectory: String
-        let up: TestProcess
-        let gateway: String
+        let cluster: TestCluster
+        var runDirectory: String { cluster.runDirectory }
+        var up: TestProcess { cluster.up }
+        var gateway: String { cluster.baseURL }
         static let environment = ["AGENTIC_TEST_KINDS": "1"]
 
         init() async throws {
             directory = try ShortDirectory()
             let text = try String(contentsOfFile: "\(topologyDirectory)/minimal.yaml", encoding: .utf8)
                 .replacingOccurrences(of: "  deadline_ms: 200", with: "  deadline_ms: 500")
-            let file = try directory.write("t.yaml", text)
-            runDirectory = "\(directory.path)/r"
-            up = try TestProcess.agentic(["up", file, "--run-dir", runDirectory], environment: Self.environment)
-            let line = try await up.waitForLine(timeout: .seconds(90)) { $0.hasPrefix("gateway ") }
-            gateway = String(line.dropFirst("gateway ".count))
-            _ = try await up.waitForLine(timeout: .seconds(30)) { $0.hasPrefix("up ") }
+            cluster = try await TestCluster(
+                topology: try directory.write("t.yaml", text), in: directory, environment: Self.environment)
         }
 
         /// Runs `agentic ARGS --run-dir … ` and returns its exit status and output lines.
@@ -65,7 +62,6 @@ struct SwapTests {
             #expect(try await up.waitForExit() == 0)
         }
 
-        deinit { up.stop() }
     }
 
     /// A steady load: `clients` request loops through the gateway until stopped.

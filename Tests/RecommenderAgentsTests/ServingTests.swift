@@ -23,23 +23,18 @@ struct ServingTests {
 
     final class Mesh: Sendable {
         let directory: ShortDirectory
-        let runDirectory: String
         let data: String
-        let up: TestProcess
-        let gateway: String
+        let cluster: TestCluster
+        var runDirectory: String { cluster.runDirectory }
+        var up: TestProcess { cluster.up }
+        var gateway: String { cluster.baseURL }
 
         init() async throws {
             directory = try ShortDirectory()
             data = try Fixture.write(to: directory.path + "/ml")
-            runDirectory = "\(directory.path)/r"
-            up = try TestProcess.agentic(
-                ["up", "\(topologyDirectory)/movielens-small.yaml", "--run-dir", runDirectory],
-                environment: ["AGENTIC_DATA": data])
-            let ready = try await up.waitForLine(timeout: .seconds(120)) { $0.hasPrefix("ready ") }
-            #expect(ready.hasSuffix(" 0 failed"), "\(ready)")
-            let line = try await up.waitForLine(timeout: .seconds(60)) { $0.hasPrefix("gateway ") }
-            gateway = String(line.dropFirst("gateway ".count))
-            _ = try await up.waitForLine(timeout: .seconds(30)) { $0.hasPrefix("up ") }
+            cluster = try await TestCluster(
+                topology: "\(topologyDirectory)/movielens-small.yaml", in: directory, environment: ["AGENTIC_DATA": data])
+            #expect(cluster.ready.hasSuffix(" 0 failed"), "\(cluster.ready)")
         }
 
         func post(_ path: String, _ body: String) async -> (Int, [String: Any]) {
@@ -65,7 +60,6 @@ struct ServingTests {
             #expect(try await up.waitForExit() == 0)
         }
 
-        deinit { up.stop() }
     }
 
     /// The items a fixture user has in P1 train + valid (what the agents fitted on).

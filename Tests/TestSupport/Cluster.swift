@@ -9,6 +9,8 @@ public final class TestCluster: Sendable {
     public let baseURL: String
     /// The `agentic up` process.
     public let up: TestProcess
+    /// up's `ready N instances serving, F failed` line.
+    public let ready: String
     private let directory: ShortDirectory
 
     /// Starts `agentic up FILE` and waits until it printed its gateway and run directory.
@@ -16,11 +18,21 @@ public final class TestCluster: Sendable {
     ///   - topology: a topology file path.
     ///   - environment: extra environment for `up` and every agent it starts.
     ///   - timeout: how long the start may take (data-backed agents fit at start).
-    public init(topology: String, environment: [String: String] = [:], timeout: Duration = .seconds(120)) async throws {
-        directory = try ShortDirectory()
+    public convenience init(topology: String, environment: [String: String] = [:], timeout: Duration = .seconds(120))
+        async throws
+    {
+        try await self.init(topology: topology, in: try ShortDirectory(), environment: environment, timeout: timeout)
+    }
+
+    /// The same, with the run directory under `directory` (which the cluster keeps alive).
+    public init(
+        topology: String, in directory: ShortDirectory, environment: [String: String] = [:], timeout: Duration = .seconds(120)
+    ) async throws {
+        self.directory = directory
         runDirectory = "\(directory.path)/r"
         up = try TestProcess.agentic(["up", topology, "--run-dir", runDirectory], environment: environment)
         do {
+            ready = try await up.waitForLine(timeout: timeout) { $0.hasPrefix("ready ") }
             let line = try await up.waitForLine(timeout: timeout) { $0.hasPrefix("gateway ") }
             baseURL = String(line.dropFirst("gateway ".count))
             _ = try await up.waitForLine { $0.hasPrefix("up ") }
