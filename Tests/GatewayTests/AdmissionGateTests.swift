@@ -1,3 +1,4 @@
+import AgenticTestSupport
 import Logging
 import Synchronization
 import Testing
@@ -54,7 +55,7 @@ struct AdmissionGateTests {
                     }
                 })
             // Each waiter queued before the next one starts.
-            while gate.waiting < index + 1 { try await Task.sleep(for: .milliseconds(1)) }
+            try await waitUntil("waiter \(index) queues") { gate.waiting >= index + 1 }
         }
         gate.leave()
         for task in tasks { await task.value }
@@ -67,7 +68,7 @@ struct AdmissionGateTests {
         let gate = AdmissionGate(limit: 1)
         #expect(await gate.enter())
         let waiter = Task { await gate.enter() }
-        while gate.waiting < 1 { try await Task.sleep(for: .milliseconds(1)) }
+        try await waitUntil("the waiter queues") { gate.waiting >= 1 }
         waiter.cancel()
         #expect(await waiter.value == false)
         #expect(gate.waiting == 0)
@@ -107,9 +108,9 @@ struct GatewayAdmissionTests {
 
         let first = Task { await core.recommend(user: "u1", k: 5) }
         // Inside, and its request at the agent (the dial may take a moment on a busy machine).
-        while agent.requests < 1 { try await Task.sleep(for: .milliseconds(2)) }
+        try await waitUntil("the first request reaches the agent") { agent.requests >= 1 }
         let second = Task { await core.recommend(user: "u2", k: 5) }
-        while core.admission.waiting < 1 { try await Task.sleep(for: .milliseconds(1)) }
+        try await waitUntil("the second request waits at the door") { core.admission.waiting >= 1 }
         second.cancel()
         let cancelled = await second.value
         #expect(cancelled.items.isEmpty)

@@ -130,7 +130,7 @@ struct ReqRepTests {
                 }
             }
             // Close only once every request is really pending at the replier.
-            while arrived.peak < 32 { try await Task.sleep(for: .milliseconds(5)) }
+            try await waitUntil("32 requests pending at the replier") { arrived.peak >= 32 }
             requester.close()
             return try await group.reduce(into: [TransportError.Code?]()) { $0.append($1) }
         }
@@ -158,7 +158,7 @@ struct ReqRepTests {
                 try await group.waitForAll()
             }
         }
-        while running.peak < 16 { try await Task.sleep(for: .milliseconds(5)) }
+        try await waitUntil("16 handlers running") { running.peak >= 16 }
         replier.close()
         try await pending.value
         // The handlers finished after the close; their replies went nowhere, and a closed
@@ -305,12 +305,7 @@ struct PubSubTests {
     /// Publishes `hello` frames on every topic until `count` subscribers have had time to
     /// connect; NNG reports no subscriptions, so the probe is a separate subscriber.
     private func waitForJoin(_ publisher: Publisher, subscribers count: Int) async throws {
-        try await Task.sleep(for: .milliseconds(1))
-        let deadline = ContinuousClock.now + .seconds(10)
-        while publisher.socket.pipeCount < count {
-            if ContinuousClock.now > deadline { throw TestFailure("subscribers did not connect") }
-            try await Task.sleep(for: .milliseconds(5))
-        }
+        try await waitUntil("\(count) subscribers connect", timeout: .seconds(10)) { publisher.socket.pipeCount >= count }
     }
 
     @Test("closing a subscriber ends its message stream")
