@@ -119,6 +119,15 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The experiment controller: a canary started through the coordinator, judged on the store's clicks.
+        .target(
+            name: "Experiments",
+            dependencies: [
+                "AgentProtocol", "Coordinator", "Evolution", "Store", "Topology",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            swiftSettings: strict
+        ),
         // The demo: replays held-out users through the gateway, measures, draws and reports.
         .target(
             name: "Demo",
@@ -144,6 +153,7 @@ let package = Package(
                 "Store",
                 "LoadGenerator",
                 "Evolution",
+                "Experiments",
                 "Demo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

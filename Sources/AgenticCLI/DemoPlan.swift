@@ -1,6 +1,7 @@
 import Coordinator
 import Demo
 import Evolution
+import Experiments
 import Foundation
 import Topology
 
