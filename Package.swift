@@ -132,7 +132,7 @@ let package = Package(
         .target(
             name: "Demo",
             dependencies: [
-                "AgentProtocol", "Dataset", "Topology", .product(name: "Histogram", package: "hdrhistogram-swift"),
+                "AgentProtocol", "Dataset", "Topology", "Coordinator", "Evolution", "Experiments", .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
