@@ -119,11 +119,12 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        // The experiment controller: a canary started through the coordinator, judged on the store's clicks.
+        // The experiment controller: a canary started through the coordinator, judged on the store's clicks,
+        // and the loop of `agentic up --evolve` that feeds it candidates.
         .target(
             name: "Experiments",
             dependencies: [
-                "AgentProtocol", "Coordinator", "Evolution", "Store", "Topology",
+                "AgentProtocol", "Coordinator", "Evaluation", "Evolution", "Store", "Topology",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: strict
@@ -220,6 +221,7 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Topology"], swiftSettings: strict),
         .testTarget(name: "DemoTests", dependencies: ["Demo", "Topology", "AgenticTestSupport"], swiftSettings: strict),
         .testTarget(
             name: "EvaluationTests", dependencies: ["Evaluation", "Evolution", "Recommender", "Dataset", "Topology", "AgenticTestSupport"],
