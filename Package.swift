@@ -119,11 +119,21 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The experiment controller: a canary started through the coordinator, judged on the store's clicks,
+        // and the loop of `agentic up --evolve` that feeds it candidates.
+        .target(
+            name: "Experiments",
+            dependencies: [
+                "AgentProtocol", "Coordinator", "Evaluation", "Evolution", "Store", "Topology",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            swiftSettings: strict
+        ),
         // The demo: replays held-out users through the gateway, measures, draws and reports.
         .target(
             name: "Demo",
             dependencies: [
-                "AgentProtocol", "Dataset", "Topology", .product(name: "Histogram", package: "hdrhistogram-swift"),
+                "AgentProtocol", "Dataset", "Topology", "Coordinator", "Evolution", "Experiments", .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
@@ -144,6 +154,7 @@ let package = Package(
                 "Store",
                 "LoadGenerator",
                 "Evolution",
+                "Experiments",
                 "Demo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -210,6 +221,7 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Topology"], swiftSettings: strict),
         .testTarget(name: "DemoTests", dependencies: ["Demo", "Topology", "AgenticTestSupport"], swiftSettings: strict),
         .testTarget(
             name: "EvaluationTests", dependencies: ["Evaluation", "Evolution", "Recommender", "Dataset", "Topology", "AgenticTestSupport"],

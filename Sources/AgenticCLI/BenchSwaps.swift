@@ -1,5 +1,6 @@
 import ArgumentParser
 import Coordinator
+import Demo
 import Foundation
 import LoadGenerator
 import Synchronization

@@ -2,6 +2,7 @@ import AgentProtocol
 import AgentRuntime
 import ArgumentParser
 import Coordinator
+import Experiments
 import Foundation
 import Logging
 import Synchronization
@@ -73,7 +74,7 @@ struct Up: AsyncParsableCommand {
                 emitLine("up \(runDirectory)")
                 if evolve {
                     let loop = EvolveLoop(runDirectory: runDirectory, topologyPath: topology)
-                    evolution.withLock { $0 = Task { await loop.run() } }
+                    evolution.withLock { $0 = Task { await loop.run(emit: emitLine, warn: printError) } }
                 }
             }
             evolution.withLock { $0?.cancel() }

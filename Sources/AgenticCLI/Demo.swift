@@ -119,12 +119,12 @@ struct DemoCommand: AsyncParsableCommand {
         configuration.rate = rate
         let planned = duration
         // The plan picks its swap from the topology the cluster serves.
+        let catalogue = Kinds.factory(topologyPath: topologyPath).catalogue
         let plan = DemoPlan.Settings(
             duration: .seconds(duration),
-            start: try? TopologyValidator.load(
-                contentsOf: topologyPath, catalogue: Kinds.factory(topologyPath: topologyPath).catalogue),
-            runDirectory: runDirectory, data: absolute(data), rate: rate)
-        let search = BackgroundSearch()
+            start: try? TopologyValidator.load(contentsOf: topologyPath, catalogue: catalogue),
+            runDirectory: runDirectory, data: absolute(data), rate: rate, catalogue: catalogue)
+        let search = BackgroundSearch(launch: Self.offlineSearch)
         var result = await DemoDriver(configuration: configuration).run(
             users: users, scenario: DemoPlan.scenario(plan, coordinator: coordinator, search: search), stop: stop
         ) { progress in
@@ -195,6 +195,32 @@ struct DemoCommand: AsyncParsableCommand {
         let path = runDirectory + "/" + KnowledgeStore.defaultFileName
         guard FileManager.default.fileExists(atPath: path) else { return nil }
         return try? KnowledgeStore(path: path, create: false).report().agents
+    }
+
+    /// `agentic` with `arguments` as a child process (the plan's offline search), its stdout
+    /// lines when it ends.
+    @Sendable static func offlineSearch(_ arguments: [String]) async throws -> [String] {
+        let agentic = try Executables.sibling("agentic")
+        // The live cluster comes first: on a small machine the search's fitting would slow the
+        // replay's answers and the swaps' gates (in a debug build, by seconds). SCHED_IDLE,
+        // set before exec, holds for every thread; a nice value would not (Dispatch sets its
+        // workers' nice values by QoS).
+        let chrt = "/usr/bin/chrt"
+        let child =
+            FileManager.default.isExecutableFile(atPath: chrt)
+            ? try ChildProcess(executable: URL(fileURLWithPath: chrt), arguments: ["--idle", "0", agentic.path] + arguments)
+            : try ChildProcess(executable: agentic, arguments: arguments)
+        let output: [String] = await withTaskCancellationHandler {
+            var lines: [String] = []
+            for await line in child.lines { lines.append(line) }
+            return lines
+        } onCancel: {
+            // `agentic evolve` does not read stdin: no polite stop to wait for. Waiting here
+            // would block a pool thread and stall the demo's replay for seconds.
+            child.terminate()
+        }
+        child.stop()
+        return output
     }
 
     static func newRunDirectory() -> String {

@@ -8,6 +8,8 @@
 ///
 /// - ``HeldOutUsers`` loads who to replay and what each one clicks.
 /// - ``DemoDriver`` runs the replay and the ``DemoScenario`` against a gateway.
+/// - ``DemoPlan`` is the scenario `agentic demo` runs: the offline search in the background,
+///   a hot swap, a cluster check and one live experiment of evolution.
 /// - ``DemoReport`` is the result; ``ReportWriter`` writes `report.json`, `report.html`,
 ///   `topology-<epoch>.svg` and `evolution.svg`.
 import Foundation
@@ -26,6 +28,8 @@ public struct DemoError: Error, CustomStringConvertible, Equatable {
         public static let write = Code("write")
         /// A scenario step failed.
         public static let step = Code("step")
+        /// The offline search (`agentic evolve`) gave no summary.
+        public static let search = Code("search")
     }
 
     public let code: Code

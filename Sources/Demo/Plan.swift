@@ -1,15 +1,15 @@
-import Coordinator
-import Demo
+public import Coordinator
 import Evolution
+import Experiments
 import Foundation
-import Topology
+public import Topology
 
 /// The demo's steps, in time order: the offline search started in the background, a hot swap,
 /// the supervisor's view of the mesh, and one experiment of live evolution (a candidate from the
 /// offline search canaried on half the users, promoted, rolled back or stopped on their clicks).
 /// Steps run one after another; each returns its decision.
-enum DemoPlan {
-    struct Settings: Sendable {
+public enum DemoPlan {
+    public struct Settings: Sendable {
         /// How long the replay runs.
         var duration: Duration
         /// The topology the cluster started with (what the swap step picks its target from).
@@ -20,9 +20,23 @@ enum DemoPlan {
         var data: String
         /// Recommendation requests per second (what a live experiment's size is planned on).
         var rate: Double
+        /// The kinds this build runs (what the offline search's topologies are read with).
+        var catalogue: KindCatalogue
+
+        public init(
+            duration: Duration, start: TopologySpec?, runDirectory: String, data: String, rate: Double,
+            catalogue: KindCatalogue
+        ) {
+            self.duration = duration
+            self.start = start
+            self.runDirectory = runDirectory
+            self.data = data
+            self.rate = rate
+            self.catalogue = catalogue
+        }
     }
 
-    static func scenario(_ settings: Settings, coordinator: Coordinator, search: BackgroundSearch) -> DemoScenario {
+    public static func scenario(_ settings: Settings, coordinator: Coordinator, search: BackgroundSearch) -> DemoScenario {
         let seconds = settings.duration.seconds
         var steps: [DemoStep] = []
         // First, so the offline search has the most time: in a debug build evaluating the
@@ -102,9 +116,8 @@ enum DemoPlan {
             let (found, failure) = await search.result(
                 waiting: .seconds(max(0, total * searchShare - (await context.elapsed()).seconds)))
             let searched = await search.start ?? current
-            let catalogue = Kinds.factory(topologyPath: directory + "/start.yaml").catalogue
             let candidate = EvolutionCandidate.choose(
-                current: current, searched: searched, offline: found, directory: directory, catalogue: catalogue)
+                current: current, searched: searched, offline: found, directory: directory, catalogue: settings.catalogue)
             if let start = found?.startValid ?? candidate?.startValid, let metric = found?.metric ?? candidate?.metric {
                 await context.recordOffline(epoch: searched.epoch, metric: "valid \(metric)", value: start)
             }
@@ -335,7 +348,7 @@ struct EvolutionCandidate: Sendable {
 /// Which parameter the swap step changes: the exit agent's first numeric decision dimension
 /// (MMR's `lambda` in the MovieLens meshes), else the first agent that has one; the new value
 /// moves a tenth of the range (and back down at the top of it).
-struct SwapTarget: Sendable {
+public struct SwapTarget: Sendable {
     var agent: String
     var parameter: String
     var from: String
@@ -366,7 +379,7 @@ struct SwapTarget: Sendable {
         return nil
     }
 
-    static func format(_ value: Double) -> String {
+    public static func format(_ value: Double) -> String {
         var text = String(format: "%.3f", value)
         while text.hasSuffix("0"), !text.hasSuffix(".0") { text.removeLast() }
         return text
@@ -375,11 +388,15 @@ struct SwapTarget: Sendable {
 
 /// The demo's offline search, running from the first step until the evolve step collects it
 /// (or the demo ends: ``stop()`` then ends the child process).
-actor BackgroundSearch {
+public actor BackgroundSearch {
     /// The topology it searches from.
     private(set) var start: TopologySpec?
     private(set) var budgetSeconds = 0.0
     private var task: Task<OfflineSearch.Result, any Error>?
+    private let launch: OfflineSearch.Launch
+
+    /// - Parameter launch: runs `agentic` (the executable owns its child processes).
+    public init(launch: @escaping OfflineSearch.Launch) { self.launch = launch }
 
     /// Writes `spec` as `start.yaml` into `directory` and starts `agentic evolve` on it.
     func begin(from spec: TopologySpec, directory: String, data: String, budgetSeconds: Double) throws {
@@ -388,8 +405,9 @@ actor BackgroundSearch {
         try spec.renderYAML().write(toFile: file, atomically: true, encoding: .utf8)
         start = spec
         self.budgetSeconds = budgetSeconds
-        task = Task {
-            try await OfflineSearch.run(startFile: file, directory: directory, data: data, budgetSeconds: budgetSeconds)
+        task = Task { [launch] in
+            try await OfflineSearch.run(
+                startFile: file, directory: directory, data: data, budgetSeconds: budgetSeconds, launch: launch)
         }
     }
 
@@ -410,14 +428,18 @@ actor BackgroundSearch {
     }
 
     /// Ends the child if it still runs (an interrupted or short demo).
-    func stop() async {
+    public func stop() async {
         task?.cancel()
         _ = try? await task?.value
     }
 }
 
 /// `agentic evolve` run as a child process on a topology file, reading its JSON summary.
-enum OfflineSearch {
+public enum OfflineSearch {
+    /// Runs `agentic` with these arguments and returns its stdout lines; cancelling the task
+    /// ends the child without waiting for it.
+    public typealias Launch = @Sendable (_ arguments: [String]) async throws -> [String]
+
     struct Result {
         var metric: String
         var startValid: Double
@@ -426,37 +448,29 @@ enum OfflineSearch {
         var seconds: Double
     }
 
-    static func run(startFile: String, directory: String, data: String, budgetSeconds: Double) async throws -> Result {
-        let arguments = [
+    static func arguments(startFile: String, directory: String, data: String, budgetSeconds: Double) -> [String] {
+        [
             // The budget alone bounds it: rounds alternate until then, as in `agentic evolve --budget`.
             "evolve", startFile, "--budget", "\(Int(budgetSeconds.rounded()))s", "--no-test", "--json",
             "--run-dir", directory, "--data", data,
         ]
-        let agentic = try Executables.sibling("agentic")
-        // The live cluster comes first: on a small machine the search's fitting would slow the
-        // replay's answers and the swaps' gates (in a debug build, by seconds). SCHED_IDLE,
-        // set before exec, holds for every thread; a nice value would not (Dispatch sets its
-        // workers' nice values by QoS).
-        let chrt = "/usr/bin/chrt"
-        let child =
-            FileManager.default.isExecutableFile(atPath: chrt)
-            ? try ChildProcess(executable: URL(fileURLWithPath: chrt), arguments: ["--idle", "0", agentic.path] + arguments)
-            : try ChildProcess(executable: agentic, arguments: arguments)
-        let output: [String] = await withTaskCancellationHandler {
-            var lines: [String] = []
-            for await line in child.lines { lines.append(line) }
-            return lines
-        } onCancel: {
-            // `agentic evolve` does not read stdin: no polite stop to wait for. Waiting here
-            // would block a pool thread and stall the demo's replay for seconds.
-            child.terminate()
-        }
-        child.stop()
+    }
+
+    static func run(
+        startFile: String, directory: String, data: String, budgetSeconds: Double, launch: Launch
+    ) async throws -> Result {
+        let output = try await launch(
+            arguments(startFile: startFile, directory: directory, data: data, budgetSeconds: budgetSeconds))
+        return try summary(output, directory: directory)
+    }
+
+    /// The summary `agentic evolve --json` printed.
+    static func summary(_ output: [String], directory: String) throws(DemoError) -> Result {
         guard let object = try? JSONSerialization.jsonObject(with: Data(output.joined(separator: "\n").utf8)) as? [String: Any],
             let startKey = object.keys.first(where: { $0.hasPrefix("start_valid_") }),
             let start = (object[startKey] as? NSNumber)?.doubleValue
         else {
-            throw CLIError("agentic evolve gave no summary (see \(directory)/lineage.jsonl)")
+            throw DemoError(.search, "agentic evolve gave no summary (see \(directory)/lineage.jsonl)")
         }
         let metric = String(startKey.dropFirst("start_valid_".count))
         return Result(
