@@ -21,7 +21,7 @@ public struct ExperimentOutcome: Codable, Sendable {
 
 /// The experiment agent: records the proposal, starts the canary through the coordinator,
 /// reads per-arm outcomes from the store, decides with the policy and ends the canary.
-/// `agentic up --evolve` (when it lands) runs the same loop for each offline winner.
+/// `agentic up --evolve` (``EvolveLoop``) runs the same loop for each candidate it proposes.
 public struct LiveExperiment: Sendable {
     var runDirectory: String
     var database: String?
