@@ -286,13 +286,15 @@ public actor TopologyEvaluator {
 
     /// Everything that shapes agent `name` when it is made from `topology`: its own spec and
     /// wiring, and for kinds that read the topology beyond themselves (the learned ranker
-    /// fits its upstream routes and fusion) every agent upstream of it.
+    /// fits its upstream routes and fusion) every agent upstream of it. Not the version: only the
+    /// label on its answers, which no figure reads, and evolution bumps it on every adoption,
+    /// which would retrain the ranker for nothing.
     static func key(_ name: String, in topology: TopologySpec, stage: EvaluationStage) -> String {
         let graph = topology.graph
         func describe(_ agent: String) -> String {
             guard let spec = topology.agent(named: agent) else { return agent }
             let parameters = spec.parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
-            return "\(agent):\(spec.kind):\(spec.version):\(parameters):\(graph.predecessors(of: agent))"
+            return "\(agent):\(spec.kind):\(parameters):\(graph.predecessors(of: agent))"
         }
         var key = "\(stage.rawValue)|\(describe(name))"
         if topology.agent(named: name)?.kind == "rank.learned" {

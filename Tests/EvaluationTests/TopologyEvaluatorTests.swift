@@ -136,6 +136,11 @@ private func topology(rankerModel: String? = "linear", fusionWeight: Double = 0.
     // A fusion weight shapes fusion and the ranker, which trains on fusion's output.
     _ = try await evaluator.evaluate(topology(fusionWeight: 0.9), on: .valid)
     #expect(await evaluator.agentsMade == made + 3)
+    // A new version with the same parameters (an adoption in evolution) makes nothing new.
+    var bumped = topology(fusionWeight: 0.9)
+    for index in bumped.agents.indices { bumped.agents[index].version = "7" }
+    _ = try await evaluator.evaluate(bumped, on: .valid)
+    #expect(await evaluator.agentsMade == made + 3)
     // Reused agents answer as fresh ones do.
     let fresh = try await data.evaluator().evaluate(topology(mmrLambda: 0.6), on: .valid)
     #expect(fresh.recommendations == mmr.recommendations)
