@@ -30,6 +30,8 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        // Already built for AsyncHTTPClient's TLS; artifacts take their SHA-256 from it.
+        .package(url: "https://github.com/apple/swift-crypto", "3.0.0"..<"5.0.0"),
     ],
     targets: [
         // Debian's libnng-dev ships no nng.pc, so the module map links `nng` directly.
@@ -39,6 +41,8 @@ let package = Package(
         // Debian's OpenBLAS and LAPACKE for the dense solves (EASE, ALS).
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS", providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]),
         .target(name: "Dataset", swiftSettings: strict),
+        // Fitted models as immutable, checksummed files named by what they were fitted from.
+        .target(name: "Artifacts", dependencies: [.product(name: "Crypto", package: "swift-crypto")], swiftSettings: strict),
         .target(name: "Recommender", dependencies: ["Dataset", "COpenBLAS"], swiftSettings: strict),
         // Offline evaluation runs the agents the processes host, through the gateway's own walk.
         .target(
@@ -52,7 +56,7 @@ let package = Package(
         .target(
             name: "RecommenderAgents",
             dependencies: [
-                "AgentRuntime", "AgentProtocol", "Topology", "Dataset", "Recommender", "COpenBLAS",
+                "AgentRuntime", "AgentProtocol", "Topology", "Dataset", "Recommender", "COpenBLAS", "Artifacts",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
@@ -148,6 +152,7 @@ let package = Package(
                 "AgentProtocol",
                 "AgentRuntime",
                 "RecommenderAgents",
+                "Artifacts",
                 "Recommender",
                 "Coordinator",
                 "Gateway",
@@ -206,11 +211,14 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .testTarget(name: "ArtifactsTests", dependencies: ["Artifacts"], swiftSettings: strict),
         .testTarget(name: "DatasetTests", dependencies: ["Dataset", "AgenticTestSupport"], swiftSettings: strict),
         .testTarget(name: "RecommenderTests", dependencies: ["Recommender", "Dataset", "AgenticTestSupport"], swiftSettings: strict),
         .testTarget(
             name: "RecommenderAgentsTests",
-            dependencies: ["RecommenderAgents", "AgentRuntime", "AgentProtocol", "Topology", "Dataset", "Gateway", "AgenticTestSupport"],
+            dependencies: [
+                "RecommenderAgents", "AgentRuntime", "AgentProtocol", "Topology", "Dataset", "Gateway", "Artifacts", "AgenticTestSupport",
+            ],
             swiftSettings: strict),
         .testTarget(
             name: "EvolutionTests",

@@ -17,6 +17,9 @@ public struct TopologySpec: Sendable, Equatable, Codable {
     public var gateway: GatewaySpec
     /// How agents and the whole system are judged.
     public var rewards: RewardsSpec
+    /// Where fitted models are kept (`artifacts:`), relative to the working directory unless
+    /// absolute; nil: `artifacts` in the run directory. A shared directory lets runs reuse fits.
+    public var artifacts: String?
 
     public init(
         epoch: Int = 0,
@@ -25,7 +28,8 @@ public struct TopologySpec: Sendable, Equatable, Codable {
         agents: [AgentSpec],
         edges: [Edge],
         gateway: GatewaySpec,
-        rewards: RewardsSpec = RewardsSpec()
+        rewards: RewardsSpec = RewardsSpec(),
+        artifacts: String? = nil
     ) {
         self.epoch = epoch
         self.name = name
@@ -34,6 +38,7 @@ public struct TopologySpec: Sendable, Equatable, Codable {
         self.edges = edges
         self.gateway = gateway
         self.rewards = rewards
+        self.artifacts = artifacts
     }
 
     /// The agent named `name`, if any.

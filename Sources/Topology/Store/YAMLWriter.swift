@@ -25,6 +25,7 @@ struct YAMLWriter {
         line(0, "epoch: \(spec.epoch)")
         line(0, "name: \(Self.scalar(spec.name))")
         writeTransport(spec.transport)
+        if let directory = spec.artifacts { line(0, "artifacts: \(Self.scalar(directory))") }
         if spec.agents.isEmpty {
             line(0, "agents: []")
         } else {

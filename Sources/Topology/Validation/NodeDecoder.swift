@@ -12,7 +12,7 @@ struct NodeDecoder {
 
     init(file: String) { self.file = file }
 
-    static let topLevelKeys = ["epoch", "name", "transport", "agents", "edges", "gateway", "rewards"]
+    static let topLevelKeys = ["epoch", "name", "transport", "agents", "edges", "gateway", "rewards", "artifacts"]
     static let transportKeys = ["kind", "run_dir", "host", "base_port", "allow_non_loopback"]
     static let agentKeys = [
         "name", "kind", "version", "replicas", "parameters", "decision_space", "restart", "inner_reward",
@@ -66,6 +66,7 @@ struct NodeDecoder {
         }
         if let node = required(map, "gateway", root, "") { spec.gateway = decodeGateway(node, "gateway") }
         if let node = optional(map, "rewards") { spec.rewards = decodeRewards(node, "rewards") }
+        if let node = optional(map, "artifacts"), let value = string(node, "artifacts") { spec.artifacts = value }
         return spec
     }
 

@@ -22,6 +22,9 @@ struct SemanticChecker {
         if spec.epoch < 0 { issue(.outOfRange, "epoch", "epoch must be 0 or more, found \(spec.epoch)") }
         if spec.name.isBlank { issue(.invalidValue, "name", "the topology needs a non-empty name") }
         checkTransport(spec.transport)
+        if let directory = spec.artifacts, directory.isBlank {
+            issue(.invalidValue, "artifacts", "artifacts must not be empty; leave it out to keep them in the run directory")
+        }
 
         var firstDeclared: [String: Int] = [:]
         for index in spec.agents.indices {
