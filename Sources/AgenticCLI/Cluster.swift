@@ -174,7 +174,7 @@ struct AgentCommand: AsyncParsableCommand {
         }
         configuration.parentPID = parentPid
         configuration.watchStandardInput = watchStdin
-        configuration.factory = Kinds.factory(topologyPath: topology)
+        configuration.factory = Kinds.factory(topologyPath: topology, runDirectory: runDir)
         if let nice = ProcessInfo.processInfo.environment["AGENTIC_START_NICE"].flatMap({ Int32($0) }), (0...19).contains(nice) {
             configuration.startNice = nice
         }

@@ -8,8 +8,10 @@ import Store
 /// (data loads only for kinds that need it) and the store, which the runtime does not
 /// depend on.
 enum Kinds {
-    static func factory(topologyPath: String) -> AgentFactory {
-        var factory = RecommenderAgents.factory(topologyPath: topologyPath, base: .builtin)
+    /// - Parameter runDirectory: the run agents serve in (their models load from its artifact
+    ///   directory); nil for commands that only read the catalogue or fit in memory.
+    static func factory(topologyPath: String, runDirectory: String? = nil) -> AgentFactory {
+        var factory = RecommenderAgents.factory(topologyPath: topologyPath, base: .builtin, runDirectory: runDirectory)
         StoreAgent.register(in: &factory)
         return factory
     }
@@ -27,6 +29,7 @@ enum Kinds {
         // Data-backed agents load MovieLens and fit (EASE, ALS, the ranker) before they answer.
         configuration.readinessTimeout = .seconds(120)
         configuration.factory = factory(topologyPath: topologyPath)
+        configuration.fittedKinds = ModelFitting.fittedKinds
         let environment = ProcessInfo.processInfo.environment
         if environment[DataConfiguration.directoryVariable] == nil,
            let data = try? DataConfiguration.resolve(topologyPath: topologyPath, environment: environment),

@@ -58,6 +58,12 @@ public actor Coordinator {
         public var drainTimeout: Duration = .seconds(10)
         /// Rounds of real requests a swap's serving-path gate sends through the new graph.
         public var gateRounds: Int = 3
+        /// Kinds whose agents hold a fitted model: before one starts (at start-up, in a swap or
+        /// a canary) the coordinator runs `executable fit` for it, outside any serving process.
+        /// Empty: agents fit (or load) on their own.
+        public var fittedKinds: Set<String> = []
+        /// How long the fitting job may run before it is killed (its agents then fit at start).
+        public var fitTimeout: Duration = .seconds(900)
 
         public init(runDirectory: String, topologyPath: String, executable: String) {
             self.runDirectory = runDirectory
@@ -202,6 +208,9 @@ public actor Coordinator {
             }
         }
         log.info("starting", metadata: ["instances": "\(order.count)", "run_dir": "\(configuration.runDirectory)"])
+        if let failure = await fitModels(spec.agents, topologyPath: layout.topologyFile) {
+            log.warning("starting without artifacts", metadata: ["reason": "\(failure)"])
+        }
         for key in order { start(key) }
         await waitUntilSettled()
         if !shutdownRequested {

@@ -240,8 +240,10 @@ extension Coordinator {
         } catch {
             throw CoordinatorError(.io, "cannot write \(file): \(error)")
         }
+        let starting = diff.agentsAdded + diff.agentsChanged.map(\.name)
         var keys: [Key] = []
-        for name in diff.agentsAdded + diff.agentsChanged.map(\.name) {
+        var failure = await fitModels(starting.compactMap(candidate.agent(named:)), topologyPath: file)
+        for name in starting where failure == nil {
             guard let agent = candidate.agent(named: name) else { continue }
             for replica in 0..<agent.replicas {
                 let key = Key(name: name, version: agent.version, replica: replica)
@@ -254,7 +256,7 @@ extension Coordinator {
                 start(key)
             }
         }
-        var failure = await awaitHealthy(keys)
+        if failure == nil { failure = await awaitHealthy(keys) }
         if failure == nil { failure = await checkServingPath(candidate) }
         if let failure {
             log.error("experiment gate failed", metadata: ["experiment": "\(experiment)", "reason": "\(failure)"])
@@ -404,6 +406,14 @@ extension Coordinator {
             throw CoordinatorError(.io, "cannot write \(pending): \(error)")
         }
         let starting = diff.agentsAdded + diff.agentsChanged.map(\.name)
+        // 1a. Models first, by the fitting job: the new processes then only load them.
+        if let failure = await fitModels(starting.compactMap(candidate.agent(named:)), topologyPath: pending) {
+            log.error("change rolled back", metadata: ["epoch": "\(candidate.epoch)", "reason": "\(failure)"])
+            return SwapReport(
+                outcome: "rolled_back", epoch: spec.epoch, previousEpoch: spec.epoch, reason: failure,
+                changes: changes, started: [], stopped: [], gateMilliseconds: milliseconds(clock.now),
+                servingMilliseconds: 0, totalMilliseconds: milliseconds(clock.now), gatewayConfirmed: false)
+        }
         var keys: [Key] = []
         for name in starting {
             guard let agent = candidate.agent(named: name) else { continue }

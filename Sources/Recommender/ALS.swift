@@ -53,6 +53,14 @@ public struct ALS: Sendable {
         /// items × factors, row-major.
         public let itemFactors: [Double]
 
+        /// A model from its parts (a fit, or an artifact of one).
+        public init(training: InteractionMatrix, factors: Int, userFactors: [Double], itemFactors: [Double]) {
+            self.training = training
+            self.factors = factors
+            self.userFactors = userFactors
+            self.itemFactors = itemFactors
+        }
+
         public func score(user: Int) -> [Double] {
             let n = training.columnCount, f = factors
             var s = [Double](repeating: 0, count: n)

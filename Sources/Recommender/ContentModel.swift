@@ -50,6 +50,13 @@ public struct ContentModel: Sendable {
         /// items × dimension, rows L2-normalised.
         public let itemFeatures: [Double]
 
+        /// A model from its parts (a fit, or an artifact of one).
+        public init(training: InteractionMatrix, dimension: Int, itemFeatures: [Double]) {
+            self.training = training
+            self.dimension = dimension
+            self.itemFeatures = itemFeatures
+        }
+
         /// Scores for an arbitrary history of item indices (empty history: all zeros).
         public func score(history: [Int]) -> [Double] {
             let n = training.columnCount, d = dimension

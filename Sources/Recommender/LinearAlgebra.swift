@@ -134,6 +134,13 @@ public struct ItemToItemModel: ScoringModel {
     public let weights: [Double]
     public let ratingExponent: Double
 
+    /// A model from its parts (a fit, or an artifact of one): `weights` is items × items.
+    public init(training: InteractionMatrix, weights: [Double], ratingExponent: Double) {
+        self.training = training
+        self.weights = weights
+        self.ratingExponent = ratingExponent
+    }
+
     public func score(user: Int) -> [Double] {
         Dense.scoreRow(training, weights, user: user, ratingExponent: ratingExponent)
     }

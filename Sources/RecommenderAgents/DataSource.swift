@@ -1,5 +1,6 @@
 public import AgentRuntime
 public import Dataset
+import Artifacts
 import Foundation
 import Synchronization
 
@@ -86,7 +87,15 @@ public struct MovieLensData: Sendable {
     /// outside `training`, whatever stage it runs at.
     public let rankerLabels: InteractionMatrix
 
+    /// The training snapshot ids of ``training`` and ``rankerFit``: content hashes of the
+    /// interactions (with their times and ratings) and the catalogue, which name the artifacts
+    /// fitted on them. Equal data gives equal ids wherever it was loaded from.
+    let snapshots: [Matrix: String]
+
     public var items: [Item] { index.items }
+
+    /// The snapshot id of what the serving models fit on.
+    public var trainingSnapshot: String { snapshots[.training] ?? "" }
 
     /// Identifies the data and training set, for caches of fitted models.
     public var key: String { Self.key(configuration) }
@@ -129,10 +138,29 @@ public struct MovieLensData: Sendable {
             (training, heldOut) = (split.train + split.valid + split.test, [])
         }
         let ranker = HoldOut.lastNinth(training)
+        let trainingMatrix = index.matrix(training)
+        let rankerFit = index.matrix(ranker.kept)
         let loaded = MovieLensData(
-            configuration: configuration, index: index, training: index.matrix(training), heldOut: index.matrix(heldOut),
-            rankerFit: index.matrix(ranker.kept), rankerLabels: index.matrix(ranker.heldOut))
+            configuration: configuration, index: index, training: trainingMatrix, heldOut: index.matrix(heldOut),
+            rankerFit: rankerFit, rankerLabels: index.matrix(ranker.heldOut),
+            snapshots: [
+                .training: snapshotID(trainingMatrix, index: index), .rankerFit: snapshotID(rankerFit, index: index),
+            ])
         cache.withLock { $0[key] = loaded }
         return loaded
+    }
+
+    /// A content hash of `matrix` and the catalogue it indexes.
+    static func snapshotID(_ matrix: InteractionMatrix, index: IndexedData) -> String {
+        var hasher = ContentHash.Hasher()
+        hasher.update("movielens-snapshot-1")
+        hasher.update([matrix.rowCount, matrix.columnCount])
+        hasher.update(matrix.rowPointers)
+        hasher.update(matrix.columns)
+        hasher.update(matrix.values)
+        hasher.update(matrix.timestamps)
+        hasher.update(index.userIDs)
+        hasher.update(index.itemIDs)
+        return "ml-" + hasher.finalize().prefix(24)
     }
 }

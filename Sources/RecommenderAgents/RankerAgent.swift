@@ -1,5 +1,6 @@
 public import AgentProtocol
 public import AgentRuntime
+import Artifacts
 import Dataset
 import Foundation
 import Logging
@@ -7,7 +8,7 @@ import Recommender
 import Topology
 
 /// A trained ranker: the listwise linear model or boosted trees, over ``RankerFeatures``.
-enum TrainedRanker: Sendable {
+enum TrainedRanker: Sendable, Codable, Equatable {
     case linear(LogisticRanker.Model)
     case boosted(BoostedRanker.Model)
 
@@ -41,7 +42,13 @@ public actor LearnedRankAgent: Agent {
     let model: TrainedRanker?
     var live: LiveData
 
-    init(_ context: AgentContext, data: MovieLensData, spec: TopologySpec, catalogue: KindCatalogue) throws {
+    /// How this start got its model.
+    let origin: ModelOrigin
+
+    init(
+        _ context: AgentContext, data: MovieLensData, spec: TopologySpec, catalogue: KindCatalogue,
+        artifacts: ArtifactStore? = nil
+    ) throws {
         self.context = context
         let parameters = ParameterSet(context)
         self.parameterSet = parameters
@@ -57,23 +64,28 @@ public actor LearnedRankAgent: Agent {
         if binding.model == .passthrough {
             // Offline evaluation found no gain from a ranker on this mesh: keep the fused order.
             self.model = nil
+            self.origin = .none
             log.info("ranker model none; passing the fused order through")
             return
         }
         do {
-            let trained = try Self.train(
-                binding, upstream: upstream, data: data, spec: spec, catalogue: catalogue, features: features)
-            self.model = trained.model
-            log.info(
-                "ranker trained",
-                metadata: [
-                    "model": "\(parameters.string("model") ?? "")",
-                    "routes": "\(features.routes.joined(separator: ","))",
-                    "users": "\(trained.users)", "rows": "\(trained.rows)", "positives": "\(trained.positives)",
-                    "took": "\(ContinuousClock.now - start)",
-                ])
+            let (model, origin) = try Self.obtain(
+                binding, upstream: upstream, data: data, spec: spec, catalogue: catalogue, features: features,
+                artifacts: artifacts, log: log)
+            self.model = model
+            self.origin = origin
+            let metadata: Logger.Metadata = [
+                "model": "\(parameters.string("model") ?? "")", "routes": "\(features.routes.joined(separator: ","))",
+                "training": "\(data.trainingSnapshot)", "origin": "\(origin)", "took": "\(ContinuousClock.now - start)",
+            ]
+            if origin.isFit && artifacts != nil {
+                log.warning("ranker trained at start (no usable artifact)", metadata: metadata)
+            } else {
+                log.info("ranker ready", metadata: metadata)
+            }
         } catch {
             self.model = nil
+            self.origin = .none
             log.warning("no ranker model (\(error)); passing the fused order through")
         }
     }
@@ -115,23 +127,64 @@ public actor LearnedRankAgent: Agent {
         return (fusion, routes)
     }
 
-    /// The training rows: per user with held-out interactions, fusion's head of the upstream
-    /// routes' answers (fitted on ``MovieLensData/rankerFit``), labelled by the hold-out.
-    static func trainingRows(
-        k: Int, upstream: (fusion: String?, routes: [String]), data: MovieLensData, spec: TopologySpec,
-        catalogue: KindCatalogue, features: RankerFeatures
-    ) throws -> (x: [Double], labels: [Bool], groups: [Int]) {
-        var models: [(name: String, k: Int, model: RecallModel)] = []
-        for name in features.routes {
+    /// What the ranker's training reads from the topology: the upstream routes' bindings (in
+    /// feature order) and the fusion rule.
+    static func trainingInputs(
+        routes: [String], upstream: (fusion: String?, routes: [String]), spec: TopologySpec, catalogue: KindCatalogue
+    ) throws -> (routes: [(name: String, recall: KindBinding.Recall)], rule: FusionRule) {
+        let bound = try routes.map { name in
             let routeContext = try AgentContext(spec: spec, agent: name, replica: 0, catalogue: catalogue)
-            let route = try KindBinding.recall(kind: routeContext.kind.name, ParameterSet(routeContext))
-            models.append((name, route.k, try RecallModel.fitted(route.fit, data: data, matrix: .rankerFit)))
+            return (name, try KindBinding.recall(kind: routeContext.kind.name, ParameterSet(routeContext)))
         }
         // No fusion agent: the routes weigh equally, z-scored, as the fusion kind's defaults.
         var rule = FusionRule(method: "zscore")
         if let fusion = upstream.fusion {
             let context = try AgentContext(spec: spec, agent: fusion, replica: 0, catalogue: catalogue)
             rule = try KindBinding.fusion(ParameterSet(context))
+        }
+        return (bound, rule)
+    }
+
+    /// The trained ranker: from its artifact, else trained now (and written there).
+    static func obtain(
+        _ binding: KindBinding.Ranker, upstream: (fusion: String?, routes: [String]), data: MovieLensData,
+        spec: TopologySpec, catalogue: KindCatalogue, features: RankerFeatures, artifacts: ArtifactStore?, log: Logger?
+    ) throws -> (TrainedRanker, ModelOrigin) {
+        let inputs = try trainingInputs(routes: features.routes, upstream: upstream, spec: spec, catalogue: catalogue)
+        let key = ModelArtifacts.rankerKey(
+            binding, routes: inputs.routes, rule: inputs.rule, features: features.names, snapshot: data.trainingSnapshot)
+        return try ModelArtifacts.loadOrFit(
+            key: key, store: artifacts, log: log,
+            convert: { (artifact, file) throws(ArtifactError) in
+                try ModelArtifacts.ranker(artifact, features: features.names, file: file)
+            },
+            fit: {
+                let trained = try train(
+                    binding, routes: inputs.routes, rule: inputs.rule, data: data, features: features,
+                    artifacts: artifacts, log: log)
+                log?.info(
+                    "ranker trained",
+                    metadata: [
+                        "users": "\(trained.users)", "rows": "\(trained.rows)", "positives": "\(trained.positives)",
+                    ])
+                return trained.model
+            },
+            artifact: { ModelArtifacts.artifact($0, key: key, features: features.names) })
+    }
+
+    /// The training rows: per user with held-out interactions, fusion's head of the upstream
+    /// routes' answers (fitted on ``MovieLensData/rankerFit``), labelled by the hold-out.
+    static func trainingRows(
+        k: Int, routes: [(name: String, recall: KindBinding.Recall)], rule: FusionRule, data: MovieLensData,
+        features: RankerFeatures, artifacts: ArtifactStore? = nil, log: Logger? = nil
+    ) throws -> (x: [Double], labels: [Bool], groups: [Int]) {
+        let models = try routes.map { route in
+            (
+                name: route.name, k: route.recall.k,
+                model: try RecallModel.fitted(
+                    route.recall.fit, data: data, matrix: .rankerFit, artifacts: artifacts, log: log
+                ).model
+            )
         }
         let view = LiveData(data: data, training: data.rankerFit)
         // The same features as served, with the times of what the routes were fitted on.
@@ -157,17 +210,17 @@ public actor LearnedRankAgent: Agent {
     }
 
     static func train(
-        _ binding: KindBinding.Ranker, upstream: (fusion: String?, routes: [String]), data: MovieLensData,
-        spec: TopologySpec, catalogue: KindCatalogue, features: RankerFeatures
+        _ binding: KindBinding.Ranker, routes: [(name: String, recall: KindBinding.Recall)], rule: FusionRule,
+        data: MovieLensData, features: RankerFeatures, artifacts: ArtifactStore? = nil, log: Logger? = nil
     ) throws -> (model: TrainedRanker, users: Int, rows: Int, positives: Int) {
         guard data.rankerLabels.nonZeroCount > 0 else {
             throw AgentRuntimeError(.badRequest, "no held-out interactions to learn from")
         }
-        guard !upstream.routes.isEmpty else {
+        guard !routes.isEmpty else {
             throw AgentRuntimeError(.badRequest, "no recall route feeds the ranker")
         }
         let rows = try trainingRows(
-            k: binding.k, upstream: upstream, data: data, spec: spec, catalogue: catalogue, features: features)
+            k: binding.k, routes: routes, rule: rule, data: data, features: features, artifacts: artifacts, log: log)
         let model: TrainedRanker
         switch binding.model {
         case .passthrough:

@@ -1,5 +1,6 @@
 public import AgentProtocol
 public import AgentRuntime
+import Artifacts
 import COpenBLAS
 import Dataset
 import Foundation
@@ -38,14 +39,29 @@ enum RecallModel: Sendable {
     /// Content: the mean of the history's item vectors against every item.
     case content(ContentModel.Model)
 
-    /// The model `fit` describes on `data`'s `matrix`, fitted once per process while it stays
-    /// in `cache`.
+    /// The model `fit` describes on `data`'s `matrix`: from this process's `cache`, else from
+    /// its artifact in `artifacts`, else fitted (and written there).
     static func fitted(
-        _ fit: KindBinding.RecallFit, data: MovieLensData, matrix: MovieLensData.Matrix, cache: FitCache = .shared
-    ) throws -> RecallModel {
-        try cache.model(for: FitCache.Key(fit: fit, data: data.key, matrix: matrix)) {
-            try Self.fit(fit, on: data[matrix], items: data.items)
+        _ fit: KindBinding.RecallFit, data: MovieLensData, matrix: MovieLensData.Matrix, cache: FitCache = .shared,
+        artifacts: ArtifactStore? = nil, log: Logger? = nil
+    ) throws -> (model: RecallModel, origin: ModelOrigin) {
+        var origin = ModelOrigin.memory
+        let model = try cache.model(for: FitCache.Key(fit: fit, data: data.key, matrix: matrix)) {
+            guard let key = ModelArtifacts.key(fit, snapshot: data.snapshots[matrix] ?? "") else {
+                origin = .none
+                return try Self.fit(fit, on: data[matrix], items: data.items)
+            }
+            let (model, how) = try ModelArtifacts.loadOrFit(
+                key: key, store: artifacts, log: log,
+                convert: { (artifact, file) throws(ArtifactError) in
+                    try ModelArtifacts.recallModel(artifact, fit: fit, training: data[matrix], file: file)
+                },
+                fit: { try Self.fit(fit, on: data[matrix], items: data.items) },
+                artifact: { ModelArtifacts.artifact($0, key: key) })
+            origin = how
+            return model
         }
+        return (model, origin)
     }
 
     /// Fits the model `fit` describes on `training` (`items` describe its columns).
@@ -171,7 +187,7 @@ public actor RecallAgent: Agent {
     var live: LiveData
     private let log: Logger
 
-    init(_ context: AgentContext, data: MovieLensData) throws {
+    init(_ context: AgentContext, data: MovieLensData, artifacts: ArtifactStore? = nil) throws {
         self.context = context
         let parameters = ParameterSet(context)
         self.parameterSet = parameters
@@ -180,14 +196,21 @@ public actor RecallAgent: Agent {
         var log = Logger(label: "agentic.agent")
         log[metadataKey: "agent"] = "\(context.name)"
         let start = ContinuousClock.now
-        self.model = try RecallModel.fitted(binding.fit, data: data, matrix: .training)
+        let (model, origin) = try RecallModel.fitted(
+            binding.fit, data: data, matrix: .training, artifacts: artifacts, log: log)
+        self.model = model
         self.live = LiveData(data: data)
-        log.info(
-            "fitted",
-            metadata: [
-                "kind": "\(context.kind.name)", "training": "\(data.configuration.training.rawValue)",
-                "interactions": "\(data.training.nonZeroCount)", "took": "\(ContinuousClock.now - start)",
-            ])
+        let metadata: Logger.Metadata = [
+            "kind": "\(context.kind.name)", "training": "\(data.trainingSnapshot)",
+            "interactions": "\(data.training.nonZeroCount)", "model": "\(origin)", "took": "\(ContinuousClock.now - start)",
+        ]
+        if origin.isFit && artifacts != nil {
+            // The fitting job (`agentic fit`, run by the coordinator before a start) should
+            // have left an artifact: this start paid for a fit in the serving process.
+            log.warning("model fitted at start (no usable artifact)", metadata: metadata)
+        } else {
+            log.info("model ready", metadata: metadata)
+        }
         self.log = log
     }
 

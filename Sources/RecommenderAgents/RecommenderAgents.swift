@@ -22,6 +22,7 @@
 /// Data: ``DataConfiguration`` (`AGENTIC_DATA`, `AGENTIC_TRAINING`). A missing data set is a
 /// start-up error with a message, which the coordinator's restart policy then handles.
 public import AgentRuntime
+import Artifacts
 import Foundation
 import Logging
 public import Topology
@@ -42,32 +43,40 @@ public enum RecommenderAgents {
     ///     upstream routes from it).
     ///   - data: the data to use; nil resolves it from the environment and the topology path.
     ///   - environment: where `AGENTIC_DATA` and `AGENTIC_TRAINING` are read (nil: this process's).
+    ///   - runDirectory: the run the agents serve in: models load from (and fits go to) its
+    ///     artifact directory (``ModelFitting/artifactDirectory(spec:runDirectory:)``); nil: fit
+    ///     in memory, keep nothing.
     public static func factory(
         topologyPath: String, data: DataConfiguration? = nil,
-        environment: [String: String]? = nil, base: AgentFactory = .builtin
+        environment: [String: String]? = nil, base: AgentFactory = .builtin, runDirectory: String? = nil
     ) -> AgentFactory {
         let environment = environment ?? ProcessInfo.processInfo.environment
         let catalogue = base.catalogue
         return factory(
             base: base,
             spec: { try TopologyValidator.load(contentsOf: topologyPath, catalogue: catalogue) },
-            data: { try MovieLensData.load(data ?? DataConfiguration.resolve(topologyPath: topologyPath, environment: environment)) })
+            data: { try MovieLensData.load(data ?? DataConfiguration.resolve(topologyPath: topologyPath, environment: environment)) },
+            artifacts: {
+                guard let runDirectory, let spec = try? TopologyValidator.load(contentsOf: topologyPath, catalogue: catalogue)
+                else { return nil }
+                return ArtifactStore(directory: ModelFitting.artifactDirectory(spec: spec, runDirectory: runDirectory))
+            })
     }
 
     /// `base` with the MovieLens kinds registered over it, for the topology `spec` on `data`:
     /// the agents offline evaluation runs in one process, exactly as `agentic agent` makes them.
     public static func factory(spec: TopologySpec, data: DataConfiguration, base: AgentFactory = .builtin) -> AgentFactory {
-        factory(base: base, spec: { spec }, data: { try MovieLensData.load(data) })
+        factory(base: base, spec: { spec }, data: { try MovieLensData.load(data) }, artifacts: { nil })
     }
 
     private static func factory(
         base: AgentFactory, spec: @escaping @Sendable () throws -> TopologySpec,
-        data load: @escaping @Sendable () throws -> MovieLensData
+        data load: @escaping @Sendable () throws -> MovieLensData, artifacts: @escaping @Sendable () -> ArtifactStore?
     ) -> AgentFactory {
         var factory = base
         let catalogue = factory.catalogue
         for kind in kinds where kind.hasPrefix("recall.") {
-            factory.register(kind: kind) { try RecallAgent($0, data: load()) }
+            factory.register(kind: kind) { try RecallAgent($0, data: load(), artifacts: artifacts()) }
         }
         // Router and MMR also run in data-free topologies (minimal.yaml): without data they
         // fall back to the built-in kinds, saying so, instead of failing to start.
@@ -93,7 +102,7 @@ public enum RecommenderAgents {
             return try GenreMMRAgent(context, data: data)
         }
         factory.register(kind: "rank.learned") { context in
-            try LearnedRankAgent(context, data: load(), spec: spec(), catalogue: catalogue)
+            try LearnedRankAgent(context, data: load(), spec: spec(), catalogue: catalogue, artifacts: artifacts())
         }
         return factory
     }
