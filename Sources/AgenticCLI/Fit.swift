@@ -61,7 +61,8 @@ struct Fit: AsyncParsableCommand {
         let data: MovieLensData
         do {
             data = try MovieLensData.load(
-                DataConfiguration.resolve(topologyPath: file, environment: ProcessInfo.processInfo.environment))
+                DataConfiguration.resolve(topologyPath: file, environment: ProcessInfo.processInfo.environment),
+                snapshots: store)
         } catch {
             printError("fit: \(error)")
             throw ExitCode(1)

@@ -310,11 +310,21 @@ public actor Coordinator {
         if !instance.candidate { Task { await gate(key, generation: generation) } }
     }
 
+    /// A requester for a process that is still starting: it redials every 20 ms at most, where
+    /// NNG's backoff would wait up to half a second after the process began to listen (which
+    /// a swap's gate then paid for, with two versions running all the while).
+    static func startingRequester() throws -> Requester {
+        var configuration = Requester.Configuration()
+        configuration.socket.reconnectMinimum = .milliseconds(5)
+        configuration.socket.reconnectMaximum = .milliseconds(20)
+        return try Requester(configuration: configuration)
+    }
+
     /// Marks the instance serving once it answers a real decision request; kills it if it
     /// does not within `readinessTimeout` (the exit then goes through the restart policy).
     private func gate(_ key: Key, generation: Int) async {
         let deadline = ContinuousClock.now + configuration.readinessTimeout
-        guard let requester = try? Requester() else { return }
+        guard let requester = try? Self.startingRequester() else { return }
         // Closing waits for NNG (up to 2 s if NNG 1.5.2 hangs): never on one of the two pool threads.
         defer { Thread.detachNewThread { requester.close() } }
         try? requester.dial(layout.decisionAddress(agent: key.name, version: key.version, replica: key.replica))

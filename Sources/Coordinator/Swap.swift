@@ -498,7 +498,7 @@ extension Coordinator {
     private func awaitHealthy(_ keys: [Key]) async -> String? {
         let deadline = ContinuousClock.now + configuration.readinessTimeout
         for key in keys {
-            guard let requester = try? Requester() else { return "cannot open a socket" }
+            guard let requester = try? Self.startingRequester() else { return "cannot open a socket" }
             defer { Thread.detachNewThread { requester.close() } }
             try? requester.dial(layout.controlAddress(agent: key.name, version: key.version, replica: key.replica))
             var healthy = false

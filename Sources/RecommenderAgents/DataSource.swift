@@ -1,6 +1,6 @@
 public import AgentRuntime
+public import Artifacts
 public import Dataset
-import Artifacts
 import Foundation
 import Synchronization
 
@@ -107,8 +107,12 @@ public struct MovieLensData: Sendable {
     private static let cache = Mutex<[String: MovieLensData]>([:])
 
     /// Loads (once per process and configuration) and splits the data.
+    /// - Parameter snapshots: where the parsed, split data is kept between processes (the
+    ///   artifact directory); nil: parse the text files.
     /// - Throws: ``AgentRuntimeError/Code/io`` naming the directory and how to fix it.
-    public static func load(_ configuration: DataConfiguration) throws(AgentRuntimeError) -> MovieLensData {
+    public static func load(
+        _ configuration: DataConfiguration, snapshots: ArtifactStore? = nil
+    ) throws(AgentRuntimeError) -> MovieLensData {
         let key = key(configuration)
         if let cached = cache.withLock({ $0[key] }) { return cached }
         let inter = configuration.directory + "/ml-100k.inter"
@@ -118,15 +122,14 @@ public struct MovieLensData: Sendable {
                 "no MovieLens data: \(inter) does not exist (run deploy/fetch-data.sh, or set \(DataConfiguration.directoryVariable) to the folder holding ml-100k.inter and ml-100k.item)"
             )
         }
-        let data: MovieLens
+        let items: [Item]
         let split: Split
         do {
-            data = try MovieLens.load(directory: configuration.directory)
-            split = try configuration.split.split(data.interactions)
+            (items, split) = try DataSnapshot.load(configuration, store: snapshots)
         } catch {
             throw AgentRuntimeError(.io, "cannot load MovieLens from \(configuration.directory): \(error)")
         }
-        let index = IndexedData(items: data.items, interactions: split.train + split.valid + split.test)
+        let index = IndexedData(items: items, interactions: split.train + split.valid + split.test)
         let training: [Interaction]
         let heldOut: [Interaction]
         switch configuration.training {

@@ -52,15 +52,20 @@ public enum RecommenderAgents {
     ) -> AgentFactory {
         let environment = environment ?? ProcessInfo.processInfo.environment
         let catalogue = base.catalogue
+        let artifacts: @Sendable () -> ArtifactStore? = {
+            guard let runDirectory, let spec = try? TopologyValidator.load(contentsOf: topologyPath, catalogue: catalogue)
+            else { return nil }
+            return ArtifactStore(directory: ModelFitting.artifactDirectory(spec: spec, runDirectory: runDirectory))
+        }
         return factory(
             base: base,
             spec: { try TopologyValidator.load(contentsOf: topologyPath, catalogue: catalogue) },
-            data: { try MovieLensData.load(data ?? DataConfiguration.resolve(topologyPath: topologyPath, environment: environment)) },
-            artifacts: {
-                guard let runDirectory, let spec = try? TopologyValidator.load(contentsOf: topologyPath, catalogue: catalogue)
-                else { return nil }
-                return ArtifactStore(directory: ModelFitting.artifactDirectory(spec: spec, runDirectory: runDirectory))
-            })
+            data: {
+                try MovieLensData.load(
+                    data ?? DataConfiguration.resolve(topologyPath: topologyPath, environment: environment),
+                    snapshots: artifacts())
+            },
+            artifacts: artifacts)
     }
 
     /// `base` with the MovieLens kinds registered over it, for the topology `spec` on `data`:
