@@ -72,10 +72,10 @@ struct BenchStartup: AsyncParsableCommand {
         let withoutArtifacts = try write(empty, to: run + "/without.yaml")
 
         say("fitting \(ModelFitting.modelAgents(in: spec).count) models into \(fitted)")
-        let data = try MovieLensData.load(dataConfiguration, snapshots: ArtifactStore(directory: fitted))
         for agent in ModelFitting.modelAgents(in: spec) {
             _ = try ModelFitting.fit(
-                agent: agent, spec: spec, catalogue: factory.catalogue, data: data, artifacts: ArtifactStore(directory: fitted))
+                agent: agent, spec: spec, catalogue: factory.catalogue, data: dataConfiguration,
+                artifacts: ArtifactStore(directory: fitted))
         }
         var rows: [Row] = []
         for agent in spec.agents where agent.replicas > 0 {

@@ -59,10 +59,10 @@ struct Fit: AsyncParsableCommand {
         let store = ArtifactStore(directory: directory)
         let started = ContinuousClock.now
         let data: MovieLensData
+        let configuration: DataConfiguration
         do {
-            data = try MovieLensData.load(
-                DataConfiguration.resolve(topologyPath: file, environment: ProcessInfo.processInfo.environment),
-                snapshots: store)
+            configuration = try DataConfiguration.resolve(topologyPath: file, environment: ProcessInfo.processInfo.environment)
+            data = try MovieLensData.load(configuration, snapshots: store)
         } catch {
             printError("fit: \(error)")
             throw ExitCode(1)
@@ -81,7 +81,7 @@ struct Fit: AsyncParsableCommand {
         var failures: [String] = []
         for batch in [routes, rankers] where !batch.isEmpty {
             let results = await Self.parallel(batch, width: width) { name in
-                let result = Result { try ModelFitting.fit(agent: name, spec: spec, catalogue: catalogue, data: data, artifacts: store) }
+                let result = Result { try ModelFitting.fit(agent: name, spec: spec, catalogue: catalogue, data: configuration, artifacts: store) }
                 progress.done(name, result)
                 return result
             }

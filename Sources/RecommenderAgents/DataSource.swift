@@ -28,6 +28,9 @@ public struct DataConfiguration: Sendable, Equatable {
     public var training: Training
     /// Where train, valid and test come from (the P1 hash split unless files are given).
     public var split: SplitSource
+    /// A ``TrainingSnapshot`` id whose events join `training` (a model agent's
+    /// `training_snapshot`, set by the trainer); nil: the training split alone.
+    public var trainingSnapshot: String?
 
     /// Environment variable naming the data directory.
     public static let directoryVariable = "AGENTIC_DATA"
@@ -91,6 +94,9 @@ public struct MovieLensData: Sendable {
     /// interactions (with their times and ratings) and the catalogue, which name the artifacts
     /// fitted on them. Equal data gives equal ids wherever it was loaded from.
     let snapshots: [Matrix: String]
+    /// The store `seq` through which `training` holds the store's feedback (0: none, the data
+    /// set alone): agents built on it replay only the feedback stored after it.
+    public let feedbackThrough: Int64
 
     public var items: [Item] { index.items }
 
@@ -101,7 +107,7 @@ public struct MovieLensData: Sendable {
     public var key: String { Self.key(configuration) }
 
     private static func key(_ configuration: DataConfiguration) -> String {
-        "\(configuration.directory)|\(configuration.training.rawValue)|\(configuration.split)"
+        "\(configuration.directory)|\(configuration.training.rawValue)|\(configuration.split)|\(configuration.trainingSnapshot ?? "")"
     }
 
     private static let cache = Mutex<[String: MovieLensData]>([:])
@@ -130,7 +136,7 @@ public struct MovieLensData: Sendable {
             throw AgentRuntimeError(.io, "cannot load MovieLens from \(configuration.directory): \(error)")
         }
         let index = IndexedData(items: items, interactions: split.train + split.valid + split.test)
-        let training: [Interaction]
+        var training: [Interaction]
         let heldOut: [Interaction]
         switch configuration.training {
         case .p1TrainValid:
@@ -140,6 +146,25 @@ public struct MovieLensData: Sendable {
         case .all:
             (training, heldOut) = (split.train + split.valid + split.test, [])
         }
+        var through: Int64 = 0
+        if let id = configuration.trainingSnapshot, !id.isEmpty {
+            guard let snapshots else {
+                throw AgentRuntimeError(.io, "training snapshot \(id): no artifact directory to read it from")
+            }
+            let snapshot: TrainingSnapshot
+            do {
+                snapshot = try TrainingSnapshot.load(id: id, from: snapshots)
+            } catch {
+                throw AgentRuntimeError(.io, "\(error)")
+            }
+            // A click weighs as the largest rating, as agents take clicks live (LiveData).
+            let largest = training.map(\.rating).max() ?? 1
+            let known = Set(index.userIDs), catalogue = Set(index.itemIDs)
+            training += snapshot.events.filter { known.contains($0.user) && catalogue.contains($0.item) }.map {
+                Interaction(user: $0.user, item: $0.item, rating: $0.rating ?? largest, timestamp: $0.timestamp)
+            }
+            through = snapshot.through
+        }
         let ranker = HoldOut.lastNinth(training)
         let trainingMatrix = index.matrix(training)
         let rankerFit = index.matrix(ranker.kept)
@@ -148,7 +173,8 @@ public struct MovieLensData: Sendable {
             rankerFit: rankerFit, rankerLabels: index.matrix(ranker.heldOut),
             snapshots: [
                 .training: snapshotID(trainingMatrix, index: index), .rankerFit: snapshotID(rankerFit, index: index),
-            ])
+            ],
+            feedbackThrough: through)
         cache.withLock { $0[key] = loaded }
         return loaded
     }

@@ -38,14 +38,19 @@ public enum ModelFitting {
         return fitted.filter { $0.kind != "rank.learned" }.map(\.name) + fitted.filter { $0.kind == "rank.learned" }.map(\.name)
     }
 
-    /// Makes sure `agent`'s model is in `artifacts`: loads and verifies it, or fits and writes it.
-    /// - Throws: ``AgentRuntimeError`` for an agent or kind that is not there, and whatever the
-    ///   fit throws.
+    /// Makes sure `agent`'s model is in `artifacts`: loads and verifies it, or fits and writes it,
+    /// on `data` with the agent's own `training_snapshot`.
+    /// - Throws: ``AgentRuntimeError`` for an agent or kind that is not there, or a training
+    ///   snapshot that is not in `artifacts`, and whatever the fit throws.
     public static func fit(
-        agent: String, spec: TopologySpec, catalogue: KindCatalogue, data: MovieLensData, artifacts: ArtifactStore
+        agent: String, spec: TopologySpec, catalogue: KindCatalogue, data configuration: DataConfiguration,
+        artifacts: ArtifactStore
     ) throws -> Report {
         let started = ContinuousClock.now
         let context = try AgentContext(spec: spec, agent: agent, replica: 0, catalogue: catalogue)
+        var configuration = configuration
+        configuration.trainingSnapshot = ParameterSet(context).string("training_snapshot").flatMap { $0.isEmpty ? nil : $0 }
+        let data = try MovieLensData.load(configuration, snapshots: artifacts)
         var log = Logger(label: "agentic.fit")
         log[metadataKey: "agent"] = "\(agent)"
         let origin: ModelOrigin

@@ -60,10 +60,10 @@ public enum RecommenderAgents {
         return factory(
             base: base,
             spec: { try TopologyValidator.load(contentsOf: topologyPath, catalogue: catalogue) },
-            data: {
-                try MovieLensData.load(
-                    data ?? DataConfiguration.resolve(topologyPath: topologyPath, environment: environment),
-                    snapshots: artifacts())
+            data: { snapshot in
+                var configuration = try data ?? DataConfiguration.resolve(topologyPath: topologyPath, environment: environment)
+                configuration.trainingSnapshot = snapshot
+                return try MovieLensData.load(configuration, snapshots: artifacts())
             },
             artifacts: artifacts)
     }
@@ -71,24 +71,36 @@ public enum RecommenderAgents {
     /// `base` with the MovieLens kinds registered over it, for the topology `spec` on `data`:
     /// the agents offline evaluation runs in one process, exactly as `agentic agent` makes them.
     public static func factory(spec: TopologySpec, data: DataConfiguration, base: AgentFactory = .builtin) -> AgentFactory {
-        factory(base: base, spec: { spec }, data: { try MovieLensData.load(data) }, artifacts: { nil })
+        factory(
+            base: base, spec: { spec },
+            data: { snapshot in
+                var configuration = data
+                configuration.trainingSnapshot = snapshot
+                return try MovieLensData.load(configuration)
+            }, artifacts: { nil })
     }
 
     private static func factory(
         base: AgentFactory, spec: @escaping @Sendable () throws -> TopologySpec,
-        data load: @escaping @Sendable () throws -> MovieLensData, artifacts: @escaping @Sendable () -> ArtifactStore?
+        data load: @escaping @Sendable (_ trainingSnapshot: String?) throws -> MovieLensData,
+        artifacts: @escaping @Sendable () -> ArtifactStore?
     ) -> AgentFactory {
         var factory = base
+        // A model agent fits on its own `training_snapshot` (set by a trainer); the others keep
+        // the training split and replay every stored event into their live view.
+        @Sendable func snapshot(_ context: AgentContext) -> String? {
+            ParameterSet(context).string("training_snapshot").flatMap { $0.isEmpty ? nil : $0 }
+        }
         let catalogue = factory.catalogue
         for kind in kinds where kind.hasPrefix("recall.") {
-            factory.register(kind: kind) { try RecallAgent($0, data: load(), artifacts: artifacts()) }
+            factory.register(kind: kind) { try RecallAgent($0, data: load(snapshot($0)), artifacts: artifacts()) }
         }
         // Router and MMR also run in data-free topologies (minimal.yaml): without data they
         // fall back to the built-in kinds, saying so, instead of failing to start.
         factory.register(kind: "router") { context in
             let data: MovieLensData
             do {
-                data = try load()
+                data = try load(nil)
             } catch {
                 fallback(context, error)
                 return try RouterAgent(context)
@@ -99,7 +111,7 @@ public enum RecommenderAgents {
         factory.register(kind: "rerank.mmr") { context in
             let data: MovieLensData
             do {
-                data = try load()
+                data = try load(nil)
             } catch {
                 fallback(context, error)
                 return MMRRerankAgent(context)
@@ -107,7 +119,7 @@ public enum RecommenderAgents {
             return try GenreMMRAgent(context, data: data)
         }
         factory.register(kind: "rank.learned") { context in
-            try LearnedRankAgent(context, data: load(), spec: spec(), catalogue: catalogue, artifacts: artifacts())
+            try LearnedRankAgent(context, data: load(snapshot(context)), spec: spec(), catalogue: catalogue, artifacts: artifacts())
         }
         return factory
     }

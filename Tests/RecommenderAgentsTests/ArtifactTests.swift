@@ -15,13 +15,15 @@ import Topology
 struct ArtifactTests {
     let directory: ShortDirectory
     let data: MovieLensData
+    let configuration: DataConfiguration
     let spec: TopologySpec
     let catalogue: KindCatalogue
     let store: ArtifactStore
 
     init() throws {
         directory = try ShortDirectory()
-        data = try MovieLensData.load(DataConfiguration(directory: try Fixture.write(to: directory.path + "/ml")))
+        configuration = DataConfiguration(directory: try Fixture.write(to: directory.path + "/ml"))
+        data = try MovieLensData.load(configuration)
         let path = "\(topologyDirectory)/movielens-small.yaml"
         catalogue = RecommenderAgents.factory(topologyPath: path).catalogue
         spec = try TopologyValidator.load(contentsOf: path, catalogue: catalogue)
@@ -44,7 +46,8 @@ struct ArtifactTests {
         let agents = ModelFitting.modelAgents(in: spec)
         #expect(Set(agents) == ["itemknn", "content", "ranker"])
         for agent in agents {
-            let report = try ModelFitting.fit(agent: agent, spec: spec, catalogue: catalogue, data: data, artifacts: store)
+            let report = try ModelFitting.fit(
+                agent: agent, spec: spec, catalogue: catalogue, data: configuration, artifacts: store)
             #expect(report.origin.artifact != nil, "\(agent): \(report.origin)")
         }
         for route in ["itemknn", "content"] {
@@ -125,5 +128,29 @@ struct ArtifactTests {
         #expect(ModelArtifacts.key(a.fit, snapshot: "s") != ModelArtifacts.key(a.fit, snapshot: "t"))
         #expect(!ModelFitting.fittedKinds.contains("rerank.mmr") && !ModelFitting.fittedKinds.contains("fusion"))
         #expect(ModelArtifacts.key(.popularity, snapshot: "s") == nil)
+    }
+
+    @Test("a training snapshot joins the training data: new pairs, a new key, and the store seq it holds")
+    func trainingSnapshot() throws {
+        // User 1 clicks three items it has never seen.
+        let seen = Set(data.training.row(0).map { data.index.itemIDs[Int($0)] })
+        let fresh = data.index.itemIDs.filter { !seen.contains($0) }.prefix(3)
+        let snapshot = TrainingSnapshot(
+            events: fresh.map { TrainingSnapshot.Event(user: data.index.userIDs[0], item: $0, rating: nil, timestamp: 990_000_000) },
+            through: 42)
+        let id = try snapshot.write(to: store)
+        #expect(try TrainingSnapshot.load(id: id, from: store) == snapshot)
+        var withFeedback = configuration
+        withFeedback.trainingSnapshot = id
+        let grown = try MovieLensData.load(withFeedback, snapshots: store)
+        #expect(grown.training.nonZeroCount == data.training.nonZeroCount + 3)
+        #expect(grown.feedbackThrough == 42 && data.feedbackThrough == 0)
+        #expect(grown.trainingSnapshot != data.trainingSnapshot)
+        let fit = try recall("itemknn").fit
+        #expect(ModelArtifacts.key(fit, snapshot: grown.trainingSnapshot) != ModelArtifacts.key(fit, snapshot: data.trainingSnapshot))
+        // A snapshot that is not there is a clear error, not a silent fit on less data.
+        var missing = configuration
+        missing.trainingSnapshot = "fb9-0000"
+        #expect(throws: AgentRuntimeError.self) { try MovieLensData.load(missing, snapshots: store) }
     }
 }

@@ -21,6 +21,7 @@ extension KindCatalogue {
             name: "recall.itemknn", role: .recall,
             description: "Item-based nearest neighbours over co-occurrence (cosine with shrinkage).",
             parameters: [
+                trainingSnapshot,
                 recallK,
                 .int("neighbours", 5...1682, default: 100, "Neighbours kept per item."),
                 .double("shrinkage", 0...500, default: 10, "Shrinks similarities of rarely co-rated pairs."),
@@ -30,6 +31,7 @@ extension KindCatalogue {
             name: "recall.rp3beta", role: .recall,
             description: "Random walk user-item-item with popularity penalty (RP3beta).",
             parameters: [
+                trainingSnapshot,
                 recallK,
                 .double("alpha", 0...2, default: 1, "Exponent on transition probabilities."),
                 .double("beta", 0...1, default: 0.5, "Popularity penalty exponent."),
@@ -40,6 +42,7 @@ extension KindCatalogue {
             name: "recall.ease", role: .recall,
             description: "EASE: closed-form shallow autoencoder over the item-item Gram matrix.",
             parameters: [
+                trainingSnapshot,
                 recallK,
                 .double("lambda", 1...10000, default: 300, "L2 regularisation of the item-item weights."),
                 .double("dropout", 0...4, default: 0, "Dropout emphasis p/(1-p): extra penalty per item popularity."),
@@ -51,6 +54,7 @@ extension KindCatalogue {
             name: "recall.content", role: .recall,
             description: "Items similar in genre and year to the user's history.",
             parameters: [
+                trainingSnapshot,
                 recallK,
                 .double("genre_weight", 0...1, default: 0.8, "Weight of genre similarity."),
                 .double("year_weight", 0...1, default: 0.2, "Weight of release-year proximity."),
@@ -60,6 +64,7 @@ extension KindCatalogue {
             name: "recall.als", role: .recall,
             description: "Implicit matrix factorisation by alternating least squares.",
             parameters: [
+                trainingSnapshot,
                 recallK,
                 .int("factors", 8...256, default: 64, "Latent dimensions."),
                 .double("reg", 0.001...1000, default: 0.1, "L2 regularisation (positive: each solve needs it)."),
@@ -90,6 +95,7 @@ extension KindCatalogue {
             name: "rank.learned", role: .rank,
             description: "A learned ranker over user, item and route features.",
             parameters: [
+                trainingSnapshot,
                 .int("k", 10...200, default: 50, "Items kept after ranking."),
                 .double("l2", 0...10, default: 0.01, "L2 regularisation per training user (boosted: ×100 on leaf values)."),
                 .choice(
@@ -126,4 +132,8 @@ extension KindCatalogue {
     private static let recallK = ParameterSpec.int("k", 10...1000, default: 100, "Candidates returned.")
     private static let ratingExponent = ParameterSpec.double(
         "rating_exponent", 0...3, default: 0, "Entries are (rating/5)^x; 0 is the binary matrix.")
+    /// Set by the trainer when it refits a model agent on the store's feedback.
+    private static let trainingSnapshot = ParameterSpec.string(
+        "training_snapshot", default: "",
+        "The training snapshot fitted on (the data's training split plus stored feedback, written by a trainer); empty: the training split alone.")
 }
