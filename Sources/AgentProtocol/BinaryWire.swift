@@ -1,8 +1,9 @@
 import Foundation
 
 /// The compact binary form of the data-plane payloads (`DecisionRequest`, `AgentOutput`) and of
-/// the requests to the store (feedback appends, served-list logs) and the answers to appends
-/// (`StoreRequest`, `StoreReply`: kinds 3 and 4, laid out at their encoders).
+/// the requests to the store (feedback appends, served-list logs, pages of the feedback log)
+/// and the answers to appends and pages (`StoreRequest`, `StoreReply`: kinds 3 and 4, laid out
+/// at their encoders).
 ///
 /// Every hop of a decision carries its predecessors' lists (fusion gets ~1,200 candidates on
 /// MovieLens), and JSON coding of those was the largest share of the gateway's and the agents'
@@ -55,8 +56,9 @@ enum BinaryWire {
     /// A `StoreRequest` (every one of them: a feedback append, a served-list log, or an
     /// operation without data):
     ///
-    ///     str operation, u8 flags (bit 0: events, bit 1: groups, bit 2: served lists),
-    ///     [uint count, count × event], [uint count, count × uint size], [uint count, count × list]
+    ///     str operation, u8 flags (bit 0: events, bit 1: groups, bit 2: served lists, bit 3: after,
+    ///     bit 4: limit), [uint count, count × event], [uint count, count × uint size],
+    ///     [uint count, count × list], [int after], [int limit]
     ///     event: u8 flags (bit 0: event id, bit 1: request id), [str eventID], str user, str item,
     ///            str event, f64 value, [str requestID], uint receivedAt
     ///     list:  str requestID, str user, int epoch, uint servedAt, uint count × (str item, f64 score,
@@ -65,26 +67,20 @@ enum BinaryWire {
     ///
     /// Every served list goes to the store (about ten items with their sources each), and
     /// its JSON coding was a fifth of the store's CPU per recommendation and the largest part of
-    /// the gateway's own work besides the graph.
+    /// the gateway's own work besides the graph. The requests of older builds have no bit above 2,
+    /// so their bytes are what they were.
     static func encode(_ request: StoreRequest) -> [UInt8] {
         let events = request.events ?? []
         let served = request.served ?? []
         var writer = Writer(capacity: 16 + events.count * 96 + served.count * 480)
         writer.header(kind: storeRequestKind)
         writer.string(request.operation.rawValue)
-        writer.bytes.append((request.events == nil ? 0 : 1) | (request.groups == nil ? 0 : 2) | (request.served == nil ? 0 : 4))
+        writer.bytes.append(
+            (request.events == nil ? 0 : 1) | (request.groups == nil ? 0 : 2) | (request.served == nil ? 0 : 4)
+                | (request.after == nil ? 0 : 8) | (request.limit == nil ? 0 : 16))
         if request.events != nil {
             writer.unsigned(UInt64(events.count))
-            for event in events {
-                writer.bytes.append((event.eventID == nil ? 0 : 1) | (event.requestID == nil ? 0 : 2))
-                if let id = event.eventID { writer.string(id) }
-                writer.string(event.user)
-                writer.string(event.item)
-                writer.string(event.event)
-                writer.double(event.value)
-                if let id = event.requestID { writer.string(id) }
-                writer.unsigned(event.receivedAt)
-            }
+            for event in events { writer.event(event) }
         }
         if let groups = request.groups {
             writer.unsigned(UInt64(groups.count))
@@ -94,22 +90,33 @@ enum BinaryWire {
             writer.unsigned(UInt64(served.count))
             for list in served { writer.served(list) }
         }
+        if let after = request.after { writer.signed(Int(after)) }
+        if let limit = request.limit { writer.signed(limit) }
         return writer.bytes
     }
 
-    /// An append's answer (`StoreReply` without counts or report; nil for any other):
+    /// An append's answer or a page of the feedback log (`StoreReply` without counts or report;
+    /// nil for any other):
     ///
-    ///     int stored, int duplicates, int served, u8 flags (bit 0: groups), [uint count, count × group]
+    ///     int stored, int duplicates, int served,
+    ///     u8 flags (bit 0: groups, bit 1: feedback, bit 2: cursor, bit 3: hasMore),
+    ///     [uint count, count × group], [uint count, count × (int seq, event)], [int cursor], [u8 hasMore]
     ///     group: int stored, int duplicates, u8 flags (bit 0: error, bit 1: message), [str], [str]
+    ///
+    /// A page holds up to `StoreRequest.feedbackPageLimit` events and an agent reads every page
+    /// at start, before it serves: in JSON that coding would be most of the wait. An append's
+    /// answer has no bit above 0, so its bytes are what they were.
     static func encode(_ reply: StoreReply) -> [UInt8]? {
         guard reply.counts == nil, reply.report == nil else { return nil }
-        var writer = Writer(capacity: 16 + (reply.groups?.count ?? 0) * 4)
+        var writer = Writer(capacity: 16 + (reply.groups?.count ?? 0) * 4 + (reply.feedback?.count ?? 0) * 96)
         writer.header(kind: storeReplyKind)
         writer.signed(reply.stored)
         writer.signed(reply.duplicates)
         writer.signed(reply.served)
+        writer.bytes.append(
+            (reply.groups == nil ? 0 : 1) | (reply.feedback == nil ? 0 : 2) | (reply.cursor == nil ? 0 : 4)
+                | (reply.hasMore == nil ? 0 : 8))
         if let groups = reply.groups {
-            writer.bytes.append(1)
             writer.unsigned(UInt64(groups.count))
             for group in groups {
                 writer.signed(group.stored)
@@ -118,9 +125,16 @@ enum BinaryWire {
                 if let error = group.error { writer.string(error) }
                 if let message = group.message { writer.string(message) }
             }
-        } else {
-            writer.bytes.append(0)
         }
+        if let feedback = reply.feedback {
+            writer.unsigned(UInt64(feedback.count))
+            for stored in feedback {
+                writer.signed(Int(stored.seq))
+                writer.event(stored.event)
+            }
+        }
+        if let cursor = reply.cursor { writer.signed(Int(cursor)) }
+        if let hasMore = reply.hasMore { writer.bytes.append(hasMore ? 1 : 0) }
         return writer.bytes
     }
 
@@ -162,6 +176,18 @@ enum BinaryWire {
         mutating func double(_ value: Double) {
             let bits = value.bitPattern.littleEndian
             withUnsafeBytes(of: bits) { bytes.append(contentsOf: $0) }
+        }
+        /// u8 flags (bit 0: event id, bit 1: request id), [str eventID], str user, str item,
+        /// str event, f64 value, [str requestID], uint receivedAt
+        mutating func event(_ event: FeedbackEvent) {
+            bytes.append((event.eventID == nil ? 0 : 1) | (event.requestID == nil ? 0 : 2))
+            if let id = event.eventID { string(id) }
+            string(event.user)
+            string(event.item)
+            string(event.event)
+            double(event.value)
+            if let id = event.requestID { string(id) }
+            unsigned(event.receivedAt)
         }
         mutating func served(_ list: ServedList) {
             string(list.requestID)
@@ -243,27 +269,13 @@ enum BinaryWire {
             var reader = Reader(buffer: buffer)
             try reader.header(kind: storeRequestKind, of: "StoreRequest")
             let operation = StoreOperation(rawValue: try reader.string())
-            let present = try reader.bits(upTo: 7)
+            let present = try reader.bits(upTo: 31)
             var events: [FeedbackEvent]?
             if present & 1 != 0 {
-                // An event takes at least 13 bytes (flags, three empty strings, value, time).
-                let count = try reader.readCount(minimumSize: 13)
+                let count = try reader.readCount(minimumSize: Reader.eventMinimumSize)
                 var list: [FeedbackEvent] = []
                 list.reserveCapacity(count)
-                for _ in 0..<count {
-                    let fields = try reader.bits(upTo: 3)
-                    let eventID: String? = fields & 1 != 0 ? try reader.string() : nil
-                    let user = try reader.string()
-                    let item = try reader.string()
-                    let kind = try reader.string()
-                    let value = try reader.double()
-                    let requestID: String? = fields & 2 != 0 ? try reader.string() : nil
-                    let receivedAt = try reader.unsigned()
-                    list.append(
-                        FeedbackEvent(
-                            user: user, item: item, event: kind, value: value, requestID: requestID, receivedAt: receivedAt,
-                            eventID: eventID))
-                }
+                for _ in 0..<count { list.append(try reader.event()) }
                 events = list
             }
             var groups: [Int]?
@@ -283,8 +295,10 @@ enum BinaryWire {
                 for _ in 0..<count { lists.append(try reader.served()) }
                 served = lists
             }
+            let after: Int64? = present & 8 != 0 ? Int64(try reader.signed()) : nil
+            let limit: Int? = present & 16 != 0 ? try reader.signed() : nil
             try reader.end()
-            return StoreRequest(operation: operation, events: events, served: served, groups: groups)
+            return StoreRequest(operation: operation, events: events, served: served, groups: groups, after: after, limit: limit)
         }
     }
 
@@ -295,8 +309,9 @@ enum BinaryWire {
             let stored = try reader.signed()
             let duplicates = try reader.signed()
             let served = try reader.signed()
+            let present = try reader.bits(upTo: 15)
             var groups: [StoreGroupResult]?
-            if try reader.flags() {
+            if present & 1 != 0 {
                 // A group takes at least 3 bytes (two counts, flags).
                 let count = try reader.readCount(minimumSize: 3)
                 var list: [StoreGroupResult] = []
@@ -311,8 +326,23 @@ enum BinaryWire {
                 }
                 groups = list
             }
+            var feedback: [StoredFeedback]?
+            if present & 2 != 0 {
+                let count = try reader.readCount(minimumSize: 1 + Reader.eventMinimumSize)
+                var list: [StoredFeedback] = []
+                list.reserveCapacity(count)
+                for _ in 0..<count {
+                    let seq = Int64(try reader.signed())
+                    list.append(StoredFeedback(seq: seq, event: try reader.event()))
+                }
+                feedback = list
+            }
+            let cursor: Int64? = present & 4 != 0 ? Int64(try reader.signed()) : nil
+            let hasMore: Bool? = present & 8 != 0 ? try reader.flags() : nil
             try reader.end()
-            return StoreReply(stored: stored, duplicates: duplicates, served: served, groups: groups)
+            return StoreReply(
+                stored: stored, duplicates: duplicates, served: served, groups: groups, feedback: feedback, cursor: cursor,
+                hasMore: hasMore)
         }
     }
 
@@ -392,6 +422,22 @@ enum BinaryWire {
             case 1: return true
             case let other: throw WireError("unknown flags \(other) at byte \(offset - 1)")
             }
+        }
+        /// An event takes at least 13 bytes (flags, three empty strings, value, time).
+        static let eventMinimumSize = 13
+        /// An event as ``Writer/event(_:)`` lays it out.
+        mutating func event() throws(WireError) -> FeedbackEvent {
+            let fields = try bits(upTo: 3)
+            let eventID: String? = fields & 1 != 0 ? try string() : nil
+            let user = try string()
+            let item = try string()
+            let kind = try string()
+            let value = try double()
+            let requestID: String? = fields & 2 != 0 ? try string() : nil
+            let receivedAt = try unsigned()
+            return FeedbackEvent(
+                user: user, item: item, event: kind, value: value, requestID: requestID, receivedAt: receivedAt,
+                eventID: eventID)
         }
         mutating func served() throws(WireError) -> ServedList {
             let requestID = try string()

@@ -14,6 +14,11 @@ public struct StoreOperation: RawRepresentable, Codable, Hashable, Sendable {
     public static let counts = StoreOperation(rawValue: "counts")
     /// The rewards per agent version and per epoch (`StoreReply.report`).
     public static let report = StoreOperation(rawValue: "report")
+    /// A page of the stored feedback events (never the seed's ratings) whose `seq` is above
+    /// `StoreRequest.after`, in `seq` order, at most `StoreRequest.limit` of them
+    /// (`StoreReply.feedback`, `cursor`, `hasMore`): how an agent that starts again learns
+    /// what it had learned from the `feedback` topic before.
+    public static let feedbackAfter = StoreOperation(rawValue: "feedback_after")
 }
 
 /// A request to the store agent.
@@ -25,12 +30,41 @@ public struct StoreRequest: Codable, Sendable, Equatable {
     /// the consecutive groups of `events`, each stored or rejected on its own and answered in
     /// `StoreReply.groups` (absent from the JSON when nil; a store that ignores it answers totals).
     public var groups: [Int]?
+    /// For `feedbackAfter`: the store sequence (`seq`) to continue after; nil is 0 (from the first
+    /// event). Negative is a `bad_request`.
+    public var after: Int64?
+    /// For `feedbackAfter`: the most events to answer with; nil is ``feedbackPageLimit``, larger
+    /// is taken as it, 0 or less is a `bad_request`.
+    public var limit: Int?
 
-    public init(operation: StoreOperation, events: [FeedbackEvent]? = nil, served: [ServedList]? = nil, groups: [Int]? = nil) {
+    /// The default and the largest page of `feedbackAfter`: a page is one reply message, about
+    /// 100 bytes an event in the binary form.
+    public static let feedbackPageLimit = 5_000
+
+    public init(
+        operation: StoreOperation, events: [FeedbackEvent]? = nil, served: [ServedList]? = nil, groups: [Int]? = nil,
+        after: Int64? = nil, limit: Int? = nil
+    ) {
         self.operation = operation
         self.events = events
         self.served = served
         self.groups = groups
+        self.after = after
+        self.limit = limit
+    }
+}
+
+/// A stored feedback event with its place in the store's log (`StoreReply.feedback`).
+public struct StoredFeedback: Codable, Sendable, Equatable {
+    /// The event's `seq` in the store: it grows in commit order and is never reused, so a reader
+    /// that continues after the last `seq` it saw misses no event committed since.
+    public var seq: Int64
+    /// The event as it was stored and published on topic `feedback` (with its event id).
+    public var event: FeedbackEvent
+
+    public init(seq: Int64, event: FeedbackEvent) {
+        self.seq = seq
+        self.event = event
     }
 }
 
@@ -61,14 +95,32 @@ public struct StoreReply: Codable, Sendable, Equatable {
     public var report: RewardReport?
     /// Per group of `StoreRequest.groups`, in order.
     public var groups: [StoreGroupResult]?
+    /// For `feedbackAfter`: the page's events, in `seq` order.
+    public var feedback: [StoredFeedback]?
+    /// For `feedbackAfter`: the `after` of the next page (the page's last `seq`, or the request's
+    /// own `after` when the page is empty).
+    public var cursor: Int64?
+    /// For `feedbackAfter`: whether events after `cursor` were stored when the page was read.
+    public var hasMore: Bool?
 
-    public init(stored: Int = 0, duplicates: Int = 0, served: Int = 0, counts: StoreCounts? = nil, report: RewardReport? = nil, groups: [StoreGroupResult]? = nil) {
+    enum CodingKeys: String, CodingKey {
+        case stored, duplicates, served, counts, report, groups, feedback, cursor
+        case hasMore = "has_more"
+    }
+
+    public init(
+        stored: Int = 0, duplicates: Int = 0, served: Int = 0, counts: StoreCounts? = nil, report: RewardReport? = nil,
+        groups: [StoreGroupResult]? = nil, feedback: [StoredFeedback]? = nil, cursor: Int64? = nil, hasMore: Bool? = nil
+    ) {
         self.groups = groups
         self.stored = stored
         self.duplicates = duplicates
         self.served = served
         self.counts = counts
         self.report = report
+        self.feedback = feedback
+        self.cursor = cursor
+        self.hasMore = hasMore
     }
 }
 

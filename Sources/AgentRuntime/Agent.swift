@@ -21,6 +21,16 @@ public protocol Agent: Actor {
     /// Takes an outcome the agent caused (a click, a rating). The payload is the stored
     /// feedback event as it travels on the `feedback` topic. Data-free agents ignore it.
     func feedback(_ payload: [UInt8]) async
+
+    /// The stored feedback to hand to ``feedback(_:)`` at start, before the agent serves: the
+    /// events the store committed after the sequence the agent's starting state already holds.
+    /// Nil (the default): none, for agents that learn nothing from feedback.
+    ///
+    /// An agent that learns from feedback forgets it when its process dies: without a replay a
+    /// restarted instance answers from its training data alone, differently from before. Read
+    /// on the agent's actor, once, rather than a `nonisolated` constant: the sequence belongs to
+    /// the state the agent was built from (its training snapshot), which the agent holds.
+    var feedbackReplay: FeedbackReplay? { get }
 }
 
 extension Agent {
@@ -47,6 +57,8 @@ extension Agent {
     }
 
     public func feedback(_ payload: [UInt8]) async {}
+
+    public var feedbackReplay: FeedbackReplay? { nil }
 }
 
 /// Everything an agent knows about its place in the topology when it is made.

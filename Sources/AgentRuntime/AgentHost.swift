@@ -14,6 +14,9 @@ import Transport
 /// - Facts: hears `EpochAnnouncement`s on the coordinator's events and stored feedback, handed
 ///   to ``Agent/feedback(_:)``, on every store instance's publisher; publishes a `Heartbeat`
 ///   every `heartbeatInterval` to the coordinator's heartbeat subscriber.
+/// - Replay: an agent that asks for it (``Agent/feedbackReplay``) is given the feedback the
+///   stores committed before it started, after subscribing and before the decision socket
+///   listens (see ``FeedbackReplay``).
 /// - Shutdown: on SIGTERM/SIGINT, a `stop` control request, or the parent's death, the host
 ///   stops taking new decisions (they get a `draining` error), finishes those in flight
 ///   (up to `drainTimeout`), closes its sockets and ``run()`` returns.
@@ -53,6 +56,31 @@ public actor AgentHost {
         /// beside a cluster at 200 req/s: p99 ~35 ms alone, 63–75 ms at nice 0, 118–139 ms at
         /// nice 19). `AGENTIC_START_NICE`.
         public var startNice: Int32 = 0
+        /// How stored feedback is replayed into an agent that asks for it (``Agent/feedbackReplay``).
+        public var replay = ReplayConfiguration()
+
+        /// How the host reads the stores' feedback log at start. With a store that does not
+        /// answer, the start waits at most `subscribeTimeout` + `attempts` × `attemptTimeout` (+
+        /// the pauses) for it, about 8 s with the defaults (10 when other stores answer: their
+        /// subscription is waited for once more): inside the coordinator's readiness timeout
+        /// (20 s), which also covers loading data and fitting.
+        public struct ReplayConfiguration: Sendable {
+            /// How long one page may take to come back before it is asked for again.
+            public var attemptTimeout: Duration = .seconds(2)
+            /// Tries of one page; after the last the host gives up on that store (a warning) and
+            /// serves without the rest of its feedback.
+            public var attempts: Int = 3
+            /// The pause after the first failed try; it grows by as much after each.
+            public var retryPause: Duration = .milliseconds(100)
+            /// How long to wait for the subscription to every store's `feedback` topic before the
+            /// first page: an event committed between the replay's read and the subscription
+            /// would be missed by both.
+            public var subscribeTimeout: Duration = .seconds(2)
+            /// Events asked for per page (at most `StoreRequest.feedbackPageLimit`).
+            public var pageLimit: Int = StoreRequest.feedbackPageLimit
+
+            public init() {}
+        }
 
         public init(runDirectory: String, topologyPath: String, agent: String, replica: Int = 0) {
             self.runDirectory = runDirectory
@@ -68,6 +96,9 @@ public actor AgentHost {
     private let layout: RunLayout
     /// The publishers of the topology's store instances: stored feedback comes from them.
     private let storeEvents: [String]
+    /// The req/rep addresses of the same store instances, in the same order: a replay reads
+    /// their feedback logs.
+    private let storeAddresses: [String]
     private var log: Logger
     private var state = AgentState.starting
     private var epoch: Int
@@ -92,9 +123,9 @@ public actor AgentHost {
         self.agent = try Self.make(context, factory: configuration.factory, nice: configuration.startNice)
         let layout = RunLayout(runDirectory: configuration.runDirectory)
         self.layout = layout
-        self.storeEvents = spec.agents.filter { $0.kind == "store" }.flatMap { store in
-            (0..<store.replicas).map { layout.storeEvents(agent: store.name, replica: $0) }
-        }
+        let stores = spec.agents.filter { $0.kind == "store" }.flatMap { store in (0..<store.replicas).map { (store.name, $0) } }
+        self.storeEvents = stores.map { layout.storeEvents(agent: $0.0, replica: $0.1) }
+        self.storeAddresses = stores.map { layout.storeAddress(agent: $0.0, replica: $0.1) }
         self.epoch = spec.epoch
         var log = Logger(label: "agentic.agent")
         log[metadataKey: "agent"] = "\(context.name)"
@@ -139,17 +170,19 @@ public actor AgentHost {
         let control = try Replier(configuration: controlConfiguration)
         let heartbeats = try Publisher()
         let events = try Subscriber()
+        // The stores' publishers on a socket of their own: its connections tell when the
+        // subscription to every store is up, which a replay waits for.
+        let storedFeedback = try Subscriber()
         defer {
             // Blocks briefly (Socket.close waits for NNG); only ever at the end of the process.
             decisions.close()
             control.close()
             heartbeats.close()
             events.close()
+            storedFeedback.close()
         }
         let service = agent as? any AgentService
         if let service { try await service.start(layout: layout) }
-        try decisions.listen(layout.decisionAddress(agent: context.name, version: context.version, replica: context.replica))
-        try control.listen(layout.controlAddress(agent: context.name, version: context.version, replica: context.replica))
         try heartbeats.dial(layout.heartbeats)
         try events.subscribe(topic: Topics.epoch)
         try events.subscribe(topic: Topics.feedback)
@@ -159,7 +192,14 @@ public actor AgentHost {
         // Without a store in the topology the gateway publishes; with one, the store does,
         // after commit.
         try events.dial(layout.gatewayEvents)
-        for address in storeEvents { try events.dial(address) }
+        try storedFeedback.subscribe(topic: Topics.feedback)
+        for address in storeEvents { try storedFeedback.dial(address) }
+        // Subscribed first, replayed second (what is committed meanwhile waits in the
+        // subscription, handed on once serving), listening last: no decision reaches an agent
+        // that has not caught up, and callers reach the replicas that have.
+        if let replay = await agent.feedbackReplay { await replayFeedback(replay, subscription: storedFeedback) }
+        try decisions.listen(layout.decisionAddress(agent: context.name, version: context.version, replica: context.replica))
+        try control.listen(layout.controlAddress(agent: context.name, version: context.version, replica: context.replica))
         try decisions.start { [self] message in await self.answerDecision(message) }
         try control.start { [self] message in await self.answerControl(message) }
         state = .serving
@@ -169,6 +209,7 @@ public actor AgentHost {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { await self.publishHeartbeats(heartbeats) }
                 group.addTask { await self.followEvents(events) }
+                group.addTask { await self.followEvents(storedFeedback) }
                 if let signals {
                     group.addTask {
                         for await number in signals { await self.stop(reason: number == SIGINT ? "SIGINT" : "SIGTERM") }
@@ -409,6 +450,81 @@ public actor AgentHost {
             }
             do { try await Task.sleep(for: configuration.heartbeatInterval) } catch { return }
         }
+    }
+
+    /// Reads the feedback every store instance committed after `replay.after` into the agent
+    /// (see ``FeedbackReplay``), store by store. Gives up on a store that does not answer within
+    /// `configuration.replay`'s bounds, with a warning; never throws.
+    private func replayFeedback(_ replay: FeedbackReplay, subscription: Subscriber) async {
+        guard !storeAddresses.isEmpty else { return }
+        let clock = ContinuousClock()
+        let started = clock.now
+        let settings = configuration.replay
+        let replayer = FeedbackReplayer(configuration: settings)
+        let requesters: [Requester?] = storeAddresses.map { address in
+            guard let requester = try? Requester() else { return nil }
+            try? requester.dial(address)
+            return requester
+        }
+        defer {
+            // Closing waits for NNG: off the pool's threads, as the coordinator's gate does.
+            let open = requesters.compactMap { $0 }
+            Thread.detachNewThread { open.forEach { $0.close() } }
+        }
+        var outcomes = storeAddresses.map { _ in FeedbackReplayer.Outcome(cursor: replay.after) }
+        var subscribed = await waitForSubscription(subscription, within: settings.subscribeTimeout)
+        while true {
+            // Every store's log from where the last read left off (a store given up on stays so).
+            for index in storeAddresses.indices where outcomes[index].failure == nil {
+                guard let requester = requesters[index] else {
+                    outcomes[index].failure = "no socket to the store"
+                    continue
+                }
+                let read = await replayer.replay(after: outcomes[index].cursor, fetch: FeedbackReplayer.fetch(over: requester)) {
+                    [agent] payload in await agent.feedback(payload)
+                }
+                outcomes[index].events += read.events
+                outcomes[index].pages += read.pages
+                outcomes[index].cursor = read.cursor
+                outcomes[index].failure = read.failure
+            }
+            if subscribed || outcomes.allSatisfy({ $0.failure != nil }) { break }
+            // A store that was not up yet (at `up` every process starts at once) is subscribed
+            // to only once it is: what it committed between the read and then would be missed
+            // by both, so once subscribed, read on from the cursor.
+            subscribed = await waitForSubscription(subscription, within: settings.subscribeTimeout)
+            if !subscribed {
+                log.warning(
+                    "not subscribed to every store's feedback: events they commit before it are missed",
+                    metadata: ["stores": "\(storeEvents.count)", "subscribed": "\(subscription.socket.pipeCount)"])
+                break
+            }
+        }
+        for (address, outcome) in zip(storeAddresses, outcomes) {
+            guard let failure = outcome.failure else { continue }
+            log.warning(
+                "feedback replay incomplete; serving without the rest of this store's feedback",
+                metadata: [
+                    "store": "\(address)", "events": "\(outcome.events)", "cursor": "\(outcome.cursor)", "error": "\(failure)",
+                ])
+        }
+        log.info(
+            "feedback replayed",
+            metadata: [
+                "events": "\(outcomes.reduce(0) { $0 + $1.events })", "pages": "\(outcomes.reduce(0) { $0 + $1.pages })",
+                "stores": "\(storeAddresses.count)", "incomplete": "\(outcomes.count { $0.failure != nil })",
+                "after": "\(replay.after)", "took": "\(clock.now - started)",
+            ])
+    }
+
+    /// Whether `subscription` is connected to every store's publisher, waiting up to `timeout`.
+    private func waitForSubscription(_ subscription: Subscriber, within timeout: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while subscription.socket.pipeCount < storeEvents.count {
+            guard ContinuousClock.now < deadline else { return false }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return true
     }
 
     /// Epoch announcements update the epoch the host reports; stored feedback goes to the agent.

@@ -11,5 +11,7 @@
 /// - ``AgentHost``: one agent per OS process. It serves decisions concurrently on a req/rep
 ///   socket, answers control requests, hears topology epochs, publishes heartbeats, and on
 ///   SIGTERM (or its parent's death) drains and stops.
+/// - ``FeedbackReplay``: what an agent that learns from feedback asks its host for at start,
+///   the stores' feedback since its training data, so a restart does not make it forget.
 /// - ``AgentRuntimeError``: the module's one error type.
 public enum AgentRuntimeModule {}

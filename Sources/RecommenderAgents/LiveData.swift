@@ -43,6 +43,9 @@ struct LiveData: Sendable {
     private let userIndexByID: [String: Int]
     /// The largest rating in the training data (a click counts as one).
     let maximumRating: Double
+    /// The store sequence through which the view's starting data already holds feedback: a
+    /// replay at start hands it the events after (see `Replay.swift`).
+    let feedbackThrough: Int64
 
     /// The view of `data` with histories from `matrix` (default: the serving training matrix).
     init(data: MovieLensData, training matrix: InteractionMatrix? = nil) {
@@ -56,6 +59,7 @@ struct LiveData: Sendable {
         training = matrix
         userIndexByID = Dictionary(uniqueKeysWithValues: data.index.userIDs.enumerated().map { (String($1), $0) })
         maximumRating = max(matrix.values.max() ?? 1, 1)
+        feedbackThrough = data.storeFeedbackThrough
     }
 
     var itemCount: Int { itemIDs.count }
@@ -94,6 +98,10 @@ struct LiveData: Sendable {
     }
 
     /// Applies one feedback event; nil when it is not an interaction (an unknown event type).
+    ///
+    /// Idempotent, and must stay so: applying an event again (a replay at start overlaps the
+    /// live topic) leaves the view as it was: the pair is in the history already, so nothing is
+    /// appended and popularity is not counted again; only the rating is set, to the same value.
     mutating func apply(_ event: FeedbackPayload) -> Applied? {
         guard event.isInteraction else { return nil }
         let (item, newItem) = itemIndex(adding: event.item)

@@ -5,8 +5,8 @@
 /// (feedback log, one row per event id), every served list with the agent versions that
 /// produced each item, experiments and agent versions.
 ///
-/// - ``KnowledgeStore``: the database and its operations (append feedback, log served lists,
-///   seed from MovieLens, counts, rewards).
+/// - ``KnowledgeStore``: the database and its operations (append feedback, read it back by
+///   `seq`, log served lists, seed from MovieLens, counts, rewards).
 /// - ``GroupCommitter``: many concurrent appends, one transaction per round.
 /// - ``StoreAgent``: the `store` kind, an agent process serving the store's own req/rep
 ///   protocol (`StoreRequest` → `StoreReply`) and publishing each event once committed.
@@ -157,6 +157,57 @@ public final class KnowledgeStore: Sendable {
             }
         } catch {
             throw Self.map(error, "reading event ids")
+        }
+    }
+
+    /// A page of the feedback log (see ``feedbackEvents(after:limit:)``).
+    public struct FeedbackPage: Sendable, Equatable {
+        /// The events, in `seq` order.
+        public var events: [StoredFeedback]
+        /// The `after` of the next page: the last event's `seq`, or the one asked with when the
+        /// page is empty.
+        public var cursor: Int64
+        /// Whether events after `cursor` were stored when the page was read.
+        public var hasMore: Bool
+    }
+
+    /// The stored feedback events whose `seq` is above `after`, in `seq` order, at most `limit`
+    /// of them (more is taken as `StoreRequest.feedbackPageLimit`): exactly what was published
+    /// on topic `feedback`, the seed's ratings never. `seq` grows in commit order (one writer,
+    /// `AUTOINCREMENT`, a reader sees whole transactions), so paging on from `cursor` misses no
+    /// event committed meanwhile.
+    /// - Throws: ``StoreError/Code/badRequest`` for a negative `after` or a `limit` below 1;
+    ///   ``StoreError`` from the database.
+    public func feedbackEvents(after: Int64, limit: Int) async throws(StoreError) -> FeedbackPage {
+        guard after >= 0 else { throw StoreError(.badRequest, "after must be a seq of 0 or more, not \(after)") }
+        guard limit >= 1 else { throw StoreError(.badRequest, "limit must be 1 or more, not \(limit)") }
+        let limit = min(limit, StoreRequest.feedbackPageLimit)
+        do {
+            return try await pool.read { db in
+                // One row more than the page tells whether more remain.
+                let rows = try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT seq, event_id, user, item, event, value, request_id, received_at FROM interactions
+                        WHERE seq > ? AND source = 'feedback' ORDER BY seq LIMIT ?
+                        """,
+                    arguments: [after, limit + 1])
+                var events: [StoredFeedback] = []
+                events.reserveCapacity(min(rows.count, limit))
+                for row in rows.prefix(limit) {
+                    let receivedAt: Int64 = row["received_at"]
+                    events.append(
+                        StoredFeedback(
+                            seq: row["seq"],
+                            event: FeedbackEvent(
+                                user: row["user"], item: row["item"], event: row["event"], value: row["value"],
+                                requestID: row["request_id"], receivedAt: UInt64(max(0, receivedAt)),
+                                eventID: row["event_id"])))
+                }
+                return FeedbackPage(events: events, cursor: events.last?.seq ?? after, hasMore: rows.count > limit)
+            }
+        } catch {
+            throw Self.map(error, "reading feedback after seq \(after)")
         }
     }
 

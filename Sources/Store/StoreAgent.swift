@@ -10,6 +10,9 @@ import Transport
 /// `RunLayout.storeAddress(agent:replica:)` and a publisher at `RunLayout.storeEvents(…)`
 /// on which each feedback event goes out on topic `feedback` once committed.
 ///
+/// Agents that start again read what they missed with `feedback_after` (pages of the stored
+/// feedback by `seq`, see `StoreOperation.feedbackAfter`).
+///
 /// Parameters: `path` (the database; default `store.sqlite` in the run directory) and
 /// `seed` (a MovieLens directory loaded once at start).
 public actor StoreAgent: AgentService {
@@ -131,6 +134,10 @@ struct StoreEndpoint: Sendable {
                 reply = StoreReply(counts: try store.counts())
             case .report:
                 reply = StoreReply(report: try store.report())
+            case .feedbackAfter:
+                let page = try await store.feedbackEvents(
+                    after: request.after ?? 0, limit: request.limit ?? StoreRequest.feedbackPageLimit)
+                reply = StoreReply(feedback: page.events, cursor: page.cursor, hasMore: page.hasMore)
             default:
                 throw StoreError(.badRequest, "unknown operation \(request.operation.rawValue)")
             }

@@ -129,7 +129,7 @@ struct FeedbackPathTests {
         }
         // Flags the decoder does not know are refused, not skipped.
         var unknownFlags = try WireCodec.encode(StoreRequest(operation: .counts))
-        unknownFlags[unknownFlags.count - 1] = 8
+        unknownFlags[unknownFlags.count - 1] = 32
         #expect(throws: (any Error).self) { try WireCodec.decode(StoreRequest.self, from: unknownFlags) }
         let replies = [
             StoreReply(stored: 3, duplicates: 1, groups: [
