@@ -61,6 +61,15 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The learning loop: the trainer agent (store feedback → snapshot → refit, as a new epoch).
+        .target(
+            name: "Learning",
+            dependencies: [
+                "AgentProtocol", "AgentRuntime", "Artifacts", "Coordinator", "RecommenderAgents", "Topology", "Transport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         .target(name: "Topology", dependencies: [.product(name: "Yams", package: "Yams")], swiftSettings: strict),
         // The evolution layer: tuner, composer, architect (its only I/O is the chat endpoint), the loop.
         .target(
@@ -153,6 +162,7 @@ let package = Package(
                 "AgentRuntime",
                 "RecommenderAgents",
                 "Artifacts",
+                "Learning",
                 "Recommender",
                 "Coordinator",
                 "Gateway",

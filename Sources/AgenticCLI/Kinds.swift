@@ -1,6 +1,7 @@
 import AgentRuntime
 import Coordinator
 import Foundation
+import Learning
 import RecommenderAgents
 import Store
 
@@ -13,6 +14,7 @@ enum Kinds {
     static func factory(topologyPath: String, runDirectory: String? = nil) -> AgentFactory {
         var factory = RecommenderAgents.factory(topologyPath: topologyPath, base: .builtin, runDirectory: runDirectory)
         StoreAgent.register(in: &factory)
+        TrainerAgent.register(in: &factory)
         return factory
     }
 

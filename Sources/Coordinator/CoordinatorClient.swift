@@ -46,12 +46,13 @@ public struct CoordinatorClient: Sendable {
             as: SwapReport.self, timeout: timeout)
     }
 
-    /// Changes the running system to the topology `text` (named `file` in errors).
-    public func apply(topology text: String, file: String, timeout: Duration = .seconds(120)) async throws(CoordinatorError)
-        -> SwapReport
-    {
+    /// Changes the running system to the topology `text` (named `file` in errors); `reason`
+    /// goes into the history (default: `apply FILE`).
+    public func apply(
+        topology text: String, file: String, reason: String? = nil, timeout: Duration = .seconds(120)
+    ) async throws(CoordinatorError) -> SwapReport {
         try await ask(
-            CoordinatorRequest(command: .apply, topology: text, file: file, reason: "apply \(file)"),
+            CoordinatorRequest(command: .apply, topology: text, file: file, reason: reason ?? "apply \(file)"),
             as: SwapReport.self, timeout: timeout)
     }
 

@@ -3,14 +3,14 @@ import Foundation
 import NIOCore
 import Topology
 
-/// The gateway's HTTP API as the demo uses it.
-struct GatewayClient: Sendable {
-    struct Recommendation: Decodable {
-        struct Item: Decodable { var item: String }
-        var items: [Item]
-        var epoch: Int
-        var degraded: [String]
-        var requestID: String
+/// The gateway's HTTP API as the demo (and `agentic bench learning`) uses it.
+public struct GatewayClient: Sendable {
+    public struct Recommendation: Decodable, Sendable {
+        public struct Item: Decodable, Sendable { public var item: String }
+        public var items: [Item]
+        public var epoch: Int
+        public var degraded: [String]
+        public var requestID: String
         enum CodingKeys: String, CodingKey {
             case items, epoch, degraded
             case requestID = "request_id"
@@ -28,7 +28,7 @@ struct GatewayClient: Sendable {
     // Swift's cooperative pool per request, which on two cores stalls the whole replay.
     private let client: HTTPClient
 
-    init(base: String, timeout: Duration, connections: Int) {
+    public init(base: String, timeout: Duration, connections: Int) {
         self.base = base.hasSuffix("/") ? String(base.dropLast()) : base
         self.timeout = timeout
         var configuration = HTTPClient.Configuration()
@@ -37,9 +37,9 @@ struct GatewayClient: Sendable {
     }
 
     /// Closes the connections; the client is unusable afterwards.
-    func shutdown() async { try? await client.shutdown() }
+    public func shutdown() async { try? await client.shutdown() }
 
-    func recommend(user: String, k: Int) async throws(DemoError) -> Recommendation {
+    public func recommend(user: String, k: Int) async throws(DemoError) -> Recommendation {
         struct Body: Encodable {
             var user: String
             var k: Int
@@ -52,7 +52,7 @@ struct GatewayClient: Sendable {
         }
     }
 
-    func feedback(user: String, item: String, requestID: String) async throws(DemoError) {
+    public func feedback(user: String, item: String, requestID: String) async throws(DemoError) {
         struct Body: Encodable {
             var user: String
             var item: String

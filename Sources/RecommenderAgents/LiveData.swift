@@ -59,7 +59,7 @@ struct LiveData: Sendable {
         training = matrix
         userIndexByID = Dictionary(uniqueKeysWithValues: data.index.userIDs.enumerated().map { (String($1), $0) })
         maximumRating = max(matrix.values.max() ?? 1, 1)
-        feedbackThrough = data.storeFeedbackThrough
+        feedbackThrough = data.feedbackThrough
     }
 
     var itemCount: Int { itemIDs.count }

@@ -7,14 +7,6 @@ public import AgentRuntime
 ///
 /// Applying an event that the view already holds changes nothing (``LiveData/apply(_:)``), which
 /// the replay relies on: an event committed while it runs arrives in a page and live.
-extension MovieLensData {
-    /// The store sequence (`seq`) through which this data's matrices already hold the store's
-    /// feedback: 0, since they are read from the MovieLens files alone. Training on a snapshot
-    /// that folds in the store's feedback up to seq N says N here, and the agents built on it
-    /// replay only what came after.
-    var storeFeedbackThrough: Int64 { 0 }
-}
-
 extension RecallAgent {
     public var feedbackReplay: FeedbackReplay? { FeedbackReplay(after: live.feedbackThrough) }
 }

@@ -121,6 +121,15 @@ extension KindCatalogue {
                     "Relevance lost per unit of z-scored log popularity (raises coverage)."),
             ]),
         KindDescriptor(
+            name: "trainer", role: .learner,
+            description: "Refits the model agents from the store's feedback and swaps them in as a new epoch.",
+            parameters: [
+                .int("every_events", 1...10_000_000, default: 500, "Refit after this many new feedback events."),
+                .double("interval_s", 0...86_400, default: 0, "Also refit on this schedule when any event arrived; 0: off."),
+                .int("poll_ms", 50...60_000, default: 1000, "How often the store is read."),
+                .string("agents", default: "", "Comma-separated agents to refit; empty: every agent that holds a model."),
+            ]),
+        KindDescriptor(
             name: "store", role: .store,
             description: "The knowledge base: users, items, interactions, experiments (SQLite).",
             parameters: [

@@ -33,6 +33,8 @@ public struct AgentRole: RawRepresentable, Hashable, Sendable, Codable, CustomSt
     public static let rerank = AgentRole(rawValue: "rerank")
     /// Keeps shared state (the knowledge base).
     public static let store = AgentRole(rawValue: "store")
+    /// Refits other agents' models from what users did (outside the request path).
+    public static let learner = AgentRole(rawValue: "learner")
     /// Anything else.
     public static let other = AgentRole(rawValue: "other")
 }
