@@ -78,12 +78,24 @@ struct BenchStartup: AsyncParsableCommand {
                 artifacts: ArtifactStore(directory: fitted))
         }
         var rows: [Row] = []
-        for agent in spec.agents where agent.replicas > 0 {
+        // The stores first, and kept running while the others start: agents that learn from
+        // feedback read the store's log before they serve, as they do when they restart in a
+        // running cluster. The first start of a store seeds its database: it is not timed.
+        var stores: [ChildProcess] = []
+        for agent in spec.agents where agent.kind == "store" {
+            stores.append(try await Self.start(agent.name, topology: withArtifacts, run: run).child)
+        }
+        defer { stores.forEach { $0.stop() } }
+        for agent in spec.agents.sorted(by: { ($0.kind == "store" ? 1 : 0) < ($1.kind == "store" ? 1 : 0) })
+        where agent.replicas > 0 {
             var loaded: [Double] = []
             var baseline: [Double] = []
             let hasModel = ModelFitting.fittedKinds.contains(agent.kind)
-            // The store's first start seeds its database: start it once untimed.
-            if agent.kind == "store" { _ = try await Self.timeStart(agent.name, topology: withArtifacts, run: run) }
+            if agent.kind == "store" {
+                // Timed last, alone: the running instance gives its sockets up first.
+                stores.forEach { $0.stop() }
+                stores.removeAll()
+            }
             for _ in 0..<`repeat` {
                 loaded.append(try await Self.timeStart(agent.name, topology: withArtifacts, run: run))
                 if hasModel {
@@ -139,6 +151,13 @@ struct BenchStartup: AsyncParsableCommand {
 
     /// Starts `agent` alone, times it to its first answer, stops it.
     static func timeStart(_ agent: String, topology: String, run: String) async throws -> Double {
+        let started = try await start(agent, topology: topology, run: run)
+        started.child.stop()
+        return started.seconds
+    }
+
+    /// Starts `agent` and waits for its first answer; the caller stops it.
+    static func start(_ agent: String, topology: String, run: String) async throws -> (seconds: Double, child: ChildProcess) {
         let layout = RunLayout(runDirectory: run)
         let address = layout.decisionAddress(agent: agent, version: "1", replica: 0)
         unlink(String(address.dropFirst("ipc://".count)))
@@ -146,7 +165,6 @@ struct BenchStartup: AsyncParsableCommand {
         let child = try ChildProcess(
             executable: Executables.sibling("agentic"),
             arguments: ["agent", "--run-dir", run, "--topology", topology, "--agent", agent, "--parent-pid", String(getpid()), "--watch-stdin"])
-        defer { child.stop() }
         // Redial every 5 ms: with the default backoff (up to 0.5 s between attempts while the
         // agent has not yet listened) the bench would time NNG's wait, not the start.
         var configuration = Requester.Configuration()
@@ -165,10 +183,11 @@ struct BenchStartup: AsyncParsableCommand {
                 let envelope = try? reply.envelope(), envelope.type == .reply
             {
                 let took = ContinuousClock.now - began
-                return Double(took.components.seconds) + Double(took.components.attoseconds) / 1e18
+                return (Double(took.components.seconds) + Double(took.components.attoseconds) / 1e18, child)
             }
             try await Task.sleep(for: .milliseconds(2))
         }
+        child.stop()
         throw CLIError("\(agent) did not answer within 120 s")
     }
 }

@@ -1,8 +1,11 @@
+import AgentRuntime
 import ArgumentParser
+import Artifacts
 import Coordinator
 import Demo
 import Foundation
 import LoadGenerator
+import RecommenderAgents
 import Synchronization
 import Topology
 
@@ -30,6 +33,9 @@ struct BenchSwaps: AsyncParsableCommand {
     @Option(help: "Requests in flight at saturation.") var concurrency = 32
     @Option(name: .customLong("steady-seconds"), help: "Seconds of load without a swap before each swap (together, the baseline p99).")
     var steadySeconds = 2.0
+    @Flag(
+        help: "Leave the models the swaps need unfitted, so the coordinator's fitting job fits them during the measurement (default: fit them first, as `agentic fit` of a candidate would before it goes out).")
+    var fitDuringSwaps = false
 
     func run() async throws {
         let log: (String) -> Void = { line in if !json { printError(line) } }
@@ -56,6 +62,11 @@ struct BenchSwaps: AsyncParsableCommand {
         log("agentic up in \(run)")
         let (up, endpoint) = try await BenchMesh.up(path, runDirectory: run)
         defer { up.stop() }
+        if !fitDuringSwaps {
+            let began = ContinuousClock.now
+            let fitted = try Self.prefit(targets, swaps: swaps, spec: spec, catalogue: factory.catalogue, path: path, run: run)
+            log("fitted \(fitted) models the swaps need into \(run)/artifacts in \(ContinuousClock.now - began)")
+        }
         let client = RecommendClient(url: endpoint, connections: max(concurrency, 256))
         let users = (1...943).map(String.init)
         let send: @Sendable (OpenLoop.Call) async -> RequestOutcome = { call in
@@ -106,8 +117,30 @@ struct BenchSwaps: AsyncParsableCommand {
 
         let result = Result(
             topology: path, note: note, rate: rate, saturation: saturation, steady: steady!, during: during!,
-            swaps: outcomes)
+            swaps: outcomes, modelsFittedFirst: !fitDuringSwaps)
         if json { print(result.jsonLine()) } else { print(result.table()) }
+    }
+
+    /// Fits, before any load, the model each swap will start (with the topology as it will be
+    /// at that swap), into the run's artifact directory: the swaps then measure loading them.
+    /// - Returns: how many models were fitted (not already there).
+    static func prefit(
+        _ targets: SwapCycle, swaps: Int, spec: TopologySpec, catalogue: KindCatalogue, path: String, run: String
+    ) throws -> Int {
+        let data = try DataConfiguration.resolve(topologyPath: path, environment: ProcessInfo.processInfo.environment)
+        var current = spec
+        var fitted = 0
+        for index in 0..<swaps {
+            let (agent, parameter, value) = targets.change(index)
+            guard let position = current.agents.firstIndex(where: { $0.name == agent }) else { continue }
+            current.agents[position].parameters[parameter] = Int(value).map(ParameterValue.int) ?? Double(value).map(ParameterValue.double)
+            guard ModelFitting.fittedKinds.contains(current.agents[position].kind) else { continue }
+            let report = try ModelFitting.fit(
+                agent: agent, spec: current, catalogue: catalogue, data: data,
+                artifacts: ArtifactStore(directory: ModelFitting.artifactDirectory(spec: current, runDirectory: run)))
+            if report.origin.isFit { fitted += 1 }
+        }
+        return fitted
     }
 
     final class DoneFlag: Sendable { let done = Atomic<Bool>(false) }
@@ -129,6 +162,8 @@ struct BenchSwaps: AsyncParsableCommand {
         let steady: LoadReport
         let during: LoadReport
         let swaps: [SwapOutcome]
+        /// Whether the models the swaps start were fitted before the load (`--fit-during-swaps` off).
+        let modelsFittedFirst: Bool
 
         var object: [String: any Sendable] {
             let r = LoadReportRounding.round
@@ -138,7 +173,7 @@ struct BenchSwaps: AsyncParsableCommand {
             let afterGate = swaps.compactMap { $0.report.map { $0.totalMilliseconds - $0.gateMilliseconds } }.sorted()
             func median(_ values: [Double]) -> Double { values.isEmpty ? 0 : values[values.count / 2] }
             var object: [String: any Sendable] = [
-                "topology": topology,
+                "topology": topology, "models_fitted_first": modelsFittedFirst,
                 "saturation_rps": r(BenchMesh.Result.fullRPS(saturation)), "load_rps": r(rate),
                 "swaps": swaps.count, "swaps_ok": swaps.count { $0.swapped },
                 "swaps_refused": swaps.filter { !$0.swapped }.map { "\($0.agent): \($0.error ?? $0.report?.reason ?? $0.report?.outcome ?? "?")" },

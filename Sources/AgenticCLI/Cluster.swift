@@ -162,6 +162,8 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(help: "The replica (from 0).") var replica = 0
     @Option(help: "Exit when this process is no longer our parent.") var parentPid: Int32?
     @Flag(help: "Exit when stdin reaches end of file (the parent died).") var watchStdin = false
+    @Option(help: "Build the agent (load data and models) at this priority, 0 … 19 (a swap's new process).")
+    var startNice: Int32?
 
     func run() async throws {
         Logs.bootstrap()
@@ -175,7 +177,9 @@ struct AgentCommand: AsyncParsableCommand {
         configuration.parentPID = parentPid
         configuration.watchStandardInput = watchStdin
         configuration.factory = Kinds.factory(topologyPath: topology, runDirectory: runDir)
-        if let nice = ProcessInfo.processInfo.environment["AGENTIC_START_NICE"].flatMap({ Int32($0) }), (0...19).contains(nice) {
+        if let nice = startNice ?? ProcessInfo.processInfo.environment["AGENTIC_START_NICE"].flatMap({ Int32($0) }),
+            (0...19).contains(nice)
+        {
             configuration.startNice = nice
         }
         let host: AgentHost

@@ -11,8 +11,11 @@ extension Coordinator {
     /// whose parameters did not change keeps its artifact: only a changed fit costs CPU.
     /// - Returns: nil when done or nothing needed fitting; else why the job failed (the agents
     ///   then fit at start, as a last resort, and say so in their logs).
-    func fitModels(_ agents: [AgentSpec], topologyPath: String) async -> String? {
-        let names = agents.filter { configuration.fittedKinds.contains($0.kind) }.map(\.name)
+    func fitModels(_ agents: [AgentSpec], in spec: TopologySpec, topologyPath: String) async -> String? {
+        let needed = agents.filter {
+            configuration.fittedKinds.contains($0.kind) && !fittedFingerprints.contains(Self.fitFingerprint($0, in: spec))
+        }
+        let names = needed.map(\.name)
         guard !names.isEmpty else { return nil }
         let arguments =
             ["fit", topologyPath, "--run-dir", configuration.runDirectory, "--nice", "10"]
@@ -45,7 +48,23 @@ extension Coordinator {
             return reason
         }
         log.info("models ready", metadata: ["agents": "\(names.joined(separator: ","))", "took": "\(took)"])
+        for agent in needed { fittedFingerprints.insert(Self.fitFingerprint(agent, in: spec)) }
         return nil
+    }
+
+    /// What a model agent's artifact can depend on, over-approximated from the topology alone
+    /// (the coordinator has no data to compute artifact keys): its kind and parameters but `k`,
+    /// and for a learned ranker, which trains on the routes and fusion upstream, every agent's.
+    static func fitFingerprint(_ agent: AgentSpec, in spec: TopologySpec) -> String {
+        func text(_ agent: AgentSpec) -> String {
+            agent.kind + "{" + agent.parameters.filter { $0.key != "k" }.sorted { $0.key < $1.key }
+                .map { "\($0.key)=\($0.value)" }.joined(separator: ",") + "}"
+        }
+        var fingerprint = agent.name + ":" + text(agent)
+        if agent.kind == "rank.learned" {
+            fingerprint += "|" + spec.agents.filter { $0.name != agent.name }.map { $0.name + ":" + text($0) }.joined(separator: ";")
+        }
+        return fingerprint
     }
 }
 

@@ -242,7 +242,7 @@ extension Coordinator {
         }
         let starting = diff.agentsAdded + diff.agentsChanged.map(\.name)
         var keys: [Key] = []
-        var failure = await fitModels(starting.compactMap(candidate.agent(named:)), topologyPath: file)
+        var failure = await fitModels(starting.compactMap(candidate.agent(named:)), in: candidate, topologyPath: file)
         for name in starting where failure == nil {
             guard let agent = candidate.agent(named: name) else { continue }
             for replica in 0..<agent.replicas {
@@ -407,7 +407,7 @@ extension Coordinator {
         }
         let starting = diff.agentsAdded + diff.agentsChanged.map(\.name)
         // 1a. Models first, by the fitting job: the new processes then only load them.
-        if let failure = await fitModels(starting.compactMap(candidate.agent(named:)), topologyPath: pending) {
+        if let failure = await fitModels(starting.compactMap(candidate.agent(named:)), in: candidate, topologyPath: pending) {
             log.error("change rolled back", metadata: ["epoch": "\(candidate.epoch)", "reason": "\(failure)"])
             return SwapReport(
                 outcome: "rolled_back", epoch: spec.epoch, previousEpoch: spec.epoch, reason: failure,

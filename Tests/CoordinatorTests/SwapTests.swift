@@ -34,8 +34,6 @@ struct SwapTests {
             let process = try TestProcess.agentic(
                 arguments + ["--run-dir", runDirectory], environment: Self.environment)
             let status = try await process.waitForExit(timeout: timeout)
-            // The exit can be seen before the reader thread has the output.
-            try? await Task.sleep(for: .milliseconds(50))
             return (status, process.output())
         }
 

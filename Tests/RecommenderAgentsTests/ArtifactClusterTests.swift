@@ -66,7 +66,6 @@ struct ArtifactClusterTests {
             let process = try TestProcess.agentic(
                 arguments + ["--run-dir", cluster.runDirectory, "--json"], environment: environment)
             let status = try await process.waitForExit(timeout: .seconds(120))
-            try? await Task.sleep(for: .milliseconds(50))
             let text = process.output().drop { !$0.hasPrefix("{") }.joined(separator: "\n")
             return (status, (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] ?? [:])
         }

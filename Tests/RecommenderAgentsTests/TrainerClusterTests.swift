@@ -32,7 +32,6 @@ struct TrainerClusterTests {
     static func agentic(_ arguments: [String], run: String) async throws -> [String: Any] {
         let process = try TestProcess.agentic(arguments + ["--run-dir", run, "--json"])
         _ = try await process.waitForExit(timeout: .seconds(30))
-        try? await Task.sleep(for: .milliseconds(50))
         let text = process.output().drop { !$0.hasPrefix("{") }.joined(separator: "\n")
         return (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] ?? [:]
     }

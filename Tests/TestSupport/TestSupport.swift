@@ -78,11 +78,17 @@ public final class TestProcess: @unchecked Sendable {
 
     public func output() -> [String] { buffer.lines.withLock { $0 } }
 
+    /// Waits for the exit, then (up to a second more: a child that inherited the pipe may hold
+    /// it open) for the reader to have taken every line, so ``output()`` is complete.
     public func waitForExit(timeout: Duration = .seconds(20)) async throws -> Int32 {
         let deadline = ContinuousClock.now + timeout
         while process.isRunning {
             if ContinuousClock.now > deadline { throw TestFailure("process did not exit within \(timeout)") }
-            try await Task.sleep(for: .milliseconds(50))
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let drained = ContinuousClock.now + .seconds(1)
+        while !buffer.finished.load(ordering: .acquiring), ContinuousClock.now < drained {
+            try await Task.sleep(for: .milliseconds(5))
         }
         return process.terminationStatus
     }
