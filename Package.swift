@@ -48,24 +48,16 @@ let package = Package(
         .target(
             name: "Evaluation",
             dependencies: [
-                "Dataset", "Recommender", "Topology", "AgentProtocol", "AgentRuntime", "RecommenderAgents", "Gateway", "Evolution",
+                "Dataset", "Recommender", "Topology", "AgentProtocol", "AgentRuntime", "Agents", "Gateway", "Evolution",
             ],
             swiftSettings: strict
         ),
-        // The MovieLens kinds as agents (data loading, online learning from feedback).
+        // Every agent kind: the data-free ones, the MovieLens kinds (data loading, artifacts,
+        // online learning from feedback) and the trainer (store feedback → snapshot → refit).
         .target(
-            name: "RecommenderAgents",
+            name: "Agents",
             dependencies: [
-                "AgentRuntime", "AgentProtocol", "Topology", "Dataset", "Recommender", "COpenBLAS", "Artifacts",
-                .product(name: "Logging", package: "swift-log"),
-            ],
-            swiftSettings: strict
-        ),
-        // The learning loop: the trainer agent (store feedback → snapshot → refit, as a new epoch).
-        .target(
-            name: "Learning",
-            dependencies: [
-                "AgentProtocol", "AgentRuntime", "Artifacts", "Coordinator", "RecommenderAgents", "Topology", "Transport",
+                "AgentRuntime", "AgentProtocol", "Topology", "Dataset", "Recommender", "Artifacts", "Coordinator", "Store", "Transport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
@@ -114,7 +106,7 @@ let package = Package(
         .target(
             name: "Store",
             dependencies: [
-                "Transport", "AgentProtocol", "AgentRuntime", "Topology", "Dataset",
+                "Transport", "AgentProtocol", "Dataset",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -160,9 +152,8 @@ let package = Package(
                 "Evaluation",
                 "AgentProtocol",
                 "AgentRuntime",
-                "RecommenderAgents",
+                "Agents",
                 "Artifacts",
-                "Learning",
                 "Recommender",
                 "Coordinator",
                 "Gateway",
@@ -194,7 +185,7 @@ let package = Package(
         ),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "AgenticTestSupport"], swiftSettings: strict),
         .testTarget(name: "TopologyTests", dependencies: ["Topology", .product(name: "Yams", package: "Yams")], exclude: ["Fixtures"], swiftSettings: strict),
-        .testTarget(name: "AgentRuntimeTests", dependencies: ["AgentRuntime", "AgentProtocol", "Topology"], swiftSettings: strict),
+        .testTarget(name: "AgentRuntimeTests", dependencies: ["AgentRuntime", "Agents", "AgentProtocol", "Topology"], swiftSettings: strict),
         .testTarget(
             name: "CoordinatorTests",
             dependencies: ["Coordinator", "AgentProtocol", "Topology", "Transport", "AgenticTestSupport"],
@@ -225,9 +216,9 @@ let package = Package(
         .testTarget(name: "DatasetTests", dependencies: ["Dataset", "AgenticTestSupport"], swiftSettings: strict),
         .testTarget(name: "RecommenderTests", dependencies: ["Recommender", "Dataset", "AgenticTestSupport"], swiftSettings: strict),
         .testTarget(
-            name: "RecommenderAgentsTests",
+            name: "AgentsTests",
             dependencies: [
-                "RecommenderAgents", "AgentRuntime", "AgentProtocol", "Topology", "Dataset", "Gateway", "Artifacts", "AgenticTestSupport",
+                "Agents", "AgentRuntime", "AgentProtocol", "Topology", "Dataset", "Gateway", "Artifacts", "AgenticTestSupport",
             ],
             swiftSettings: strict),
         .testTarget(

@@ -1,10 +1,9 @@
-import Foundation
 public import Topology
 
 /// Makes agents by kind: the one place a new kind is plugged in.
 ///
-/// `AgentFactory.builtin` knows the data-free kinds; the MovieLens issue registers its own
-/// kinds on top with ``register(_:make:)``. The factory carries the matching catalogue, so
+/// The kinds themselves live in the `Agents` module (`AgentKinds`), which fills a factory;
+/// the runtime only makes what it is given. The factory carries the matching catalogue, so
 /// the topology a host loads is validated against exactly the kinds it can make.
 public struct AgentFactory: Sendable {
     /// Makes one agent from its context.
@@ -41,26 +40,5 @@ public struct AgentFactory: Sendable {
             throw AgentRuntimeError(.unknownKind, "no agent implementation for kind \(context.kind.name)")
         }
         return try maker(context)
-    }
-
-    /// The data-free kinds of `KindCatalogue.builtin`, plus the test kind `test.probe` when
-    /// the environment says `AGENTIC_TEST_KINDS=1` (children inherit it, so a test sets it
-    /// once on `agentic up`).
-    public static var builtin: AgentFactory {
-        builtin(includingTestKinds: ProcessInfo.processInfo.environment["AGENTIC_TEST_KINDS"] == "1")
-    }
-
-    /// The data-free kinds, and optionally the test kinds.
-    public static func builtin(includingTestKinds: Bool) -> AgentFactory {
-        var factory = AgentFactory(catalogue: .builtin)
-        factory.register(kind: "router") { try RouterAgent($0) }
-        factory.register(kind: "recall.static") { StaticRecallAgent($0) }
-        factory.register(kind: "fusion") { try FusionAgent($0) }
-        factory.register(kind: "rank.passthrough") { PassthroughRankAgent($0) }
-        factory.register(kind: "rerank.mmr") { MMRRerankAgent($0) }
-        if includingTestKinds {
-            factory.register(ProbeAgent.kind) { ProbeAgent($0) }
-        }
-        return factory
     }
 }

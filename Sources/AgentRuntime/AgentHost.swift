@@ -38,7 +38,7 @@ public actor AgentHost {
         /// How long a drain waits for decisions in flight.
         public var drainTimeout: Duration = .seconds(10)
         /// Kind → agent.
-        public var factory: AgentFactory = .builtin
+        public var factory: AgentFactory
         /// The parent to outlive by no more than a moment (nil: do not watch).
         public var parentPID: Int32? = nil
         /// Also treat end of file on stdin as the parent's death (the coordinator gives each
@@ -82,7 +82,8 @@ public actor AgentHost {
             public init() {}
         }
 
-        public init(runDirectory: String, topologyPath: String, agent: String, replica: Int = 0) {
+        public init(runDirectory: String, topologyPath: String, agent: String, replica: Int = 0, factory: AgentFactory) {
+            self.factory = factory
             self.runDirectory = runDirectory
             self.topologyPath = topologyPath
             self.agent = agent

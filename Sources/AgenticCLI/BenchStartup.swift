@@ -2,7 +2,7 @@ import AgentProtocol
 import ArgumentParser
 import Artifacts
 import Foundation
-import RecommenderAgents
+import Agents
 import Topology
 import Transport
 

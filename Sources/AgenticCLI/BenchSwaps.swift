@@ -5,7 +5,7 @@ import Coordinator
 import Demo
 import Foundation
 import LoadGenerator
-import RecommenderAgents
+import Agents
 import Synchronization
 import Topology
 

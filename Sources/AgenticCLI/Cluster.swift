@@ -168,7 +168,8 @@ struct AgentCommand: AsyncParsableCommand {
     func run() async throws {
         Logs.bootstrap()
         var configuration = AgentHost.Configuration(
-            runDirectory: runDir, topologyPath: topology, agent: agent, replica: replica)
+            runDirectory: runDir, topologyPath: topology, agent: agent, replica: replica,
+            factory: Kinds.factory(topologyPath: topology, runDirectory: runDir))
         // The parent may have died before we got here: check once now, then keep watching.
         if let parentPid, getppid() != parentPid {
             printError("agent \(agent).\(replica): parent \(parentPid) is gone")
@@ -176,7 +177,6 @@ struct AgentCommand: AsyncParsableCommand {
         }
         configuration.parentPID = parentPid
         configuration.watchStandardInput = watchStdin
-        configuration.factory = Kinds.factory(topologyPath: topology, runDirectory: runDir)
         if let nice = startNice ?? ProcessInfo.processInfo.environment["AGENTIC_START_NICE"].flatMap({ Int32($0) }),
             (0...19).contains(nice)
         {

@@ -4,7 +4,7 @@ import ArgumentParser
 import Coordinator
 import Demo
 import Foundation
-import RecommenderAgents
+import Agents
 import Store
 import Topology
 

@@ -3,7 +3,7 @@ import Artifacts
 import Coordinator
 import Foundation
 import Synchronization
-import RecommenderAgents
+import Agents
 import Topology
 
 /// `agentic fit FILE`: the topology's models into artifacts (the fitting job).

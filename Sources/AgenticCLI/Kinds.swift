@@ -1,19 +1,21 @@
 import AgentRuntime
+import Agents
 import Coordinator
 import Foundation
-import Learning
-import RecommenderAgents
 import Store
 
-/// The kinds this build runs: AgentRuntime's data-free kinds, the MovieLens kinds over them
-/// (data loads only for kinds that need it) and the store, which the runtime does not
-/// depend on.
+/// The kinds this build runs: the data-free kinds, the MovieLens kinds over them (data loads
+/// only for kinds that need it), the trainer and the store.
 enum Kinds {
     /// - Parameter runDirectory: the run agents serve in (their models load from its artifact
     ///   directory); nil for commands that only read the catalogue or fit in memory.
     static func factory(topologyPath: String, runDirectory: String? = nil) -> AgentFactory {
-        var factory = RecommenderAgents.factory(topologyPath: topologyPath, base: .builtin, runDirectory: runDirectory)
-        StoreAgent.register(in: &factory)
+        // The test kind `test.probe` exists only for the suites, which set this on `agentic up`
+        // (children inherit it).
+        let testKinds = ProcessInfo.processInfo.environment["AGENTIC_TEST_KINDS"] == "1"
+        var factory = AgentKinds.factory(
+            topologyPath: topologyPath, base: AgentKinds.dataFree(includingTestKinds: testKinds), runDirectory: runDirectory)
+        StoreAgent.register(in: &factory, dataDirectory: ProcessInfo.processInfo.environment[DataConfiguration.directoryVariable])
         TrainerAgent.register(in: &factory)
         return factory
     }
@@ -27,10 +29,10 @@ enum Kinds {
     static func coordinatorConfiguration(runDirectory: String, topologyPath: String) -> Coordinator.Configuration {
         var configuration = Coordinator.Configuration(
             runDirectory: runDirectory, topologyPath: topologyPath,
-            executable: Executables.directory.appendingPathComponent("agentic").path)
+            executable: Executables.directory.appendingPathComponent("agentic").path,
+            factory: factory(topologyPath: topologyPath))
         // Data-backed agents load MovieLens and fit (EASE, ALS, the ranker) before they answer.
         configuration.readinessTimeout = .seconds(120)
-        configuration.factory = factory(topologyPath: topologyPath)
         configuration.fittedKinds = ModelFitting.fittedKinds
         let environment = ProcessInfo.processInfo.environment
         if environment[DataConfiguration.directoryVariable] == nil,

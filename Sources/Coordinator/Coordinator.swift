@@ -45,7 +45,7 @@ public actor Coordinator {
         /// Time between epoch announcements (pub/sub may drop one, and late joiners need one).
         public var announceInterval: Duration = .seconds(1)
         /// Kind → agent; the topology is validated against its catalogue.
-        public var factory: AgentFactory = .builtin
+        public var factory: AgentFactory
         /// A serving instance silent for this long is taken for hung and killed (then restarted
         /// per its policy); nil: never.
         public var heartbeatTimeout: Duration? = .seconds(10)
@@ -71,7 +71,8 @@ public actor Coordinator {
         /// How long the fitting job may run before it is killed (its agents then fit at start).
         public var fitTimeout: Duration = .seconds(900)
 
-        public init(runDirectory: String, topologyPath: String, executable: String) {
+        public init(runDirectory: String, topologyPath: String, executable: String, factory: AgentFactory) {
+            self.factory = factory
             self.runDirectory = runDirectory
             self.topologyPath = topologyPath
             self.executable = executable

@@ -1,6 +1,6 @@
 /// Evaluation: the offline protocol of agentic (P1 on MovieLens-100K, or any split given
 /// as files) on a topology AS WRITTEN. It makes the very agents the processes host (through
-/// `RecommenderAgents.factory(spec:data:)`, fitted on train to score valid and on
+/// `AgentKinds.factory(spec:data:)`, fitted on train to score valid and on
 /// train + valid to score test) and walks the graph with the gateway's own walk
 /// (`InProcessGraph`), in one process, without sockets: there is no second pipeline, so a
 /// figure reported here is what the file serves.

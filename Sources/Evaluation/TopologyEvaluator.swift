@@ -5,7 +5,7 @@ import Dispatch
 import Foundation
 import Gateway
 import Recommender
-import RecommenderAgents
+import Agents
 public import Topology
 
 /// Which side of the protocol an evaluation runs on.
@@ -236,7 +236,7 @@ public actor TopologyEvaluator {
     /// The topology's agents on the path of a request (the store and anything unreachable
     /// from the entry do not answer requests), made as `agentic agent` makes them, or reused.
     func agents(for topology: TopologySpec, stage: EvaluationStage) async throws(EvaluationError) -> [String: any Agent] {
-        let factory = RecommenderAgents.factory(spec: topology, data: Self.dataConfiguration(configuration, stage))
+        let factory = AgentKinds.factory(spec: topology, data: Self.dataConfiguration(configuration, stage))
         let reachable = topology.graph.reachableFromEntry
         var made: [String: any Agent] = [:]
         var missing: [(name: String, key: String, context: AgentContext)] = []

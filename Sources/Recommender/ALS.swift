@@ -76,6 +76,40 @@ public struct ALS: Sendable {
             return ScoreMatrix(userCount: m, itemCount: n,
                                values: Dense.multiply(userFactors, itemFactors, m: m, n: n, k: factors, transB: true))
         }
+
+        /// YᵀY (factors × factors) of the item factors: what every fold-in starts from, so a
+        /// serving agent computes it once.
+        public func itemGram() -> [Double] {
+            Dense.multiply(itemFactors, itemFactors, m: factors, n: factors, k: training.columnCount, transA: true)
+        }
+
+        /// Scores for a history the model was not fitted with: the user's factors solved
+        /// against the fixed item factors, (YᵀY + αΣ wᵢyᵢyᵢᵀ + λI) x = Σ (1 + αwᵢ) yᵢ, as one
+        /// half-step of the fit would, with each item's rating weight wᵢ. `gram` is
+        /// ``itemGram()``. Nil when the system cannot be solved.
+        public func foldIn(
+            items: [Int], weights: [Double], gram: [Double], regularization: Double, alpha: Double
+        ) -> [Double]? {
+            let f = factors, n = training.columnCount
+            var a = gram
+            var b = [Double](repeating: 0, count: f)
+            for k in 0..<f { a[k * f + k] += regularization }
+            for (i, w) in zip(items, weights) where i >= 0 && i < n {
+                let base = i * f
+                for p in 0..<f {
+                    let yp = itemFactors[base + p]
+                    b[p] += (1 + alpha * w) * yp
+                    for q in 0..<f { a[p * f + q] += alpha * w * yp * itemFactors[base + q] }
+                }
+            }
+            let solved = a.withUnsafeMutableBufferPointer { a in
+                b.withUnsafeMutableBufferPointer { b in Dense.solveSPD(a.baseAddress!, b.baseAddress!, n: f) }
+            }
+            guard solved else { return nil }
+            var s = [Double](repeating: 0, count: n)
+            cblas_dgemv(CblasRowMajor, CblasNoTrans, blasint(n), blasint(f), 1.0, itemFactors, blasint(f), b, 1, 0.0, &s, 1)
+            return s
+        }
     }
 
     public var configuration: Configuration

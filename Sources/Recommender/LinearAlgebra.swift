@@ -148,4 +148,19 @@ public struct ItemToItemModel: ScoringModel {
     public func scoreAll() -> ScoreMatrix {
         Dense.scoreWithItemMatrix(training, weights, ratingExponent: ratingExponent)
     }
+
+    /// Scores for a history the model was not fitted with: the sum of the rows of the
+    /// history's items, each times its weight; nil when no item is one the model knows.
+    public func score(history items: [Int], weights itemWeights: [Double]) -> [Double]? {
+        let n = training.columnCount
+        var s = [Double](repeating: 0, count: n)
+        var any = false
+        weights.withUnsafeBufferPointer { w in
+            for (item, weight) in zip(items, itemWeights) where item >= 0 && item < n {
+                cblas_daxpy(blasint(n), weight, w.baseAddress! + item * n, 1, &s, 1)
+                any = true
+            }
+        }
+        return any ? s : nil
+    }
 }

@@ -1,7 +1,7 @@
 /// Recommender: the pure algorithms of agentic — recall routes (popularity, item-kNN,
 /// RP3beta, EASE, ALS, content), learned rankers (listwise logistic, LambdaMART) and a
 /// diversity re-ranker. The agents bind topology parameters to these configurations
-/// (`RecommenderAgents.KindBinding`); fusion and the router's rule still live with the
+/// (`Agents.KindBinding`); fusion and the router's rule still live with the
 /// agents (`AgentRuntime`). No I/O: everything here takes an
 /// ``Dataset/InteractionMatrix`` and item metadata and returns scores.
 ///

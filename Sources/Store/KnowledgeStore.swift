@@ -8,8 +8,8 @@
 /// - ``KnowledgeStore``: the database and its operations (append feedback, read it back by
 ///   `seq`, log served lists, seed from MovieLens, counts, rewards).
 /// - ``GroupCommitter``: many concurrent appends, one transaction per round.
-/// - ``StoreAgent``: the `store` kind, an agent process serving the store's own req/rep
-///   protocol (`StoreRequest` → `StoreReply`) and publishing each event once committed.
+/// - ``StoreServer``: the store's own req/rep protocol (`StoreRequest` → `StoreReply`) and a
+///   publisher of each event once committed; the `store` agent kind (module `Agents`) runs one.
 /// - ``StoreClient``: the gateway's (and tools') side of that protocol.
 public import AgentProtocol
 import Dataset

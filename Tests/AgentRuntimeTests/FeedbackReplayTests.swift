@@ -1,4 +1,5 @@
 import AgentProtocol
+import Agents
 import Synchronization
 import Testing
 import Topology
@@ -121,7 +122,7 @@ struct FeedbackReplayTests {
 
     @Test("agents ask for no replay unless they say so; a negative sequence is taken as 0")
     func defaults() async throws {
-        let factory = AgentFactory.builtin(includingTestKinds: false)
+        let factory = AgentKinds.dataFree(includingTestKinds: false)
         let kind = try #require(factory.catalogue["fusion"])
         let agent = try factory.make(AgentContext(name: "fusion", kind: kind))
         #expect(await agent.feedbackReplay == nil)

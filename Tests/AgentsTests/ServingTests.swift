@@ -4,7 +4,7 @@ import AgenticTestSupport
 import Dataset
 import Foundation
 import Gateway
-import RecommenderAgents
+import Agents
 import Testing
 import Topology
 
@@ -116,7 +116,7 @@ struct ServingTests {
         // The agents `agentic bench mesh` compares the mesh with: same factory, same data,
         // called by the gateway's own graph walk without sockets.
         let path = "\(topologyDirectory)/movielens-small.yaml"
-        let factory = RecommenderAgents.factory(topologyPath: path, data: DataConfiguration(directory: mesh.data))
+        let factory = AgentKinds.factory(topologyPath: path, data: DataConfiguration(directory: mesh.data))
         let spec = try TopologyValidator.load(contentsOf: path, catalogue: factory.catalogue)
         var agents: [String: any Agent] = [:]
         for agent in spec.agents {

@@ -5,7 +5,7 @@ import Foundation
 import Testing
 import Topology
 
-@testable import RecommenderAgents
+@testable import Agents
 
 /// The MovieLens agents keep what they learned from feedback across a restart: they ask their
 /// host for the store's feedback at start, and their live view takes an event again without
@@ -23,7 +23,7 @@ struct ReplayTests {
 
     @Test("the agents that keep a live view ask for the store's feedback after sequence 0; fusion, which keeps none, asks for nothing")
     func optIn() async throws {
-        let factory = RecommenderAgents.factory(topologyPath: topologyPath, data: data)
+        let factory = AgentKinds.factory(topologyPath: topologyPath, data: data)
         let spec = try TopologyValidator.load(contentsOf: topologyPath, catalogue: factory.catalogue)
         var asked: [String: FeedbackReplay?] = [:]
         for agent in spec.agents {

@@ -2,12 +2,13 @@ import AgentProtocol
 import Testing
 import Topology
 
-@testable import AgentRuntime
+import AgentRuntime
+@testable import Agents
 
 /// The data-free agents' decisions and the parameter checks, in process.
 @Suite("Data-free agents", .timeLimit(.minutes(2)))
-struct AgentTests {
-    static let factory = AgentFactory.builtin(includingTestKinds: false)
+struct DataFreeAgentTests {
+    static let factory = AgentKinds.dataFree(includingTestKinds: false)
 
     static func context(_ kind: String, _ parameters: [String: ParameterValue] = [:], predecessors: [String] = [])
         -> AgentContext
@@ -136,7 +137,7 @@ struct AgentTests {
     func factory() throws {
         #expect(Self.factory.kinds == ["fusion", "rank.passthrough", "recall.static", "rerank.mmr", "router"])
         #expect(Self.factory.catalogue["test.probe"] == nil)
-        #expect(AgentFactory.builtin(includingTestKinds: true).catalogue["test.probe"] != nil)
+        #expect(AgentKinds.dataFree(includingTestKinds: true).catalogue["test.probe"] != nil)
         let ease = AgentContext(name: "e", kind: Self.factory.catalogue["recall.ease"]!)
         #expect(throws: AgentRuntimeError(.unknownKind, "")) { try Self.factory.make(ease) }
     }

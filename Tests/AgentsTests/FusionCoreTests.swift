@@ -2,7 +2,7 @@ import AgentProtocol
 import AgentRuntime
 import Testing
 
-@testable import RecommenderAgents
+@testable import Agents
 
 /// `FusionCore.fuse` against the plain dictionary walk it replaced: the same items, scores
 /// (to the bit), order and per-route sources, with overlapping routes, repeated ids within a
@@ -15,7 +15,7 @@ struct FusionCoreTests {
         var sources: [String: [String: Double]] = [:]
         for input in inputs where !input.items.isEmpty {
             let w = weight(input.agent)
-            for (item, score) in zip(input.items, FusionAgent.normalised(input.items, method: method)) {
+            for (item, score) in zip(input.items, FusionCore.normalised(input.items, method: method)) {
                 totals[item.item, default: 0] += w * score
                 sources[item.item, default: [:]][input.agent] = score
             }

@@ -5,11 +5,11 @@ import Foundation
 import Testing
 import Topology
 
-@testable import RecommenderAgents
+@testable import Agents
 
 /// The property the binding exists for: every parameter the catalogue declares is honoured
 /// by the live agent. For each kind with an agent and each declared parameter, the agent is
-/// made through `RecommenderAgents.factory(spec:data:)` with the parameter at its default and
+/// made through `AgentKinds.factory(spec:data:)` with the parameter at its default and
 /// at another valid value, and must answer at least one fixed request differently.
 @Suite("Every declared parameter changes its agent's answer", .serialized, .computeBound)
 struct ParameterPropertyTests {
@@ -127,7 +127,7 @@ struct ParameterPropertyTests {
     /// The agent `name` of `spec`, made as `agentic agent` makes it, having heard the
     /// newcomer's ratings.
     func make(_ name: String, in spec: TopologySpec) async throws -> any Agent {
-        let factory = RecommenderAgents.factory(spec: spec, data: data)
+        let factory = AgentKinds.factory(spec: spec, data: data)
         let agent = try factory.make(AgentContext(spec: spec, agent: name, replica: 0, catalogue: factory.catalogue))
         for (item, rating) in Self.ratings {
             await agent.feedback(

@@ -1,7 +1,6 @@
 public import AgentProtocol
 public import AgentRuntime
 import Artifacts
-import COpenBLAS
 import Dataset
 import Foundation
 import Logging
@@ -83,11 +82,7 @@ enum RecallModel: Sendable {
                 RatingTransform(exponent: configuration.ratingExponent, training: training))
         case .als(let configuration):
             let model = try ALS(configuration: configuration).fit(on: training)
-            let f = model.factors, n = training.columnCount
-            var gram = [Double](repeating: 0, count: f * f)
-            cblas_dgemm(
-                CblasRowMajor, CblasTrans, CblasNoTrans, blasint(f), blasint(f), blasint(n), 1.0, model.itemFactors,
-                blasint(f), model.itemFactors, blasint(f), 0.0, &gram, blasint(f))
+            let gram = model.itemGram()
             return .als(
                 model, gram: gram, configuration: configuration,
                 RatingTransform(exponent: configuration.ratingExponent, training: training))
@@ -105,16 +100,7 @@ enum RecallModel: Sendable {
         case .itemToItem(let model, let transform):
             if let row = live.fittedUser(user) { return model.score(user: row) }
             let history = live.history(user)
-            let n = model.training.columnCount
-            var s = [Double](repeating: 0, count: n)
-            var any = false
-            model.weights.withUnsafeBufferPointer { w in
-                for (item, rating) in zip(history.items, history.ratings) where item < n {
-                    cblas_daxpy(blasint(n), transform(rating), w.baseAddress! + item * n, 1, &s, 1)
-                    any = true
-                }
-            }
-            return any ? s : nil
+            return model.score(history: history.items, weights: history.ratings.map { transform($0) })
         case .als(let model, let gram, let configuration, let transform):
             if let row = live.fittedUser(user) { return model.score(user: row) }
             let history = live.history(user)
@@ -124,39 +110,13 @@ enum RecallModel: Sendable {
                 weights.append(transform(rating))
             }
             guard !items.isEmpty else { return nil }
-            return Self.foldIn(
-                model: model, items: items, weights: weights, gram: gram,
+            return model.foldIn(
+                items: items, weights: weights, gram: gram,
                 regularization: configuration.regularization, alpha: configuration.alpha)
         case .content(let model):
             let items = live.history(user).items.filter { $0 < model.training.columnCount }
             return items.isEmpty ? nil : model.score(history: items)
         }
-    }
-
-    /// ALS scores for a history the model was not fitted with: the user's factors solved
-    /// against the fixed item factors, (YᵀY + αΣ wᵢyᵢyᵢᵀ + λI) x = Σ (1 + αwᵢ) yᵢ, as one
-    /// half-step of the fit would, with each item's rating weight wᵢ (see ``RatingTransform``).
-    static func foldIn(
-        model: ALS.Model, items: [Int], weights: [Double], gram: [Double], regularization: Double, alpha: Double
-    ) -> [Double]? {
-        let f = model.factors, n = model.training.columnCount
-        var a = gram
-        var b = [Double](repeating: 0, count: f)
-        for k in 0..<f { a[k * f + k] += regularization }
-        for (i, w) in zip(items, weights) {
-            let base = i * f
-            for p in 0..<f {
-                let yp = model.itemFactors[base + p]
-                b[p] += (1 + alpha * w) * yp
-                for q in 0..<f { a[p * f + q] += alpha * w * yp * model.itemFactors[base + q] }
-            }
-        }
-        let solved = LAPACKE_dposv(LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "U")), Int32(f), 1, &a, Int32(f), &b, 1) == 0
-        guard solved else { return nil }
-        var s = [Double](repeating: 0, count: n)
-        cblas_dgemv(
-            CblasRowMajor, CblasNoTrans, blasint(n), blasint(f), 1.0, model.itemFactors, blasint(f), b, 1, 0.0, &s, 1)
-        return s
     }
 
     /// The `k` best items for `user` that are not in the user's history, best first.

@@ -1,4 +1,5 @@
 public import AgentProtocol
+public import AgentRuntime
 import Foundation
 
 /// `router`: segments the user by history length and passes the request on.
@@ -68,63 +69,6 @@ public actor StaticRecallAgent: Agent {
         let n = Double(ids.count)
         let k = max(0, try parameterSet.requiredInt("k"))
         return ids.prefix(k).enumerated().map { ScoredItem(item: $1, score: 1 - Double($0) / n) }
-    }
-}
-
-/// `fusion`: merges its inputs' candidate lists, weighting each route by `weight.<route>`.
-///
-/// - `weighted`: the sum of weight × score.
-/// - `zscore`: scores standardised within each route first, then weighted and summed, so
-///   routes on different scales are comparable.
-/// - `rank`: weighted reciprocal-rank fusion, `weight / (60 + rank)`: ignores score scales.
-///
-/// Weights follow ``FusionRule`` (all-zero inputs weigh equally).
-public actor FusionAgent: Agent {
-    public nonisolated let context: AgentContext
-    public var parameterSet: ParameterSet {
-        didSet { if let bound = try? FusionRule(parameterSet) { rule = bound } }
-    }
-    private var rule: FusionRule
-
-    /// - Throws: ``AgentRuntimeError/Code/invalidParameter`` when the kind lacks `method`.
-    public init(_ context: AgentContext) throws(AgentRuntimeError) {
-        self.context = context
-        let parameters = ParameterSet(context)
-        self.parameterSet = parameters
-        self.rule = try FusionRule(parameters)
-    }
-
-    public func decide(_ request: DecisionRequest) async throws -> DecisionResponse {
-        AgentOutput(agent: context.name, version: context.version, items: fuse(request.inputs))
-    }
-
-    /// The fused list, best first; ties broken by item id so equal inputs give equal outputs.
-    public func fuse(_ inputs: [AgentOutput]) -> [ScoredItem] {
-        var totals: [String: Double] = [:]
-        for (input, weight) in zip(inputs, rule.weights(for: inputs)) {
-            let scores = Self.normalised(input.items, method: rule.method)
-            for (item, score) in zip(input.items, scores) {
-                totals[item.item, default: 0] += weight * score
-            }
-        }
-        return totals.map { ScoredItem(item: $0.key, score: $0.value) }
-            .sorted { $0.score != $1.score ? $0.score > $1.score : $0.item < $1.item }
-    }
-
-    /// One route's scores made comparable: z-scores within the list, reciprocal rank, or raw.
-    public static func normalised(_ items: [ScoredItem], method: String) -> [Double] {
-        switch method {
-        case "rank":
-            return items.indices.map { 1 / (60 + Double($0 + 1)) }
-        case "zscore":
-            guard items.count > 1 else { return items.map { _ in 0 } }
-            let mean = items.reduce(0) { $0 + $1.score } / Double(items.count)
-            let variance = items.reduce(0) { $0 + ($1.score - mean) * ($1.score - mean) } / Double(items.count)
-            let deviation = variance.squareRoot()
-            return items.map { deviation > 0 ? ($0.score - mean) / deviation : 0 }
-        default:
-            return items.map(\.score)
-        }
     }
 }
 

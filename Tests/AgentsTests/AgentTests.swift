@@ -5,7 +5,7 @@ import Foundation
 import Testing
 import Topology
 
-@testable import RecommenderAgents
+@testable import Agents
 
 /// The MovieLens agents in process, on the fixture data: decisions, seen-item filtering,
 /// online learning from feedback events, cold start, ranker training, start-up errors.
@@ -20,7 +20,7 @@ struct AgentTests {
     init() throws {
         directory = try ShortDirectory()
         data = DataConfiguration(directory: try Fixture.write(to: directory.path + "/ml"))
-        factory = RecommenderAgents.factory(topologyPath: topologyPath, data: data)
+        factory = AgentKinds.factory(topologyPath: topologyPath, data: data)
         spec = try TopologyValidator.load(contentsOf: topologyPath, catalogue: factory.catalogue)
     }
 
@@ -166,7 +166,7 @@ struct AgentTests {
         // from the last ninth of the training data itself, so it still trains.
         var all = data
         all.training = .all
-        let factory = RecommenderAgents.factory(topologyPath: topologyPath, data: all)
+        let factory = AgentKinds.factory(topologyPath: topologyPath, data: all)
         let trained = try #require(
             try factory.make(AgentContext(spec: spec, agent: "ranker", replica: 0, catalogue: factory.catalogue))
                 as? LearnedRankAgent)
@@ -213,7 +213,7 @@ struct AgentTests {
 
     @Test("a missing data directory is a clear start-up error")
     func missingData() throws {
-        let factory = RecommenderAgents.factory(
+        let factory = AgentKinds.factory(
             topologyPath: topologyPath, data: DataConfiguration(directory: directory.path + "/nowhere"))
         let context = try AgentContext(spec: spec, agent: "itemknn", replica: 0, catalogue: factory.catalogue)
         do {

@@ -1,96 +1,53 @@
-public import AgentProtocol
-public import AgentRuntime
+import AgentProtocol
 import Foundation
-import Logging
+public import Logging
 import Transport
 
-/// The `store` kind: the knowledge store as an agent process. It takes no part in the
-/// recommendation graph (a decision gets an empty list, which is how the coordinator sees it
-/// serving); its work is its own req/rep socket (`StoreRequest` → `StoreReply`) at
-/// `RunLayout.storeAddress(agent:replica:)` and a publisher at `RunLayout.storeEvents(…)`
-/// on which each feedback event goes out on topic `feedback` once committed.
+/// The knowledge store on the wire: its own req/rep socket (`StoreRequest` → `StoreReply`)
+/// and a publisher on which each feedback event goes out on topic `feedback` once committed.
+/// The `store` agent kind (in `Agents`) opens one at start and closes it on shutdown.
 ///
 /// Agents that start again read what they missed with `feedback_after` (pages of the stored
 /// feedback by `seq`, see `StoreOperation.feedbackAfter`).
-///
-/// Parameters: `path` (the database; default `store.sqlite` in the run directory) and
-/// `seed` (a MovieLens directory loaded once at start).
-public actor StoreAgent: AgentService {
-    public nonisolated let context: AgentContext
-    public var parameterSet: ParameterSet
-    private var endpoint: StoreEndpoint?
-    private var replier: Replier?
-    private var publisher: Publisher?
-    private let log: Logger
+public final class StoreServer: Sendable {
+    private let endpoint: StoreEndpoint
+    private let replier: Replier
+    private let publisher: Publisher
 
-    public init(_ context: AgentContext) {
-        self.context = context
-        self.parameterSet = ParameterSet(context)
-        var log = Logger(label: "agentic.store")
-        log[metadataKey: "agent"] = "\(context.name)"
-        log[metadataKey: "replica"] = "\(context.replica)"
-        self.log = log
-    }
-
-    /// Registers the `store` kind's maker in `factory`.
-    public static func register(in factory: inout AgentFactory) {
-        factory.register(kind: "store") { StoreAgent($0) }
-    }
-
-    public func decide(_ request: DecisionRequest) async throws -> DecisionResponse {
-        AgentOutput(agent: context.name, version: context.version, items: [])
-    }
-
-    /// The database file this agent uses in `layout`'s run.
-    public func databasePath(in layout: RunLayout) -> String {
-        let configured = parameterSet.string("path") ?? ""
-        if configured.isEmpty { return layout.runDirectory + "/" + KnowledgeStore.defaultFileName }
-        return configured.hasPrefix("/")
-            ? configured : FileManager.default.currentDirectoryPath + "/" + configured
-    }
-
-    public func start(layout: RunLayout) async throws {
-        let path = databasePath(in: layout)
-        let store = try KnowledgeStore(path: path)
-        if var seed = parameterSet.string("seed"), !seed.isEmpty {
-            // A relative seed is relative to where `up` ran; `up` also names the data folder it
-            // resolved for the MovieLens agents, which is the better guess from anywhere else.
-            if !seed.hasPrefix("/"), !FileManager.default.fileExists(atPath: seed),
-               let data = ProcessInfo.processInfo.environment["AGENTIC_DATA"], !data.isEmpty
-            {
-                seed = data
-            }
-            let started = ContinuousClock.now
-            do {
-                let added = try store.seed(movieLens: seed)
-                log.info("seeded", metadata: ["interactions": "\(added)", "took": "\(ContinuousClock.now - started)"])
-            } catch {
-                // Loud but not fatal: a store that does not start would lose every feedback event.
-                log.error("not seeded", metadata: ["seed": "\(seed)", "error": "\(error)"])
-            }
-        }
+    /// Serves `store` at `replyAddress`, publishing committed feedback at `eventsAddress`.
+    /// - Throws: `TransportError` when an address cannot be listened on.
+    public init(store: KnowledgeStore, replyAddress: String, eventsAddress: String, log: Logger) throws {
         let publisher = try Publisher()
-        try publisher.listen(layout.storeEvents(agent: context.name, replica: context.replica))
-        let committer = GroupCommitter(store: store, publisher: publisher, log: log)
-        let endpoint = StoreEndpoint(store: store, committer: committer, log: log)
-        var configuration = Replier.Configuration()
-        // Many appends wait at once on one group commit: each needs its own NNG context.
-        configuration.concurrency = 512
-        let replier = try Replier(configuration: configuration)
-        try replier.listen(layout.storeAddress(agent: context.name, replica: context.replica))
-        try replier.start { message in await endpoint.answer(message) }
+        do {
+            try publisher.listen(eventsAddress)
+            let committer = GroupCommitter(store: store, publisher: publisher, log: log)
+            let endpoint = StoreEndpoint(store: store, committer: committer, log: log)
+            var configuration = Replier.Configuration()
+            // Many appends wait at once on one group commit: each needs its own NNG context.
+            configuration.concurrency = 512
+            let replier = try Replier(configuration: configuration)
+            do {
+                try replier.listen(replyAddress)
+                try replier.start { message in await endpoint.answer(message) }
+            } catch {
+                replier.close()
+                throw error
+            }
+            self.replier = replier
+            self.endpoint = endpoint
+        } catch {
+            publisher.close()
+            throw error
+        }
         self.publisher = publisher
-        self.replier = replier
-        self.endpoint = endpoint
-        log.info("store open", metadata: ["path": "\(path)"])
     }
 
-    public func shutdown() async {
-        replier?.close()
-        await endpoint?.committer.idle()
-        publisher?.close()
-        replier = nil
-        publisher = nil
+    /// Stops taking requests, lets the commits in progress finish (each caller hears back),
+    /// then stops publishing.
+    public func close() async {
+        replier.close()
+        await endpoint.committer.idle()
+        publisher.close()
     }
 }
 

@@ -8,7 +8,7 @@ import Synchronization
 import Testing
 import Topology
 
-@testable import RecommenderAgents
+@testable import Agents
 
 /// `FitCache`: one fit per key while it is among the last used, shared by every maker.
 @Suite("Fit cache", .computeBound)
@@ -86,7 +86,7 @@ struct FitSharingTests {
 
     @Test("two agents with the same fit share one model; k is not part of the fit")
     func sameFit() async throws {
-        let factory = RecommenderAgents.factory(topologyPath: "\(topologyDirectory)/movielens-small.yaml", data: data)
+        let factory = AgentKinds.factory(topologyPath: "\(topologyDirectory)/movielens-small.yaml", data: data)
         let kind = try #require(factory.catalogue["recall.ease"])
         let first = try #require(
             try factory.make(AgentContext(name: "a", kind: kind, parameters: ["lambda": 77.5, "k": 10])) as? RecallAgent
@@ -105,7 +105,7 @@ struct FitSharingTests {
     @Test("the ranker's upstream routes are fitted on the ranker's matrix through the cache")
     func rankerRoutes() async throws {
         let path = "\(topologyDirectory)/movielens-small.yaml"
-        let factory = RecommenderAgents.factory(topologyPath: path, data: data)
+        let factory = AgentKinds.factory(topologyPath: path, data: data)
         let spec = try TopologyValidator.load(contentsOf: path, catalogue: factory.catalogue)
         _ = try factory.make(AgentContext(spec: spec, agent: "ranker", replica: 0, catalogue: factory.catalogue))
         let loaded = try MovieLensData.load(data)

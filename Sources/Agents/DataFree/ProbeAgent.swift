@@ -1,4 +1,5 @@
 public import AgentProtocol
+public import AgentRuntime
 import Foundation
 public import Topology
 

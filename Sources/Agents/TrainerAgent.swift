@@ -1,18 +1,15 @@
-/// # Learning
-///
-/// The loop from what users did back into the models: the `trainer` agent reads the knowledge
-/// store's feedback, freezes it into a ``RecommenderAgents/TrainingSnapshot`` and asks the
-/// coordinator to move the model agents onto it. The coordinator fits the new models in its
-/// fitting job (outside every serving process) and swaps them in as a new epoch, gated like any
-/// swap; the history records the snapshot. Agents on the snapshot replay only the feedback
-/// stored after it, so nothing is learned twice or lost.
+// The learning loop, from what users did back into the models: the `trainer` agent reads the
+// knowledge store's feedback, freezes it into a `TrainingSnapshot` and asks the coordinator to
+// move the model agents onto it. The coordinator fits the new models in its fitting job
+// (outside every serving process) and swaps them in as a new epoch, gated like any swap; the
+// history records the snapshot. Agents on the snapshot replay only the feedback stored after
+// it, so nothing is learned twice or lost.
 public import AgentProtocol
 public import AgentRuntime
 import Artifacts
 import Coordinator
 import Foundation
 import Logging
-import RecommenderAgents
 import Topology
 import Transport
 

@@ -7,7 +7,7 @@ import Recommender
 import Testing
 import Topology
 
-@testable import RecommenderAgents
+@testable import Agents
 
 /// What the bound parameters do live: rating weights on changed histories, fusion's all-zero
 /// fallback, MMR's popularity penalty, the ranker's models.
@@ -69,8 +69,8 @@ struct LiveBindingTests {
             let folded = try #require(model.scores(user: user, live: try touched(user)))
             let history = LiveData(data: loaded).history(user)
             let unweighted = try #require(
-                RecallModel.foldIn(
-                    model: als, items: history.items, weights: history.items.map { _ in 1 }, gram: gram,
+                als.foldIn(
+                    items: history.items, weights: history.items.map { _ in 1 }, gram: gram,
                     regularization: 1, alpha: 5))
             let scale = fitted.map(abs).max() ?? 1
             #expect(Self.distance(fitted, folded) < 1e-3 * scale, "user \(user)")
@@ -82,7 +82,7 @@ struct LiveBindingTests {
     @Test("fusion weighs the routes that answered equally when all of them weigh 0")
     func fusionZeroWeights() async throws {
         let kind = try #require(KindCatalogue.builtin["fusion"])
-        let fusion = try SourcedFusionAgent(
+        let fusion = try FusionAgent(
             AgentContext(
                 name: "fusion", kind: kind,
                 parameters: ["method": "zscore", "weight.popularity": 0.0, "weight.ease": 0.0, "weight.als": 1.0],
@@ -106,7 +106,7 @@ struct LiveBindingTests {
     @Test("MMR's popularity penalty lets less popular items through")
     func popularityPenalty() async throws {
         let kind = try #require(KindCatalogue.builtin["rerank.mmr"])
-        let factory = RecommenderAgents.factory(topologyPath: "\(topologyDirectory)/movielens-small.yaml", data: data)
+        let factory = AgentKinds.factory(topologyPath: "\(topologyDirectory)/movielens-small.yaml", data: data)
         func list(_ penalty: Double) async throws -> [String] {
             let mmr = try factory.make(
                 AgentContext(
@@ -136,7 +136,7 @@ struct LiveBindingTests {
         arguments: ["linear", "boosted"])
     func rankerModels(model: String) async throws {
         let path = "\(topologyDirectory)/movielens-small.yaml"
-        let factory = RecommenderAgents.factory(topologyPath: path, data: data)
+        let factory = AgentKinds.factory(topologyPath: path, data: data)
         var spec = try TopologyValidator.load(contentsOf: path, catalogue: factory.catalogue)
         let index = try #require(spec.agents.firstIndex { $0.name == "ranker" })
         spec.agents[index].parameters["model"] = .string(model)

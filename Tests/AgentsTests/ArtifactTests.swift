@@ -7,7 +7,7 @@ import Foundation
 import Testing
 import Topology
 
-@testable import RecommenderAgents
+@testable import Agents
 
 /// Models as artifacts: fitted once into a file named by what they were fitted from, loaded
 /// by every later start, refused (and refitted) when the file is bad.
@@ -25,7 +25,7 @@ struct ArtifactTests {
         configuration = DataConfiguration(directory: try Fixture.write(to: directory.path + "/ml"))
         data = try MovieLensData.load(configuration)
         let path = "\(topologyDirectory)/movielens-small.yaml"
-        catalogue = RecommenderAgents.factory(topologyPath: path).catalogue
+        catalogue = AgentKinds.factory(topologyPath: path).catalogue
         spec = try TopologyValidator.load(contentsOf: path, catalogue: catalogue)
         store = ArtifactStore(directory: directory.path + "/artifacts")
     }

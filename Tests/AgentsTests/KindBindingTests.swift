@@ -4,7 +4,7 @@ import Recommender
 import Testing
 import Topology
 
-@testable import RecommenderAgents
+@testable import Agents
 
 /// `KindBinding`: each kind's parameters land in the configuration field they name, with the
 /// catalogue's defaults and nothing else.

@@ -1,4 +1,5 @@
 public import AgentProtocol
+public import AgentRuntime
 
 /// The `router` kind's rule: `cold` up to `cold_max_history` interactions (or when the count
 /// is unknown), `light` up to `light_max_history`, `heavy` beyond.
@@ -38,7 +39,7 @@ public struct SegmentRule: Sendable, Equatable {
 /// route weighted 0 still answers (popularity for a cold user, say), and an all-zero sum
 /// would order its items by id. Shared by both fusion agents, so the rule cannot drift.
 public struct FusionRule: Sendable, Equatable {
-    /// `zscore`, `rank` or `weighted` (see ``FusionAgent/normalised(_:method:)``).
+    /// `zscore`, `rank` or `weighted` (see `FusionCore.normalised`).
     public var method: String
     /// The weights the topology gives, by route.
     public var weights: [String: Double]

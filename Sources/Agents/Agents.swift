@@ -1,15 +1,18 @@
-/// # RecommenderAgents
+/// # Agents
 ///
-/// The MovieLens kinds as agents: each `Recommender` algorithm wrapped in an ``AgentRuntime/Agent``
-/// actor that loads the data once per process, fits once at start, serves decisions and
-/// learns online from the `feedback` topic.
+/// Every agent kind this build runs, made through ``AgentKinds``: the data-free kinds
+/// (``RouterAgent``, ``StaticRecallAgent``, ``FusionAgent``, ``PassthroughRankAgent``,
+/// ``MMRRerankAgent``, the test kind ``ProbeAgent``), the trainer (``TrainerAgent``) and the
+/// MovieLens kinds: each `Recommender` algorithm wrapped in an ``AgentRuntime/Agent`` actor
+/// that loads the data once per process, fits once at start (or loads its artifact), serves
+/// decisions and learns online from the `feedback` topic.
 ///
 /// - Recall (`recall.popularity`, `recall.itemknn`, `recall.rp3beta`, `recall.ease`,
 ///   `recall.als`, `recall.content`): ``RecallAgent``.
 /// - `router` (segments by real history length): ``HistoryRouterAgent``; without data, the
 ///   data-free `RouterAgent` (so data-free topologies still start).
 /// - `fusion` (weights `weight.<route>`, `method`; per-route scores travel on in
-///   `ScoredItem.sources`): ``SourcedFusionAgent``.
+///   `ScoredItem.sources`): ``FusionAgent``, the same with and without data.
 /// - `rank.learned` (listwise linear or LambdaMART, trained on the training data's own
 ///   hold-out over routes fitted on the rest): ``LearnedRankAgent``.
 /// - `rerank.mmr` (genre MMR, genre cap, popularity penalty, seen items removed):
@@ -27,14 +30,29 @@ import Foundation
 import Logging
 public import Topology
 
-public enum RecommenderAgents {
-    /// The kinds this module makes.
+public enum AgentKinds {
+    /// The data-free kinds of `KindCatalogue.builtin`, and optionally the test kind
+    /// `test.probe` (`agentic` turns it on with `AGENTIC_TEST_KINDS=1`, read at the edge).
+    public static func dataFree(includingTestKinds: Bool = false) -> AgentFactory {
+        var factory = AgentFactory(catalogue: .builtin)
+        factory.register(kind: "router") { try RouterAgent($0) }
+        factory.register(kind: "recall.static") { StaticRecallAgent($0) }
+        factory.register(kind: "fusion") { try FusionAgent($0) }
+        factory.register(kind: "rank.passthrough") { PassthroughRankAgent($0) }
+        factory.register(kind: "rerank.mmr") { MMRRerankAgent($0) }
+        if includingTestKinds {
+            factory.register(ProbeAgent.kind) { ProbeAgent($0) }
+        }
+        return factory
+    }
+
+    /// The MovieLens kinds this module makes over the data-free ones.
     public static let kinds = [
         "recall.popularity", "recall.itemknn", "recall.rp3beta", "recall.ease", "recall.als", "recall.content",
         "router", "fusion", "rank.learned", "rerank.mmr",
     ]
 
-    /// `base` (the built-in factory by default) with the MovieLens kinds registered over it.
+    /// `base` (the data-free kinds by default) with the MovieLens kinds registered over it.
     ///
     /// Makers load the data only when a data-backed kind is made, so the data-free kinds of
     /// `base` and `fusion` start without it.
@@ -48,7 +66,7 @@ public enum RecommenderAgents {
     ///     in memory, keep nothing.
     public static func factory(
         topologyPath: String, data: DataConfiguration? = nil,
-        environment: [String: String]? = nil, base: AgentFactory = .builtin, runDirectory: String? = nil
+        environment: [String: String]? = nil, base: AgentFactory = dataFree(), runDirectory: String? = nil
     ) -> AgentFactory {
         let environment = environment ?? ProcessInfo.processInfo.environment
         let catalogue = base.catalogue
@@ -70,7 +88,7 @@ public enum RecommenderAgents {
 
     /// `base` with the MovieLens kinds registered over it, for the topology `spec` on `data`:
     /// the agents offline evaluation runs in one process, exactly as `agentic agent` makes them.
-    public static func factory(spec: TopologySpec, data: DataConfiguration, base: AgentFactory = .builtin) -> AgentFactory {
+    public static func factory(spec: TopologySpec, data: DataConfiguration, base: AgentFactory = dataFree()) -> AgentFactory {
         factory(
             base: base, spec: { spec },
             data: { snapshot in
@@ -107,7 +125,6 @@ public enum RecommenderAgents {
             }
             return try HistoryRouterAgent(context, data: data)
         }
-        factory.register(kind: "fusion") { try SourcedFusionAgent($0) }
         factory.register(kind: "rerank.mmr") { context in
             let data: MovieLensData
             do {

@@ -6,7 +6,7 @@ import Gateway
 import Testing
 import Topology
 
-@testable import RecommenderAgents
+@testable import Agents
 
 /// A user nobody has seen is `cold`: the router's segment sends them to popularity and content
 /// only, and since popularity's fusion weight is 0 (as in movielens.yaml) and content has no
@@ -43,7 +43,7 @@ import Topology
         let directory = try ShortDirectory()
         let data = DataConfiguration(directory: try Fixture.write(to: directory.path + "/ml"), training: .all)
         let spec = try TopologyValidator.load(source: Self.topology, file: "cold.yaml")
-        let factory = RecommenderAgents.factory(spec: spec, data: data)
+        let factory = AgentKinds.factory(spec: spec, data: data)
         var agents: [String: any Agent] = [:]
         for agent in spec.agents {
             agents[agent.name] = try factory.make(
