@@ -329,9 +329,8 @@ public struct RunLayout: Sendable, Equatable {
 /// travels in the compact binary form of `BinaryWire`, which decodes several times faster than
 /// JSON for the candidate lists agents pass along, and so do requests to the store and the
 /// answers to appends; control, heartbeat and the other store answers stay JSON, readable in a
-/// capture (a `FeedbackEvent` is JSON too, written without `JSONEncoder`). Decoding accepts
-/// both forms for every type (the first byte tells them apart), so peers from a build that
-/// still sends JSON keep working.
+/// capture (a `FeedbackEvent` is JSON too, written without `JSONEncoder`). Every process runs
+/// the same executable, so a type that always travels binary is refused as JSON.
 public enum WireCodec {
     public static func encode(_ value: some Encodable) throws -> [UInt8] {
         if let request = value as? DecisionRequest { return BinaryWire.encode(request) }
@@ -344,13 +343,9 @@ public enum WireCodec {
         return Array(try JSONEncoder().encode(value))
     }
 
-    /// The JSON form, whatever the type (for peers or tools that only read JSON).
-    public static func encodeJSON(_ value: some Encodable) throws -> [UInt8] {
-        Array(try JSONEncoder().encode(value))
-    }
-
-    /// Decodes either form; a malformed or truncated payload throws (`WireError` for the binary
-    /// form, `DecodingError` for JSON), it never traps.
+    /// Decodes a payload in the form its type travels in; a malformed or truncated payload, or
+    /// one in the other form, throws (`WireError` for the binary form, `DecodingError` for
+    /// JSON), it never traps.
     public static func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8]) throws -> T {
         if BinaryWire.isBinary(bytes) {
             if T.self == DecisionRequest.self, let value = try BinaryWire.decodeRequest(bytes) as? T { return value }
@@ -358,6 +353,9 @@ public enum WireCodec {
             if T.self == StoreRequest.self, let value = try BinaryWire.decodeStoreRequest(bytes) as? T { return value }
             if T.self == StoreReply.self, let value = try BinaryWire.decodeStoreReply(bytes) as? T { return value }
             throw WireError("a binary payload for \(T.self), which only travels as JSON")
+        }
+        if T.self == DecisionRequest.self || T.self == AgentOutput.self || T.self == StoreRequest.self {
+            throw WireError("a \(T.self) travels in the binary form (first byte 0xB7), not as JSON")
         }
         return try JSONDecoder().decode(type, from: Data(bytes))
     }

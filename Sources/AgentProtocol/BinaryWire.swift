@@ -18,7 +18,7 @@ import Foundation
 ///     str = uint byte count + UTF-8; uint = LEB128; int = zigzag LEB128; f64 = IEEE 754 bits, little endian
 ///
 /// JSON never starts with the magic byte (it starts with `{` or white space), so a decoder tells
-/// the two apart by the first byte and accepts both: a peer from an older build still talks.
+/// the two apart by the first byte (and refuses JSON for these types).
 /// Decoding trusts nothing: every length and count is checked against the bytes present before
 /// anything is allocated, and trailing bytes are an error.
 enum BinaryWire {
@@ -67,8 +67,7 @@ enum BinaryWire {
     ///
     /// Every served list goes to the store (about ten items with their sources each), and
     /// its JSON coding was a fifth of the store's CPU per recommendation and the largest part of
-    /// the gateway's own work besides the graph. The requests of older builds have no bit above 2,
-    /// so their bytes are what they were.
+    /// the gateway's own work besides the graph.
     static func encode(_ request: StoreRequest) -> [UInt8] {
         let events = request.events ?? []
         let served = request.served ?? []
@@ -525,13 +524,11 @@ public struct EncodedOutput: Sendable {
     let bytes: [UInt8]
 
     /// Checks a payload as ``WireCodec/decode(_:from:)`` would (every length, count, flag and
-    /// string, no trailing bytes). A JSON payload (a peer from an older build) is decoded and
-    /// re-encoded in the binary form.
-    /// - Throws: `WireError` or `DecodingError`: the payload is not an `AgentOutput`.
+    /// string, no trailing bytes).
+    /// - Throws: `WireError`: the payload is not a binary `AgentOutput`.
     public init(payload: [UInt8]) throws {
         guard BinaryWire.isBinary(payload) else {
-            self.init(try JSONDecoder().decode(AgentOutput.self, from: Data(payload)))
-            return
+            throw WireError("an AgentOutput travels in the binary form (first byte 0xB7), not as JSON")
         }
         let summary = try payload.withUnsafeBufferPointer { buffer throws(WireError) in
             var reader = BinaryWire.Reader(buffer: buffer)

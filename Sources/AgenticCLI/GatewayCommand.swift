@@ -1,3 +1,4 @@
+import AgentRuntime
 import ArgumentParser
 import Foundation
 import Gateway
@@ -18,8 +19,11 @@ struct GatewayCommand: AsyncParsableCommand {
     @Option(help: "HTTP listen address, overriding the topology's (http://HOST:PORT).") var listen: String?
 
     func run() async throws {
-        // First thing: a gateway must not outlive the coordinator that started it.
-        let parent = ParentWatch.arm()
+        // First thing: a gateway must not outlive the coordinator that started it. Its stdin is
+        // a pipe from the coordinator when the coordinator started it.
+        let parent = getppid()
+        var status = stat()
+        let stdinIsPipe = fstat(0, &status) == 0 && (status.st_mode & S_IFMT) == S_IFIFO
         LoggingSystem.bootstrap { label in
             var handler = LazyMetadataLogHandler(StreamLogHandler.standardError(label: label))
             handler.logLevel = ProcessInfo.processInfo.environment["AGENTIC_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
@@ -45,74 +49,13 @@ struct GatewayCommand: AsyncParsableCommand {
         var groupConfiguration = ServiceGroupConfiguration(services: [gateway], gracefulShutdownSignals: [.sigterm, .sigint], logger: log)
         groupConfiguration.maximumGracefulShutdownDuration = .seconds(10)
         let group = ServiceGroup(configuration: groupConfiguration)
-        // Each task says whether it was the service group finishing: only that ends the wait.
-        try await withThrowingTaskGroup(of: Bool.self) { tasks in
-            tasks.addTask {
-                try await group.run()
-                return true
-            }
-            tasks.addTask {
-                guard await parent.waitForDeath() else { return false }
-                log.notice("parent process gone: shutting down")
-                await group.triggerGracefulShutdown()
-                return false
-            }
-            while let groupFinished = try await tasks.next(), !groupFinished {}
-            tasks.cancelAll()
+        // Not awaited: it returns only when the parent is gone, possibly never.
+        Task {
+            await ProcessEvents.parentDeath(parent: parent, watchStandardInput: stdinIsPipe)
+            log.notice("parent process gone: shutting down")
+            await group.triggerGracefulShutdown()
         }
-    }
-}
-
-/// Notices the death of the parent process two ways: a changed parent pid, and EOF on
-/// stdin when stdin is a pipe from the parent. Not the kernel's parent-death signal: it
-/// fires when the parent *thread* that spawned us exits, and the coordinator spawns from
-/// Swift's pool threads, which come and go while the coordinator lives.
-private struct ParentWatch: Sendable {
-    let parent: pid_t
-    let stdinClosed: AsyncStream<Void>?
-
-    static func arm() -> ParentWatch {
-        let parent = getppid()
-        var status = stat()
-        var stdinClosed: AsyncStream<Void>?
-        if fstat(0, &status) == 0, (status.st_mode & S_IFMT) == S_IFIFO {
-            let (stream, continuation) = AsyncStream.makeStream(of: Void.self)
-            stdinClosed = stream
-            // A blocking read, so on its own thread rather than a cooperative one.
-            Thread.detachNewThread {
-                var buffer = [UInt8](repeating: 0, count: 256)
-                while true {
-                    let count = read(0, &buffer, buffer.count)
-                    if count == 0 || (count < 0 && errno != EINTR) { break }
-                }
-                continuation.yield()
-                continuation.finish()
-            }
-        }
-        return ParentWatch(parent: parent, stdinClosed: stdinClosed)
-    }
-
-    /// Returns true when the parent is gone, false when cancelled.
-    func waitForDeath() async -> Bool {
-        if getppid() != parent { return true }
-        return await withTaskGroup(of: Bool.self) { group in
-            if let stdinClosed {
-                group.addTask {
-                    for await _ in stdinClosed { return true }
-                    return !Task.isCancelled
-                }
-            }
-            group.addTask {
-                while !Task.isCancelled {
-                    if getppid() != parent { return true }
-                    do { try await Task.sleep(for: .milliseconds(250)) } catch { return false }
-                }
-                return false
-            }
-            let first = await group.next() ?? false
-            group.cancelAll()
-            return first
-        }
+        try await group.run()
     }
 }
 

@@ -96,29 +96,4 @@ final class Child: @unchecked Sendable {
     func closeInput() {
         try? input.fileHandleForWriting.close()
     }
-
-    /// Runs `executable arguments` with no input and returns its exit status and stdout.
-    static func run(_ executable: String, _ arguments: [String]) async -> (status: Int32, output: String) {
-        await withCheckedContinuation { continuation in
-            let process = Process()
-            let output = Pipe()
-            process.executableURL = URL(fileURLWithPath: executable)
-            process.arguments = arguments
-            process.standardInput = FileHandle.nullDevice
-            process.standardOutput = output
-            process.standardError = FileHandle.nullDevice
-            // Read on a thread of its own until end of file, then wait for the exit.
-            Thread.detachNewThread {
-                do {
-                    try process.run()
-                } catch {
-                    continuation.resume(returning: (-1, ""))
-                    return
-                }
-                let data = output.fileHandleForReading.readDataToEndOfFile()
-                process.waitUntilExit()
-                continuation.resume(returning: (process.terminationStatus, String(decoding: data, as: UTF8.self)))
-            }
-        }
-    }
 }

@@ -34,7 +34,7 @@ public actor Coordinator {
         public var topologyPath: String
         /// The `agentic` executable the children run.
         public var executable: String
-        /// Start `agentic gateway` when this build has it.
+        /// Start `agentic gateway` (off: agents only, as the cluster tests that talk to them directly).
         public var startsGateway: Bool = true
         /// How long one instance may take to answer its first decision.
         public var readinessTimeout: Duration = .seconds(20)
@@ -386,11 +386,6 @@ public actor Coordinator {
             instances[key] = instance
             return
         }
-        if shutdownRequested {
-            instance.state = .stopped
-            instances[key] = instance
-            return
-        }
         guard RestartIntensity<ContinuousClock>.restarts(instance.policy.strategy, abnormalExit: abnormal) else {
             instance.state = abnormal ? .failed : .stopped
             instances[key] = instance
@@ -457,14 +452,6 @@ public actor Coordinator {
     // MARK: gateway
 
     private func startGateway() async {
-        // `agentic gateway` lands in a parallel issue; a build without it runs agents only.
-        // ArgumentParser answers `--help` after an unknown subcommand with the root's usage and
-        // status 0, so the usage line is what tells whether the subcommand exists.
-        let probe = await Child.run(configuration.executable, ["gateway", "--help"])
-        guard probe.status == 0, probe.output.contains("agentic gateway") else {
-            log.notice("this build has no gateway; serving agents only")
-            return
-        }
         let child: Child
         do {
             child = try Child(

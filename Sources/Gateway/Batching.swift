@@ -37,7 +37,6 @@ extension AgentInstance {
     /// - Throws: `TransportError` (`.timedOut` once `timeout` has passed, also while queued
     ///   when the batch leaves).
     func exchange(_ envelope: Envelope, timeout: Duration) async throws -> Envelope {
-        guard takesBatches.load(ordering: .relaxed) else { return try await roundTrip(envelope, timeout: timeout) }
         let direct = queue.withLock { queue in
             guard queue.inFlight < pipeline else { return false }
             queue.inFlight += 1
@@ -103,21 +102,8 @@ extension AgentInstance {
                 payload: Batch.payload(live.map(\.envelope)))
             let reply = try await roundTrip(envelope, timeout: timeout)
             guard reply.type == .batch else {
-                // A peer that takes no batches (an older build answers `unexpected_type`):
-                // each request on its own, and no more batches to it.
-                takesBatches.store(false, ordering: .relaxed)
-                await withTaskGroup(of: Void.self) { group in
-                    for waiting in live {
-                        group.addTask {
-                            do {
-                                let left = waiting.deadline - ContinuousClock.now
-                                waiting.continuation.resume(returning: try await self.roundTrip(waiting.envelope, timeout: left))
-                            } catch {
-                                waiting.continuation.resume(throwing: error)
-                            }
-                        }
-                    }
-                }
+                // The agent refused the batch as a whole (an error reply): it is each request's answer.
+                for waiting in live { waiting.continuation.resume(returning: reply) }
                 return
             }
             let replies = try Batch.envelopes(in: reply.payload)

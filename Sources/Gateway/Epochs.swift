@@ -14,8 +14,6 @@ final class AgentInstance: Sendable {
     private let suspendedUntil = Atomic<UInt64>(0)
     /// Requests waiting to leave in a batch (see `exchange`).
     let queue = Mutex(InstanceQueue())
-    /// False once the instance answered a batch with something else (a peer from an older build).
-    let takesBatches = Atomic<Bool>(true)
     /// The gateway's door: how many recommendations are inside decides how requests batch.
     let door: AdmissionGate?
 

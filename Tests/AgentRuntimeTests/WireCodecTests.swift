@@ -2,7 +2,7 @@ import AgentProtocol
 import Foundation
 import Testing
 
-/// The binary data-plane encoding: round trips, JSON still accepted, and hostile bytes rejected
+/// The binary data-plane encoding: round trips, JSON refused for it, and hostile bytes rejected
 /// with an error (never a trap or a huge allocation).
 @Suite("Wire codec")
 struct WireCodecTests {
@@ -28,15 +28,17 @@ struct WireCodecTests {
             inputs: [AgentOutput(agent: "a", version: "", items: [ScoredItem(item: "x", score: -.infinity)])])
         #expect(try WireCodec.decode(DecisionRequest.self, from: WireCodec.encode(extremes)) == extremes)
         // Smaller than the JSON it replaces.
-        #expect(bytes.count < (try WireCodec.encodeJSON(Self.request)).count)
+        #expect(bytes.count < Self.json(Self.request).count)
     }
 
-    @Test func acceptsJSONFromOlderPeers() throws {
-        let json = try WireCodec.encodeJSON(Self.request)
+    static func json(_ value: some Encodable) -> [UInt8] { Array(try! JSONEncoder().encode(value)) }
+
+    @Test func refusesJSONForTheBinaryTypes() throws {
+        let json = Self.json(Self.request)
         #expect(json.first == UInt8(ascii: "{"))
-        #expect(try WireCodec.decode(DecisionRequest.self, from: json) == Self.request)
-        let outputJSON = try WireCodec.encodeJSON(AgentOutput(agent: "a", version: "1", items: [ScoredItem(item: "x", score: 1)]))
-        #expect(try WireCodec.decode(AgentOutput.self, from: outputJSON).items.first?.item == "x")
+        #expect(throws: WireError.self) { try WireCodec.decode(DecisionRequest.self, from: json) }
+        let outputJSON = Self.json(AgentOutput(agent: "a", version: "1", items: [ScoredItem(item: "x", score: 1)]))
+        #expect(throws: WireError.self) { try WireCodec.decode(AgentOutput.self, from: outputJSON) }
         // Control messages stay JSON.
         #expect(try WireCodec.encode(ErrorReply(code: "c", message: "m")).first == UInt8(ascii: "{"))
     }
@@ -107,8 +109,9 @@ struct WireCodecTests {
         #expect(output.contains([]) == [])
     }
 
-    @Test func encodedOutputAcceptsJSONFromOlderPeers() throws {
-        let output = try EncodedOutput(payload: WireCodec.encodeJSON(Self.output))
+    @Test func encodedOutputRefusesJSON() throws {
+        #expect(throws: WireError.self) { try EncodedOutput(payload: Self.json(Self.output)) }
+        let output = try EncodedOutput(payload: WireCodec.encode(Self.output))
         #expect(try output.decoded() == Self.output)
         #expect(output.agent == "fusion" && output.itemCount == 3)
     }

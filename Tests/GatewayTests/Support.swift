@@ -5,8 +5,6 @@ import Synchronization
 import Testing
 import Transport
 
-
-
 /// A fake agent instance in the test process: a replier at the instance's RunLayout address.
 final class FakeAgent: Sendable {
     enum Behaviour: Sendable {
@@ -43,15 +41,25 @@ final class FakeAgent: Sendable {
     var mostInputs: Int { widestInput.load(ordering: .relaxed) }
 
     private func answer(_ message: Message, _ behaviour: Behaviour) -> Message? {
-        // Like an agent of a build before batches: anything but a request is refused (the
-        // gateway then sends a batch's requests one by one).
-        if let envelope = try? message.envelope(), envelope.type != .request {
-            let payload = try! WireCodec.encode(ErrorReply(code: "unexpected_type", message: "requests only"))
-            return try? Message(envelope: Envelope(type: .error, requestID: envelope.requestID, payload: payload))
+        guard let envelope = try? message.envelope() else { return nil }
+        // A batch is answered as a real agent answers it: each request in turn, replies in order.
+        if envelope.type == .batch {
+            guard let requests = try? Batch.envelopes(in: envelope.payload) else { return nil }
+            var replies: [Envelope] = []
+            for request in requests {
+                guard let reply = answer(request, behaviour) else { return nil }
+                replies.append(reply)
+            }
+            return try? Message(envelope: Envelope(type: .batch, requestID: envelope.requestID, payload: Batch.payload(replies)))
         }
-        guard let envelope = try? message.envelope(), envelope.type == .request,
-            let request = try? WireCodec.decode(DecisionRequest.self, from: envelope.payload)
-        else { return nil }
+        return answer(envelope, behaviour).flatMap { try? Message(envelope: $0) }
+    }
+
+    private func answer(_ envelope: Envelope, _ behaviour: Behaviour) -> Envelope? {
+        guard envelope.type == .request, let request = try? WireCodec.decode(DecisionRequest.self, from: envelope.payload) else {
+            let payload = try! WireCodec.encode(ErrorReply(code: "unexpected_type", message: "requests only"))
+            return Envelope(type: .error, requestID: envelope.requestID, payload: payload)
+        }
         served.add(1, ordering: .relaxed)
         widestInput.max(request.inputs.count, ordering: .relaxed)
         let output: AgentOutput
@@ -60,7 +68,7 @@ final class FakeAgent: Sendable {
             return nil
         case .error:
             let payload = try! WireCodec.encode(ErrorReply(code: "boom", message: "this fake always fails"))
-            return try? Message(envelope: Envelope(type: .error, requestID: envelope.requestID, payload: payload))
+            return Envelope(type: .error, requestID: envelope.requestID, payload: payload)
         case .items(let items):
             output = AgentOutput(agent: name, version: "1", items: items)
         case .merge:
@@ -70,7 +78,7 @@ final class FakeAgent: Sendable {
             output = AgentOutput(agent: name, version: "1", items: Array(items.prefix(request.k)))
         }
         let payload = try! WireCodec.encode(output)
-        return try? Message(envelope: Envelope(type: .reply, requestID: envelope.requestID, payload: payload))
+        return Envelope(type: .reply, requestID: envelope.requestID, payload: payload)
     }
 
     func close() { replier.close() }

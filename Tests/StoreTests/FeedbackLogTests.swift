@@ -133,11 +133,12 @@ struct FeedbackLogTests {
         for partial in [StoreRequest(operation: .feedbackAfter), StoreRequest(operation: .feedbackAfter, after: Int64.max)] {
             #expect(try WireCodec.decode(StoreRequest.self, from: WireCodec.encode(partial)) == partial)
         }
-        let json = try JSONSerialization.jsonObject(with: Data(WireCodec.encodeJSON(request))) as? [String: Any]
+        let json = try JSONSerialization.jsonObject(with: JSONEncoder().encode(request)) as? [String: Any]
         #expect(json?["operation"] as? String == "feedback_after")
         #expect(json?["after"] as? Int == 42)
         #expect(json?["limit"] as? Int == 100)
-        #expect(try WireCodec.decode(StoreRequest.self, from: WireCodec.encodeJSON(request)) == request)
+        // Requests always travel binary: JSON is refused with an error, never guessed at.
+        #expect(throws: WireError.self) { try WireCodec.decode(StoreRequest.self, from: Array(JSONEncoder().encode(request))) }
 
         let page = StoreReply(
             feedback: [
@@ -153,13 +154,13 @@ struct FeedbackLogTests {
         }
         let empty = StoreReply(feedback: [], cursor: 9, hasMore: false)
         #expect(try WireCodec.decode(StoreReply.self, from: WireCodec.encode(empty)) == empty)
-        let pageJSON = try JSONSerialization.jsonObject(with: Data(WireCodec.encodeJSON(page))) as? [String: Any]
+        let pageJSON = try JSONSerialization.jsonObject(with: JSONEncoder().encode(page)) as? [String: Any]
         #expect(pageJSON?["has_more"] as? Bool == true)
         #expect(pageJSON?["cursor"] as? Int == 1 << 40)
         let first = (pageJSON?["feedback"] as? [[String: Any]])?.first
         #expect(first?["seq"] as? Int == 7)
         #expect((first?["event"] as? [String: Any])?["event_id"] as? String == "a")
-        #expect(try WireCodec.decode(StoreReply.self, from: WireCodec.encodeJSON(page)) == page)
+        #expect(try WireCodec.decode(StoreReply.self, from: Array(JSONEncoder().encode(page))) == page)
 
         // Wire compatibility: what older builds send and answer is byte for byte what it was,
         // and their JSON (without the new fields) still decodes.
