@@ -3,7 +3,7 @@ import Coordinator
 import Dataset
 import Demo
 import Foundation
-import RecommenderAgents
+import Agents
 import Topology
 
 /// `agentic bench learning`: the closed loop, shown. The held-out users' interactions are
@@ -16,7 +16,8 @@ struct BenchLearning: AsyncParsableCommand {
         abstract: "Hit rate of a replayed stream with the trainer refitting from feedback, against the same stream without.",
         discussion: """
             The stream is P1 test (what the served models never saw), in time order, its first \
-            --events interactions. Both arms start from the same artifacts. With the trainer on, \
+            --events interactions (all of it by default: with the first 4,000 the 95 % \
+            interval of the gain still held 0). Both arms start from the same artifacts. With the trainer on, \
             the replay waits at each --every events until the trainer's new epoch serves (the \
             stream's clock stops during a refit, as if refits were quick next to traffic), so \
             both arms see the same requests. Both arms learn online from every click (histories, \
@@ -26,7 +27,7 @@ struct BenchLearning: AsyncParsableCommand {
 
     @Flag(help: "Print one JSON object instead of a table.") var json = false
     @Option(help: "The topology (its models are refitted by the trainer).") var topology = "topology/movielens.yaml"
-    @Option(help: "Interactions replayed (the earliest of P1 test).") var events = 4000
+    @Option(help: "Interactions replayed (the earliest of P1 test); default: all of it (10,785).") var events = Int.max
     @Option(help: "The trainer refits after this many new events.") var every = 1000
     @Option(
         help: "Agents the trainer refits (comma-separated); default: the recall routes that hold a model. The ranker's time features would read the gateway's clock, decades after MovieLens's.")
