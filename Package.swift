@@ -144,6 +144,16 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // What `agentic bench …` measures (the command line configures and prints), and the
+        // child processes and peer protocols the benchmarks share with the command line.
+        .target(
+            name: "Benchmarks",
+            dependencies: [
+                "AgentProtocol", "AgentRuntime", "Agents", "Artifacts", "Coordinator", "Dataset", "Demo", "Gateway",
+                "LoadGenerator", "Recommender", "Store", "Topology", "Transport",
+            ],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "AgenticCLI",
             dependencies: [
@@ -154,6 +164,7 @@ let package = Package(
                 "AgentRuntime",
                 "Agents",
                 "Artifacts",
+                "Benchmarks",
                 "Recommender",
                 "Coordinator",
                 "Gateway",
@@ -212,6 +223,7 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .testTarget(name: "BenchmarksTests", dependencies: ["Benchmarks", "Topology", "Transport"], swiftSettings: strict),
         .testTarget(name: "ArtifactsTests", dependencies: ["Artifacts"], swiftSettings: strict),
         .testTarget(name: "DatasetTests", dependencies: ["Dataset", "AgenticTestSupport"], swiftSettings: strict),
         .testTarget(name: "RecommenderTests", dependencies: ["Recommender", "Dataset", "AgenticTestSupport"], swiftSettings: strict),

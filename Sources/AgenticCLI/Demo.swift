@@ -1,6 +1,7 @@
 import AgentProtocol
 import AgentRuntime
 import ArgumentParser
+import Benchmarks
 import Coordinator
 import Demo
 import Foundation

@@ -1,5 +1,6 @@
 import AgentRuntime
 import Agents
+import Benchmarks
 import Coordinator
 import Foundation
 import Store
