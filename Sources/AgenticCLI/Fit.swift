@@ -72,26 +72,9 @@ struct Fit: AsyncParsableCommand {
             emitLine("fitting \(fitted.count) model\(fitted.count == 1 ? "" : "s") into \(directory) (training \(data.trainingSnapshot))")
         }
         let progress = Progress(total: fitted.count, quiet: json)
-        let width = jobs ?? ProcessInfo.processInfo.activeProcessorCount
-        // Routes first, then rankers: a ranker's job is long, and side by side with routes it
-        // would hold a core the routes could share.
-        let routes = fitted.filter { spec.agent(named: $0)?.kind != "rank.learned" }
-        let rankers = fitted.filter { spec.agent(named: $0)?.kind == "rank.learned" }
-        var reports: [ModelFitting.Report] = []
-        var failures: [String] = []
-        for batch in [routes, rankers] where !batch.isEmpty {
-            let results = await Self.parallel(batch, width: width) { name in
-                let result = Result { try ModelFitting.fit(agent: name, spec: spec, catalogue: catalogue, data: configuration, artifacts: store) }
-                progress.done(name, result)
-                return result
-            }
-            for (name, result) in zip(batch, results) {
-                switch result {
-                case .success(let report): reports.append(report)
-                case .failure(let error): failures.append("\(name): \(error)")
-                }
-            }
-        }
+        let (reports, failures) = await ModelFitting.fitAll(
+            fitted, spec: spec, catalogue: catalogue, data: configuration, artifacts: store,
+            width: jobs ?? ProcessInfo.processInfo.activeProcessorCount, done: progress.done)
         let took = ContinuousClock.now - started
         let seconds = Double(took.components.seconds) + Double(took.components.attoseconds) / 1e18
         if json {
@@ -116,31 +99,6 @@ struct Fit: AsyncParsableCommand {
         }
         failures.forEach { printError("fit: \($0)") }
         if !failures.isEmpty { throw ExitCode(1) }
-    }
-
-    /// `work` on each of `names`, at most `width` at once, on threads of their own (fits block
-    /// for seconds: never on Swift's few pool threads); results in `names`' order.
-    static func parallel<T: Sendable>(
-        _ names: [String], width: Int, _ work: @escaping @Sendable (String) -> T
-    ) async -> [T] {
-        await withCheckedContinuation { continuation in
-            Thread.detachNewThread {
-                let results = Mutex<[T?]>(Array(repeating: nil, count: names.count))
-                let queue = DispatchQueue(label: "agentic.fit", attributes: .concurrent)
-                let slots = DispatchSemaphore(value: max(1, width))
-                let group = DispatchGroup()
-                for (index, name) in names.enumerated() {
-                    slots.wait()
-                    queue.async(group: group) {
-                        let result = work(name)
-                        results.withLock { $0[index] = result }
-                        slots.signal()
-                    }
-                }
-                group.wait()
-                continuation.resume(returning: results.withLock { $0.map { $0! } })
-            }
-        }
     }
 
     /// One line per agent as its fit ends.

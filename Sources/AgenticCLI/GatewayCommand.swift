@@ -58,34 +58,3 @@ struct GatewayCommand: AsyncParsableCommand {
         try await group.run()
     }
 }
-
-/// A `StreamLogHandler` that renders its metadata only when it logs. `StreamLogHandler` renders
-/// it on every change, and Hummingbird sets a request id on each request's logger: the gateway
-/// paid for that rendering on every request, though it logs nothing for most of them.
-struct LazyMetadataLogHandler: LogHandler {
-    private var base: StreamLogHandler
-    var metadata: Logger.Metadata = [:]
-
-    init(_ base: StreamLogHandler) { self.base = base }
-
-    var metadataProvider: Logger.MetadataProvider? {
-        get { base.metadataProvider }
-        set { base.metadataProvider = newValue }
-    }
-
-    var logLevel: Logger.Level {
-        get { base.logLevel }
-        set { base.logLevel = newValue }
-    }
-
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    func log(event: LogEvent) {
-        var handler = base
-        handler.metadata = metadata
-        handler.log(event: event)
-    }
-}

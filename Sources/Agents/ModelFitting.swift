@@ -1,8 +1,10 @@
 import AgentRuntime
 public import Artifacts
 import Dataset
+import Dispatch
 import Foundation
 import Logging
+import Synchronization
 public import Topology
 
 /// The fitting job: the models of a topology's agents, fitted into artifacts outside any
@@ -36,6 +38,60 @@ public enum ModelFitting {
     public static func modelAgents(in spec: TopologySpec) -> [String] {
         let fitted = spec.agents.filter { fittedKinds.contains($0.kind) }
         return fitted.filter { $0.kind != "rank.learned" }.map(\.name) + fitted.filter { $0.kind == "rank.learned" }.map(\.name)
+    }
+
+    /// Makes sure the models of `agents` are in `artifacts` (see ``fit(agent:spec:catalogue:data:artifacts:)``),
+    /// at most `width` at once on threads of their own (fits block for seconds: never on
+    /// Swift's few pool threads): the recall routes first, then the rankers, whose jobs are
+    /// long and would hold a core the routes could share. `done` hears of each as it ends.
+    /// - Returns: each agent's report, in `agents`' order (routes, then rankers), and the failures.
+    public static func fitAll(
+        _ agents: [String], spec: TopologySpec, catalogue: KindCatalogue, data: DataConfiguration, artifacts: ArtifactStore,
+        width: Int, done: @escaping @Sendable (String, Result<Report, any Error>) -> Void
+    ) async -> (reports: [Report], failures: [String]) {
+        let routes = agents.filter { spec.agent(named: $0)?.kind != "rank.learned" }
+        let rankers = agents.filter { spec.agent(named: $0)?.kind == "rank.learned" }
+        var reports: [Report] = []
+        var failures: [String] = []
+        for batch in [routes, rankers] where !batch.isEmpty {
+            let results = await parallel(batch, width: width) { name in
+                let result = Result { try fit(agent: name, spec: spec, catalogue: catalogue, data: data, artifacts: artifacts) }
+                done(name, result)
+                return result
+            }
+            for (name, result) in zip(batch, results) {
+                switch result {
+                case .success(let report): reports.append(report)
+                case .failure(let error): failures.append("\(name): \(error)")
+                }
+            }
+        }
+        return (reports, failures)
+    }
+
+    /// `work` on each of `names`, at most `width` at once, on threads of their own; results in
+    /// `names`' order.
+    static func parallel<T: Sendable>(
+        _ names: [String], width: Int, _ work: @escaping @Sendable (String) -> T
+    ) async -> [T] {
+        await withCheckedContinuation { continuation in
+            Thread.detachNewThread {
+                let results = Mutex<[T?]>(Array(repeating: nil, count: names.count))
+                let queue = DispatchQueue(label: "agentic.fit", attributes: .concurrent)
+                let slots = DispatchSemaphore(value: max(1, width))
+                let group = DispatchGroup()
+                for (index, name) in names.enumerated() {
+                    slots.wait()
+                    queue.async(group: group) {
+                        let result = work(name)
+                        results.withLock { $0[index] = result }
+                        slots.signal()
+                    }
+                }
+                group.wait()
+                continuation.resume(returning: results.withLock { $0.map { $0! } })
+            }
+        }
     }
 
     /// Makes sure `agent`'s model is in `artifacts`: loads and verifies it, or fits and writes it,
