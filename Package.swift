@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "Coordinator", targets: ["Coordinator"]),
         .library(name: "Gateway", targets: ["Gateway"]),
         .library(name: "Store", targets: ["Store"]),
+        .library(name: "AgenticTesting", targets: ["AgenticTesting"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -187,65 +188,67 @@ let package = Package(
             path: "Sources/agentic-nng-baseline",
             linkerSettings: [.linkedLibrary("nng")]
         ),
-        // Shared by the test suites: child processes that are always stopped, short socket dirs.
+        // The test kit, a product of its own (as Hummingbird ships HummingbirdTesting): child
+        // processes that are always stopped, a cluster fixture, fake agents, short socket dirs.
         .target(
-            name: "AgenticTestSupport",
-            dependencies: [.product(name: "AsyncHTTPClient", package: "async-http-client")],
-            path: "Tests/TestSupport",
+            name: "AgenticTesting",
+            dependencies: [
+                "AgentProtocol", "Transport", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
             swiftSettings: strict
         ),
-        .testTarget(name: "TransportTests", dependencies: ["Transport", "AgenticTestSupport"], swiftSettings: strict),
+        .testTarget(name: "TransportTests", dependencies: ["Transport", "AgenticTesting"], swiftSettings: strict),
         .testTarget(name: "TopologyTests", dependencies: ["Topology", .product(name: "Yams", package: "Yams")], exclude: ["Fixtures"], swiftSettings: strict),
         .testTarget(name: "AgentRuntimeTests", dependencies: ["AgentRuntime", "Agents", "AgentProtocol", "Topology"], swiftSettings: strict),
         .testTarget(
             name: "CoordinatorTests",
-            dependencies: ["Coordinator", "AgentProtocol", "Topology", "Transport", "AgenticTestSupport"],
+            dependencies: ["Coordinator", "AgentProtocol", "Topology", "Transport", "AgenticTesting"],
             swiftSettings: strict
         ),
         .testTarget(
             name: "GatewayTests",
             dependencies: [
-                "Transport", "AgentProtocol", "Gateway", "Topology", "AgenticTestSupport", .product(name: "Logging", package: "swift-log"),
+                "Transport", "AgentProtocol", "Gateway", "Topology", "AgenticTesting", .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
         .testTarget(
             name: "StoreTests",
             dependencies: [
-                "Store", "AgentProtocol", "Transport", "AgenticTestSupport", .product(name: "GRDB", package: "GRDB.swift"),
+                "Store", "AgentProtocol", "Transport", "AgenticTesting", .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strict
         ),
         .testTarget(
             name: "LoadGeneratorTests",
             dependencies: [
-                "LoadGenerator", "AgenticTestSupport", .product(name: "Hummingbird", package: "hummingbird"),
+                "LoadGenerator", "AgenticTesting", .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),
         .testTarget(name: "BenchmarksTests", dependencies: ["Benchmarks", "Topology", "Transport"], swiftSettings: strict),
         .testTarget(name: "ArtifactsTests", dependencies: ["Artifacts"], swiftSettings: strict),
-        .testTarget(name: "DatasetTests", dependencies: ["Dataset", "AgenticTestSupport"], swiftSettings: strict),
-        .testTarget(name: "RecommenderTests", dependencies: ["Recommender", "Dataset", "AgenticTestSupport"], swiftSettings: strict),
+        .testTarget(name: "DatasetTests", dependencies: ["Dataset", "AgenticTesting"], swiftSettings: strict),
+        .testTarget(name: "RecommenderTests", dependencies: ["Recommender", "Dataset", "AgenticTesting"], swiftSettings: strict),
         .testTarget(
             name: "AgentsTests",
             dependencies: [
-                "Agents", "AgentRuntime", "AgentProtocol", "Topology", "Dataset", "Gateway", "Artifacts", "AgenticTestSupport",
+                "Agents", "AgentRuntime", "AgentProtocol", "Topology", "Dataset", "Gateway", "Artifacts", "AgenticTesting",
             ],
             swiftSettings: strict),
         .testTarget(
             name: "EvolutionTests",
             dependencies: [
-                "Evolution", "Topology", "AgenticTestSupport",
+                "Evolution", "Topology", "AgenticTesting",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Topology"], swiftSettings: strict),
-        .testTarget(name: "DemoTests", dependencies: ["Demo", "Topology", "AgenticTestSupport"], swiftSettings: strict),
+        .testTarget(name: "DemoTests", dependencies: ["Demo", "Topology", "AgenticTesting"], swiftSettings: strict),
         .testTarget(
-            name: "EvaluationTests", dependencies: ["Evaluation", "Evolution", "Recommender", "Dataset", "Topology", "AgenticTestSupport"],
+            name: "EvaluationTests", dependencies: ["Evaluation", "Evolution", "Recommender", "Dataset", "Topology", "AgenticTesting"],
             swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

@@ -1,6 +1,6 @@
 import AgentProtocol
 import AgentRuntime
-import AgenticTestSupport
+import AgenticTesting
 import Foundation
 import Testing
 import Topology

@@ -1,4 +1,4 @@
-import AgenticTestSupport
+import AgenticTesting
 import Foundation
 
 /// A small MovieLens in RecBole's atomic format, made by the tests: 60 users and 40 items in

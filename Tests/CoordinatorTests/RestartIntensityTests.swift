@@ -1,4 +1,4 @@
-import AgenticTestSupport
+import AgenticTesting
 import Synchronization
 import Testing
 import Topology

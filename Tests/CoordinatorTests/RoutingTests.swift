@@ -1,4 +1,4 @@
-import AgenticTestSupport
+import AgenticTesting
 import Coordinator
 import Foundation
 import Testing

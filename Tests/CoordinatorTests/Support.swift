@@ -1,4 +1,4 @@
-import AgenticTestSupport
+import AgenticTesting
 import Foundation
 
 /// The repository's topology directory.

@@ -1,4 +1,4 @@
-import AgenticTestSupport
+import AgenticTesting
 import Dataset
 import Foundation
 import Testing

@@ -1,4 +1,4 @@
-import AgenticTestSupport
+import AgenticTesting
 import Foundation
 import Testing
 import Topology

@@ -1,4 +1,4 @@
-import AgenticTestSupport
+import AgenticTesting
 import Logging
 import Synchronization
 import Testing

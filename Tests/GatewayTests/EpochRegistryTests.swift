@@ -1,4 +1,4 @@
-import AgenticTestSupport
+import AgenticTesting
 import AgentProtocol
 import Logging
 import Testing

@@ -1,4 +1,4 @@
-import AgenticTestSupport
+import AgenticTesting
 import AgentProtocol
 import Foundation
 import Synchronization

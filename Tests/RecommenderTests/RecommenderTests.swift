@@ -1,4 +1,4 @@
-import AgenticTestSupport
+import AgenticTesting
 import Testing
 @testable import Dataset
 @testable import Recommender

@@ -1,5 +1,5 @@
 import AgentProtocol
-import AgenticTestSupport
+import AgenticTesting
 import Foundation
 import Logging
 import Testing
