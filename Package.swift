@@ -77,7 +77,10 @@ let package = Package(
         ),
         .target(
             name: "AgentRuntime",
-            dependencies: ["Transport", "AgentProtocol", "Topology", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "Transport", "AgentProtocol", "Topology", .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: strict
         ),
         .target(

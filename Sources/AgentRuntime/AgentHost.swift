@@ -1,6 +1,7 @@
 public import AgentProtocol
 import Foundation
 import Logging
+public import ServiceLifecycle
 import Synchronization
 import Topology
 import Transport
@@ -17,10 +18,11 @@ import Transport
 /// - Replay: an agent that asks for it (``Agent/feedbackReplay``) is given the feedback the
 ///   stores committed before it started, after subscribing and before the decision socket
 ///   listens (see ``FeedbackReplay``).
-/// - Shutdown: on SIGTERM/SIGINT, a `stop` control request, or the parent's death, the host
+/// - Shutdown: on a graceful shutdown of its `ServiceGroup` (SIGTERM/SIGINT), a `stop` control
+///   request, or the parent's death, the host
 ///   stops taking new decisions (they get a `draining` error), finishes those in flight
 ///   (up to `drainTimeout`), closes its sockets and ``run()`` returns.
-public actor AgentHost {
+public actor AgentHost: Service {
     /// How to run the host.
     public struct Configuration: Sendable {
         /// The run directory; its `RunLayout` gives every address.
@@ -44,8 +46,6 @@ public actor AgentHost {
         /// Also treat end of file on stdin as the parent's death (the coordinator gives each
         /// child a stdin pipe).
         public var watchStandardInput: Bool = false
-        /// Turn SIGTERM and SIGINT into a graceful stop.
-        public var handlesSignals: Bool = true
         /// The nice value of the thread that makes the agent (loads data, fits). A swap starts
         /// the new process beside a cluster that is serving; on few cores its start-up would
         /// otherwise take CPU from the requests in flight (`agentic bench swaps` showed p99
@@ -156,8 +156,6 @@ public actor AgentHost {
     /// Serves until asked to stop, then drains and closes.
     /// - Throws: `TransportError` when a socket cannot be opened (e.g. the address is in use).
     public func run() async throws {
-        // Signals first: a SIGTERM that arrives while the sockets open must not kill us.
-        let signals = configuration.handlesSignals ? ProcessEvents.signals([SIGTERM, SIGINT]) : nil
         var replierConfiguration = Replier.Configuration()
         replierConfiguration.concurrency = max(1, configuration.concurrency)
         // A decision runs on the NNG thread that received it, through decode, the agent and
@@ -211,11 +209,6 @@ public actor AgentHost {
                 group.addTask { await self.publishHeartbeats(heartbeats) }
                 group.addTask { await self.followEvents(events) }
                 group.addTask { await self.followEvents(storedFeedback) }
-                if let signals {
-                    group.addTask {
-                        for await number in signals { await self.stop(reason: number == SIGINT ? "SIGINT" : "SIGTERM") }
-                    }
-                }
             }
         }
         if let parent = configuration.parentPID {
@@ -226,7 +219,13 @@ public actor AgentHost {
                 self.stop(reason: "parent gone")
             }
         }
-        await waitForStop()
+        // Under a ServiceGroup (as `agentic agent` runs it), SIGTERM and SIGINT arrive as a
+        // graceful shutdown: the same drain as a `stop` control request.
+        await withGracefulShutdownHandler {
+            await self.waitForStop()
+        } onGracefulShutdown: {
+            Task { await self.stop(reason: "graceful shutdown (SIGTERM or SIGINT)") }
+        }
         log.info("stopping", metadata: ["reason": "\(stopReason ?? "")"])
         await drain()
         if let service { await service.shutdown() }

@@ -5,6 +5,7 @@ import Coordinator
 import Experiments
 import Foundation
 import Logging
+import ServiceLifecycle
 import Synchronization
 import Topology
 
@@ -192,8 +193,14 @@ struct AgentCommand: AsyncParsableCommand {
             printError("agent \(agent).\(replica): \(error)")
             throw ExitCode(1)
         }
+        // One lifecycle with the gateway: the service group turns SIGTERM and SIGINT into the
+        // host's graceful shutdown (its drain).
+        var logger = Logger(label: "agentic.agent")
+        logger[metadataKey: "agent"] = "\(agent)"
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(services: [host], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
-            try await host.run()
+            try await group.run()
         } catch {
             printError("agent \(agent).\(replica): \(error)")
             throw ExitCode(1)
