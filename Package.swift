@@ -196,7 +196,9 @@ let package = Package(
         .target(
             name: "AgenticTesting",
             dependencies: [
-                "AgentProtocol", "Transport", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                "AgentProtocol", "Gateway", "Transport", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: strict
         ),
@@ -212,6 +214,7 @@ let package = Package(
             name: "GatewayTests",
             dependencies: [
                 "Transport", "AgentProtocol", "Gateway", "Topology", "AgenticTesting", .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: strict),
         .testTarget(

@@ -16,7 +16,7 @@
 import AgentProtocol
 import Dispatch
 import Foundation
-import Hummingbird
+public import Hummingbird
 public import Logging
 import NIOCore
 public import ServiceLifecycle
@@ -85,24 +85,8 @@ public struct Gateway: Service, CustomStringConvertible {
     /// and the epoch watcher; then closes every requester.
     /// - Throws: `GatewayError` when the HTTP port or the NNG front address cannot be bound.
     public func run() async throws {
-        // Dials are non-blocking: give the connections up to 2 s to form before announcing
-        // the URL, or the first requests would wait on them and come back degraded. An
-        // instance that is down does not hold the gateway back longer than that.
-        // The same for the agents' subscriptions to the feedback published here: NNG's
-        // pub/sub drops what a subscriber not yet connected would have got, so a click sent
-        // just after start-up was lost for good by an agent still between redials.
-        let plan = await core.registry.current
-        let subscribers = plan.spec.agents.reduce(0) { $0 + max(1, $1.replicas) }
-        let connected = ContinuousClock.now + .seconds(2)
-        while ContinuousClock.now < connected,
-            plan.routes.values.contains(where: { $0.instances.contains { !$0.isConnected } })
-                || core.feedbackSubscribers < subscribers
-        {
-            try await Task.sleep(for: .milliseconds(5))
-        }
-        let router = Router()
-        router.add(middleware: JSONErrorMiddleware<BasicRequestContext>(metrics: core.metrics))
-        HTTPFront(core: core, maximumBodySize: configuration.maximumBodySize).register(on: router)
+        try await awaitConnections(within: .seconds(2))
+        let router = makeRouter()
         var services: [any Service] = [EpochWatcher(core: core, layout: core.layout, log: log)]
         if let servedLog = core.servedLog { services.append(servedLog) }
         if let nngAddress { services.append(NNGFront(core: core, address: nngAddress, log: log)) }
@@ -129,6 +113,38 @@ public struct Gateway: Service, CustomStringConvertible {
         await core.shutdown()
 
     }
+
+    /// The HTTP routes and their error middleware, as ``run()`` serves them. Tests drive them
+    /// without a socket (HummingbirdTesting's `.router` setup, see `AgenticTesting`); epochs
+    /// then stay as loaded and nothing is logged to a store.
+    public func makeRouter() -> Router<BasicRequestContext> {
+        let router = Router()
+        router.add(middleware: JSONErrorMiddleware<BasicRequestContext>(metrics: core.metrics))
+        HTTPFront(core: core, maximumBodySize: configuration.maximumBodySize).register(on: router)
+        return router
+    }
+
+    /// Waits (up to `limit`) until every agent instance of the topology is connected and has
+    /// subscribed to the feedback published here. Dials are non-blocking: without this the
+    /// first requests would wait on the connections and come back degraded, and NNG's pub/sub
+    /// drops what a subscriber not yet connected would have got (a click sent just after
+    /// start-up was lost for good by an agent still between redials). An instance that is
+    /// down holds the gateway back no longer than `limit`. `feedbackSubscribers` false: the
+    /// connections to the agents only (fake agents subscribe to nothing).
+    public func awaitConnections(within limit: Duration, feedbackSubscribers: Bool = true) async throws {
+        let plan = await core.registry.current
+        let subscribers = feedbackSubscribers ? plan.spec.agents.reduce(0) { $0 + max(1, $1.replicas) } : 0
+        let deadline = ContinuousClock.now + limit
+        while ContinuousClock.now < deadline,
+            plan.routes.values.contains(where: { $0.instances.contains { !$0.isConnected } })
+                || core.feedbackSubscribers < subscribers
+        {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+    }
+
+    /// Closes every requester, for a gateway whose ``run()`` never ran (``run()`` closes its own).
+    public func close() async { await core.shutdown() }
 
     /// Hummingbird logs every request at debug and errors at info; ours stays quieter.
     private func logger(for log: Logger) -> Logger {
