@@ -86,7 +86,7 @@ struct StoreClusterTests {
         defer { subscriber.close() }
         try subscriber.subscribe(topic: Topics.feedback)
         try subscriber.dial(RunLayout(runDirectory: cluster.runDirectory).storeEvents(agent: "store", replica: 0))
-        try await Task.sleep(for: .milliseconds(200))
+        try await waitUntil("subscribed to the store's events") { subscriber.socket.pipeCount > 0 }
 
         let body = #"{"event_id": "ev-1", "user": "u-new", "item": "i-new", "event": "click"}"#
         let (status, answer) = try await cluster.post("/v1/feedback", body)
@@ -111,9 +111,15 @@ struct StoreClusterTests {
         try await waitUntil("the stored event is published", timeout: .seconds(10)) {
             !heard.events.withLock { $0.isEmpty }
         }
-        try await Task.sleep(for: .milliseconds(200))
+        // A later event, published after the duplicate would have been: once it is heard, a
+        // published duplicate would have been heard before it (one publisher, in order).
+        let (third, _) = try await cluster.post("/v1/feedback", #"{"event_id": "ev-later", "user": "u-new", "item": "i-new", "event": "click"}"#)
+        #expect(third == 200)
+        try await waitUntil("the later event is published", timeout: .seconds(10)) {
+            heard.events.withLock { $0.contains { $0.eventID == "ev-later" } }
+        }
         let events = heard.events.withLock { $0 }
-        #expect(events.map(\.eventID) == ["ev-1"], "published once: the duplicate is not published again")
+        #expect(events.map(\.eventID) == ["ev-1", "ev-later"], "published once: the duplicate is not published again")
         #expect(events.first?.user == "u-new")
 
         for malformed in [
@@ -151,7 +157,7 @@ struct StoreClusterTests {
         #expect(answers.values.filter { $0.1 == 0 }.count == 24)
 
         let store = try KnowledgeStore(path: cluster.databasePath, create: false)
-        #expect(try store.feedbackEventIDs().sorted() == (["ev-1", "ev-2"] + ids.dropLast()).sorted(), "the rejected batch stored nothing")
+        #expect(try store.feedbackEventIDs().sorted() == (["ev-1", "ev-later", "ev-2"] + ids.dropLast()).sorted(), "the rejected batch stored nothing")
         let counts = try store.counts()
         #expect(counts.users == 2)
         #expect(counts.items == 2)

@@ -319,7 +319,6 @@ struct PubSubTests {
             for await _ in subscriber.messages { count += 1 }
             return count
         }
-        try await Task.sleep(for: .milliseconds(20))
         subscriber.close()
         #expect(await consumer.value == 0)
     }
