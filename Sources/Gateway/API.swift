@@ -1,5 +1,6 @@
 import AgentProtocol
 import Foundation
+import Hummingbird
 
 /// The body of `POST /v1/recommend` (and of an NNG front request).
 struct RecommendBody: Decodable {
@@ -133,13 +134,15 @@ struct FeedbackAccepted: Encodable {
     }
 }
 
-/// A client error: an HTTP status and the `{"error": {"code", "message"}}` body.
-struct APIError: Error, Sendable {
-    var status: Int
+/// An error as the client hears it: an HTTP status and the `{"error": {"code", "message"}}`
+/// body. The one error the HTTP handlers throw; Hummingbird turns it into its response, and
+/// the NNG front into an `ErrorReply` with the same code and message.
+struct APIError: Error, Sendable, HTTPResponseError {
+    var status: HTTPResponse.Status
     var code: String
     var message: String
 
-    init(_ status: Int, _ code: String, _ message: String) {
+    init(_ status: HTTPResponse.Status, _ code: String, _ message: String) {
         self.status = status
         self.code = code
         self.message = message
@@ -154,6 +157,21 @@ struct APIError: Error, Sendable {
             var error: Inner
         }
         return (try? Array(JSONEncoder().encode(Wrapper(error: .init(code: code, message: message))))) ?? Array(#"{"error":{"code":"internal","message":"unencodable error"}}"#.utf8)
+    }
+
+    func response(from request: Request, context: some RequestContext) throws -> Response {
+        response
+    }
+
+    var response: Response {
+        Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: body())))
+    }
+
+    /// The error a response of Hummingbird's own (an unknown path, a wrong method) stands for.
+    init(_ error: any HTTPResponseError) {
+        let status = error.status
+        let code = status == .notFound ? "not_found" : status == .methodNotAllowed ? "method_not_allowed" : "http_\(status.code)"
+        self.init(status, code, status.reasonPhrase)
     }
 }
 

@@ -3,14 +3,15 @@ import Foundation
 import Hummingbird
 import Topology
 
-/// The HTTP API. Handlers never throw: every outcome, client errors included, is a response.
+/// The HTTP API. Handlers answer or throw an ``APIError``, which is its own response (status
+/// and JSON body); ``JSONErrorMiddleware`` gives Hummingbird's errors the same body.
 struct HTTPFront: Sendable {
     let core: GatewayCore
     let maximumBodySize: Int
 
     func register(on router: Router<BasicRequestContext>) {
-        router.post("/v1/recommend") { request, _ in await recommend(request) }
-        router.post("/v1/feedback") { request, _ in await feedback(request) }
+        router.post("/v1/recommend") { request, _ in try await recommend(request) }
+        router.post("/v1/feedback") { request, _ in try await feedback(request) }
         router.get("/v1/topology") { _, _ in await topology() }
         router.get("/healthz") { _, _ in await health() }
         router.get("/metrics") { _, _ in
@@ -22,44 +23,36 @@ struct HTTPFront: Sendable {
         }
     }
 
-    private func recommend(_ request: Request) async -> Response {
-        do {
-            let body = try await jsonBody(request)
-            let (user, k) = try Validation.recommendation(from: body.readableBytesView)
-            guard let answer = await core.recommend(user: user, k: k).json else {
-                return Self.error(APIError(500, "internal", "the response could not be encoded"))
-            }
-            return Self.json(bytes: answer)
-        } catch {
-            return Self.error(error)
+    private func recommend(_ request: Request) async throws(APIError) -> Response {
+        let body = try await jsonBody(request)
+        let (user, k) = try Validation.recommendation(from: body.readableBytesView)
+        guard let answer = await core.recommend(user: user, k: k).json else {
+            throw APIError(500, "internal", "the response could not be encoded")
         }
+        return Self.json(bytes: answer)
     }
 
-    private func feedback(_ request: Request) async -> Response {
-        do {
-            let body = try await jsonBody(request)
-            let events = try Validation.feedbackEvents(from: body.readableBytesView)
-            let ids = events.compactMap(\.eventID)
-            guard let store = core.store else {
-                // No store in the topology: published on pub/sub only, nothing is durable.
-                do {
-                    for event in events { try core.publish(event) }
-                } catch {
-                    core.log.error("cannot publish feedback", metadata: ["error": "\(error)"])
-                    return Self.json(bytes: FeedbackAccepted(accepted: false, stored: false).json, status: .serviceUnavailable)
-                }
-                return Self.json(bytes: FeedbackAccepted(accepted: true, stored: false, eventIDs: ids).json, status: .accepted)
-            }
+    private func feedback(_ request: Request) async throws(APIError) -> Response {
+        let body = try await jsonBody(request)
+        let events = try Validation.feedbackEvents(from: body.readableBytesView)
+        let ids = events.compactMap(\.eventID)
+        guard let store = core.store else {
+            // No store in the topology: published on pub/sub only, nothing is durable.
             do {
-                // Answered only once the store has committed every event.
-                let reply = try await store.append(events)
-                return Self.json(bytes: FeedbackAccepted(accepted: true, stored: true, duplicates: reply.duplicates, eventIDs: ids).json)
+                for event in events { try core.publish(event) }
             } catch {
-                core.log.error("feedback not stored", metadata: ["code": "\(error.code)", "events": "\(events.count)"])
-                return Self.error(APIError(error.status, error.code, error.message))
+                core.log.error("cannot publish feedback", metadata: ["error": "\(error)"])
+                return Self.json(bytes: FeedbackAccepted(accepted: false, stored: false).json, status: .serviceUnavailable)
             }
+            return Self.json(bytes: FeedbackAccepted(accepted: true, stored: false, eventIDs: ids).json, status: .accepted)
+        }
+        do {
+            // Answered only once the store has committed every event.
+            let reply = try await store.append(events)
+            return Self.json(bytes: FeedbackAccepted(accepted: true, stored: true, duplicates: reply.duplicates, eventIDs: ids).json)
         } catch {
-            return Self.error(error)
+            core.log.error("feedback not stored", metadata: ["code": "\(error.code)", "events": "\(events.count)"])
+            throw error
         }
     }
 
@@ -95,7 +88,7 @@ struct HTTPFront: Sendable {
 
     static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) -> Response {
         guard let bytes = try? JSONEncoder().encode(value) else {
-            return error(APIError(500, "internal", "the response could not be encoded"))
+            return APIError(500, "internal", "the response could not be encoded").response
         }
         return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
@@ -105,14 +98,6 @@ struct HTTPFront: Sendable {
         Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 
-    static func error(_ error: any Error) -> Response {
-        let problem = error as? APIError ?? APIError(400, "bad_request", "the request could not be handled")
-        return Response(
-            status: .init(code: problem.status),
-            headers: [.contentType: "application/json"],
-            body: .init(byteBuffer: ByteBuffer(bytes: problem.body()))
-        )
-    }
 }
 
 private struct TopologyResponse: Encodable {
@@ -125,8 +110,9 @@ private struct Health: Encodable {
     var epoch: Int
 }
 
-/// Turns the router's own errors (unknown path, wrong method) into the JSON error body
-/// and counts every response by route and status.
+/// Answers every error with the JSON error body (an ``APIError`` as it is; the router's own,
+/// such as an unknown path or a wrong method, as the ``APIError`` they stand for; anything
+/// else as a 500 that says nothing of it) and counts every response by route and status.
 struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     let metrics: GatewayMetrics
 
@@ -136,12 +122,12 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         let response: Response
         do {
             response = try await next(request, context)
+        } catch let error as APIError {
+            response = error.response
         } catch let error as any HTTPResponseError {
-            let status = error.status
-            let code = status == .notFound ? "not_found" : status == .methodNotAllowed ? "method_not_allowed" : "http_\(status.code)"
-            response = HTTPFront.error(APIError(status.code, code, status.reasonPhrase))
+            response = APIError(error).response
         } catch {
-            response = HTTPFront.error(APIError(500, "internal", "internal error"))
+            response = APIError(500, "internal", "internal error").response
         }
         metrics.request(route: Self.route(request.uri.path), status: response.status.code, duration: clock.now - started)
         return response

@@ -10,13 +10,6 @@ import Transport
 /// store instance of the topology (NNG spreads requests over them and, when one dies with a
 /// request in flight, sends it again to the next that connects).
 final class StoreLink: Sendable {
-    /// Why feedback could not be stored, as the client hears it.
-    struct Failure: Error {
-        var status: Int
-        var code: String
-        var message: String
-    }
-
     let addresses: [String]
     private let requester: Requester
     /// The whole time an append may take, restarts of the store included.
@@ -41,7 +34,7 @@ final class StoreLink: Sendable {
         }
     }
 
-    private typealias Post = (events: [FeedbackEvent], continuation: CheckedContinuation<Result<StoreReply, Failure>, Never>)
+    private typealias Post = (events: [FeedbackEvent], continuation: CheckedContinuation<Result<StoreReply, APIError>, Never>)
     private let queue = Mutex(PostQueue<Post>())
     /// Most events sent in one coalesced append.
     private let coalesceLimit = 1_000
@@ -52,9 +45,9 @@ final class StoreLink: Sendable {
     /// (as separate groups, each stored or rejected on its own): with one event per post, a
     /// store round trip per post cost more than the commit itself. See ``PostQueue`` for when
     /// an append leaves.
-    /// - Throws: ``Failure``: 503 while no store answers within the budget or the database
+    /// - Throws: `APIError`: 503 while no store answers within the budget or the database
     ///   stays locked, 507 when its disk is full, 500 for any other database failure.
-    func append(_ events: [FeedbackEvent]) async throws(Failure) -> StoreReply {
+    func append(_ events: [FeedbackEvent]) async throws(APIError) -> StoreReply {
         let result = await withCheckedContinuation { continuation in
             let lead = queue.withLock { $0.add((events, continuation)) }
             if lead { Task { await self.sendPending() } }
@@ -80,7 +73,7 @@ final class StoreLink: Sendable {
             if batch.isEmpty { return }
             let started = clock.now
             if batch.count == 1 {
-                let result = await result { () async throws(Failure) in
+                let result = await result { () async throws(APIError) in
                     try await call(StoreRequest(operation: .appendFeedback, events: batch[0].events), budget: budget)
                 }
                 queue.withLock { $0.finished(posts: 1, roundTrip: clock.now - started) }
@@ -89,7 +82,7 @@ final class StoreLink: Sendable {
             }
             let request = StoreRequest(
                 operation: .appendFeedback, events: batch.flatMap(\.events), groups: batch.map(\.events.count))
-            let outcome = await result { () async throws(Failure) in try await call(request, budget: budget) }
+            let outcome = await result { () async throws(APIError) in try await call(request, budget: budget) }
             // Counted back before anyone hears: an acknowledged client may post again at once.
             queue.withLock { $0.finished(posts: batch.count, roundTrip: clock.now - started) }
             switch outcome {
@@ -118,7 +111,7 @@ final class StoreLink: Sendable {
         }
     }
 
-    private func result(_ body: () async throws(Failure) -> StoreReply) async -> Result<StoreReply, Failure> {
+    private func result(_ body: () async throws(APIError) -> StoreReply) async -> Result<StoreReply, APIError> {
         do {
             return .success(try await body())
         } catch {
@@ -127,34 +120,34 @@ final class StoreLink: Sendable {
     }
 
     /// What the client hears for a store error code (`busy` only once the budget is spent).
-    static func failure(code: String?, message: String?) -> Failure {
+    static func failure(code: String?, message: String?) -> APIError {
         switch code {
         case StoreErrorCode.busy:
-            Failure(status: 503, code: "store_busy", message: "the store's database is locked")
+            APIError(503, "store_busy", "the store's database is locked")
         case StoreErrorCode.full:
-            Failure(status: 507, code: "store_full", message: "the store's disk is full; nothing was stored")
+            APIError(507, "store_full", "the store's disk is full; nothing was stored")
         case StoreErrorCode.badRequest:
-            Failure(status: 400, code: "invalid_event", message: message ?? "the store rejected the events")
+            APIError(400, "invalid_event", message ?? "the store rejected the events")
         default:
-            Failure(status: 500, code: "store_failed", message: "the store could not commit; nothing was stored")
+            APIError(500, "store_failed", "the store could not commit; nothing was stored")
         }
     }
 
     /// Records served lists (best effort: the caller keeps them for a later try on failure).
-    func logServed(_ lists: [ServedList]) async throws(Failure) -> StoreReply {
+    func logServed(_ lists: [ServedList]) async throws(APIError) -> StoreReply {
         try await call(StoreRequest(operation: .logServed, served: lists), budget: attempt)
     }
 
-    private func call(_ request: StoreRequest, budget: Duration) async throws(Failure) -> StoreReply {
+    private func call(_ request: StoreRequest, budget: Duration) async throws(APIError) -> StoreReply {
         let payload: [UInt8]
         do {
             payload = try WireCodec.encode(request)
         } catch {
-            throw Failure(status: 500, code: "internal", message: "the store request could not be encoded")
+            throw APIError(500, "internal", "the store request could not be encoded")
         }
         let clock = ContinuousClock()
         let deadline = clock.now + budget
-        var last = Failure(status: 503, code: "store_unavailable", message: "no store answered in time")
+        var last = APIError(503, "store_unavailable", "no store answered in time")
         // The same request (same event ids) may be sent again: the store stores each id once.
         while clock.now < deadline {
             let timeout = min(attempt, deadline - clock.now)
@@ -163,28 +156,28 @@ final class StoreLink: Sendable {
                 let message = try Message(envelope: Envelope(type: .request, requestID: UInt64.random(in: 1 ... .max), payload: payload))
                 reply = try await requester.request(message, timeout: timeout).envelope()
             } catch let error as TransportError where error.code == .closed || error.code == .cancelled {
-                throw Failure(status: 503, code: "store_unavailable", message: "the gateway is shutting down")
+                throw APIError(503, "store_unavailable", "the gateway is shutting down")
             } catch {
-                last = Failure(status: 503, code: "store_unavailable", message: "no store answered in time")
+                last = APIError(503, "store_unavailable", "no store answered in time")
                 continue
             }
             switch reply.type {
             case .reply:
                 if let answer = try? WireCodec.decode(StoreReply.self, from: reply.payload) { return answer }
-                throw Failure(status: 500, code: "store_failed", message: "the store's reply is unreadable")
+                throw APIError(500, "store_failed", "the store's reply is unreadable")
             case .error:
                 let problem = try? WireCodec.decode(ErrorReply.self, from: reply.payload)
                 switch problem?.code {
                 case StoreErrorCode.busy:
                     // Locked: wait a moment and try again within the budget.
-                    last = Failure(status: 503, code: "store_busy", message: "the store's database is locked")
+                    last = APIError(503, "store_busy", "the store's database is locked")
                     try? await Task.sleep(for: .milliseconds(50))
                     continue
                 default:
                     throw Self.failure(code: problem?.code, message: problem?.message)
                 }
             default:
-                throw Failure(status: 500, code: "store_failed", message: "unexpected \(reply.type) reply from the store")
+                throw APIError(500, "store_failed", "unexpected \(reply.type) reply from the store")
             }
         }
         throw last
