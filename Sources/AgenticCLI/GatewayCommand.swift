@@ -37,6 +37,9 @@ struct GatewayCommand: AsyncParsableCommand {
             if let limit = ProcessInfo.processInfo.environment["AGENTIC_GATEWAY_MAX_IN_FLIGHT"].flatMap(Int.init), limit >= 0 {
                 configuration.maximumInFlight = limit
             }
+            if let limit = ProcessInfo.processInfo.environment["AGENTIC_GATEWAY_MAX_QUEUED"].flatMap(Int.init), limit >= 0 {
+                configuration.maximumQueued = limit
+            }
             gateway = try Gateway(
                 configuration: configuration,
                 logger: log,

@@ -1,6 +1,6 @@
 public import AgentProtocol
 import Foundation
-import Gateway
+public import Gateway
 import Hummingbird
 public import HummingbirdTesting
 
@@ -40,12 +40,17 @@ public final class GatewayHarness: @unchecked Sendable {
     }
 
     /// Makes a gateway for `topology` (YAML text), runs `test` against its routes, closes it.
+    /// - Parameter configuration: the gateway's settings (its run directory and topology path
+    ///   are the harness's).
     public func test<Value: Sendable>(
-        topology: String, _ test: @Sendable (any TestClientProtocol) async throws -> Value
+        topology: String, configuration: Gateway.Configuration? = nil, _ test: @Sendable (any TestClientProtocol) async throws -> Value
     ) async throws -> Value {
         let path = directory + "/topology-\(UInt32.random(in: 0 ... .max)).yaml"
         try topology.write(toFile: path, atomically: true, encoding: .utf8)
-        let gateway = try Gateway(configuration: .init(runDirectory: directory, topologyPath: path))
+        var settings = configuration ?? Gateway.Configuration(runDirectory: directory, topologyPath: path)
+        settings.runDirectory = directory
+        settings.topologyPath = path
+        let gateway = try Gateway(configuration: settings)
         do {
             try await gateway.awaitConnections(within: .seconds(2), feedbackSubscribers: false)
             let value = try await Application(router: gateway.makeRouter()).test(.router, test)

@@ -141,11 +141,14 @@ struct APIError: Error, Sendable, HTTPResponseError {
     var status: HTTPResponse.Status
     var code: String
     var message: String
+    /// Sent as `Retry-After` (an overloaded gateway says when to come back).
+    var retryAfterSeconds: Int?
 
-    init(_ status: HTTPResponse.Status, _ code: String, _ message: String) {
+    init(_ status: HTTPResponse.Status, _ code: String, _ message: String, retryAfterSeconds: Int? = nil) {
         self.status = status
         self.code = code
         self.message = message
+        self.retryAfterSeconds = retryAfterSeconds
     }
 
     func body() -> [UInt8] {
@@ -164,7 +167,9 @@ struct APIError: Error, Sendable, HTTPResponseError {
     }
 
     var response: Response {
-        Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: body())))
+        var headers: HTTPFields = [.contentType: "application/json"]
+        if let retryAfterSeconds { headers[.retryAfter] = String(retryAfterSeconds) }
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body())))
     }
 
     /// The error a response of Hummingbird's own (an unknown path, a wrong method) stands for.

@@ -46,6 +46,11 @@ public struct Gateway: Service, CustomStringConvertible {
         /// late at fusion at saturation (at 48 clients, a limit of 48 left hundreds of answers
         /// degraded, 32 a handful in thousands).
         public var maximumInFlight: Int = 32
+        /// Recommendations waiting at the door at once; one more is answered 503 with
+        /// `Retry-After` at once (0: no limit). 256 is ~8 times what is inside: at saturation
+        /// on this kind of machine (~700 answers/s) the last of them waits ~0.4 s, inside a
+        /// typical deadline; beyond that waiting only makes answers late.
+        public var maximumQueued: Int = 256
 
         public init(runDirectory: String, topologyPath: String, listen: String? = nil) {
             self.runDirectory = runDirectory
@@ -196,7 +201,7 @@ final class GatewayCore: Sendable {
         self.metrics = metrics
         self.layout = layout
         self.log = log
-        admission = AdmissionGate(limit: configuration.maximumInFlight)
+        admission = AdmissionGate(limit: configuration.maximumInFlight, queueLimit: configuration.maximumQueued)
         registry = try EpochRegistry(spec: spec, layout: layout, log: log, door: admission)
         executor = GraphExecutor(metrics: metrics, log: log, suspension: configuration.suspension, minimumAttempt: configuration.minimumAttempt)
         do {
@@ -231,10 +236,19 @@ final class GatewayCore: Sendable {
 
     /// Runs one recommendation on the current epoch, once the door lets it in; the deadline
     /// counts from its arrival.
-    func recommend(user: String, k: Int) async -> RecommendResponse {
+    /// - Throws: `APIError` 503 `overloaded` (with `Retry-After`) when the door's queue is full.
+    func recommend(user: String, k: Int) async throws(APIError) -> RecommendResponse {
         let id = RequestIDs.make()
         let began = ContinuousClock.now
-        guard await admission.enter() else {
+        switch await admission.enter() {
+        case .admitted:
+            break
+        case .full:
+            metrics.shed()
+            throw APIError(
+                503, "overloaded", "the gateway has \(admission.queueLimit) recommendations waiting; try again shortly",
+                retryAfterSeconds: 1)
+        case .cancelled:
             // Cancelled while waiting at the door (its caller has gone): nothing was asked
             // of the graph, and nothing is.
             return RecommendResponse(items: [], epoch: await registry.current.epoch, degraded: [], requestID: RequestIDs.text(id))

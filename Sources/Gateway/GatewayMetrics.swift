@@ -49,6 +49,11 @@ struct GatewayMetrics: Sendable {
         metrics.duration.recordNanoseconds(duration.nanoseconds)
     }
 
+    /// A recommendation turned away at the door (its queue was full).
+    func shed() {
+        Counter(label: "agentic_gateway_shed_total", factory: factory).increment()
+    }
+
     /// A recommendation that skipped `agent`.
     func degraded(agent: String) {
         Counter(label: "agentic_gateway_degraded_total", dimensions: [("agent", agent)], factory: factory).increment()

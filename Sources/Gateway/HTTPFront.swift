@@ -26,7 +26,7 @@ struct HTTPFront: Sendable {
     private func recommend(_ request: Request) async throws(APIError) -> Response {
         let body = try await jsonBody(request)
         let (user, k) = try Validation.recommendation(from: body.readableBytesView)
-        guard let answer = await core.recommend(user: user, k: k).json else {
+        guard let answer = try await core.recommend(user: user, k: k).json else {
             throw APIError(500, "internal", "the response could not be encoded")
         }
         return Self.json(bytes: answer)

@@ -39,7 +39,7 @@ struct NNGFront: Service {
         }
         do {
             let (user, k) = try Validation.recommendation(from: envelope.payload)
-            return reply(.reply, id: envelope.requestID, await core.recommend(user: user, k: k))
+            return reply(.reply, id: envelope.requestID, try await core.recommend(user: user, k: k))
         } catch {
             return reply(.error, id: envelope.requestID, ErrorReply(code: error.code, message: error.message))
         }
