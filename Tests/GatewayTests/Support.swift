@@ -25,28 +25,20 @@ func topologyYAML(epoch: Int, agents: [TestAgent], edges: [(String, String)], en
     return text
 }
 
-/// A temporary run: a short run directory under /tmp, fake agents, and the real
+/// A temporary run: the harness's short run directory and fake agents, and the real
 /// `agentic gateway` process. `stop()` ends everything it started.
 final class TestRun: @unchecked Sendable {
-    let directory: String
-    let layout: RunLayout
-    private(set) var agents: [String: FakeAgent] = [:]
+    private let harness: GatewayHarness
+    var directory: String { harness.directory }
+    var layout: RunLayout { harness.layout }
     private(set) var gateway: TestProcess?
     private(set) var baseURL = ""
 
-    init() throws {
-        var template = Array("/tmp/agw.XXXXXX".utf8CString)
-        guard let made = mkdtemp(&template) else { throw TestFailure("mkdtemp failed") }
-        directory = String(cString: made)
-        layout = RunLayout(runDirectory: directory)
-        try FileManager.default.createDirectory(atPath: layout.socketDirectory, withIntermediateDirectories: true)
-    }
+    init() throws { harness = try GatewayHarness() }
 
     @discardableResult
     func fake(_ name: String, replica: Int = 0, _ behaviour: FakeAgent.Behaviour) throws -> FakeAgent {
-        let agent = try FakeAgent(name, replica: replica, layout: layout, behaviour)
-        agents["\(name).\(replica)"] = agent
-        return agent
+        try harness.fake(name, replica: replica, behaviour)
     }
 
     func write(_ file: String, _ text: String) throws -> String {
@@ -65,8 +57,7 @@ final class TestRun: @unchecked Sendable {
 
     func stop() {
         gateway?.stop()
-        for agent in agents.values { agent.close() }
-        try? FileManager.default.removeItem(atPath: directory)
+        harness.stop()
     }
 
     deinit { stop() }
