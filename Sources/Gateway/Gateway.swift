@@ -94,7 +94,7 @@ public struct Gateway: Service, CustomStringConvertible {
         let router = makeRouter()
         var services: [any Service] = [EpochWatcher(core: core, layout: core.layout, log: log)]
         if let servedLog = core.servedLog { services.append(servedLog) }
-        if let nngAddress { services.append(NNGFront(core: core, address: nngAddress, log: log)) }
+        if let nngAddress { services.append(NNGFront(core: core, address: nngAddress, maximumPayload: configuration.maximumBodySize, log: log)) }
         let host = self.host
         let onListening = self.onListening
         let log = self.log

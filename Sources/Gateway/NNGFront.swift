@@ -7,15 +7,25 @@ import Transport
 /// The NNG req/rep front: a `.request` envelope whose payload is `{"user", "k"}` gets a
 /// `.reply` envelope with the same JSON as `POST /v1/recommend`, or an `.error` envelope
 /// holding an `ErrorReply`.
+///
+/// A message larger than `maximumPayload` (the HTTP body limit) plus the envelope's header is
+/// dropped by NNG before it is allocated, and the connection that sent it closed: the same
+/// bound as the HTTP front's 413, where no answer can be sent.
 struct NNGFront: Service {
     let core: GatewayCore
     let address: String
+    let maximumPayload: Int
     let log: Logger
+
+    /// Room for the envelope's fixed header and a trace id around the payload.
+    static let envelopeAllowance = 256
 
     func run() async throws {
         let replier: Replier
         do {
-            replier = try Replier()
+            var configuration = Replier.Configuration()
+            configuration.socket.maxReceiveSize = maximumPayload + Self.envelopeAllowance
+            replier = try Replier(configuration: configuration)
             try replier.listen(address)
         } catch {
             throw GatewayError(.transport, "listening at \(address): \(error)")

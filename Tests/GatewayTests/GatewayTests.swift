@@ -229,6 +229,14 @@ struct GatewayProcessTests {
         let error = try await requester.request(Message(envelope: bad), timeout: .seconds(10)).envelope()
         #expect(error.type == .error)
         #expect(try WireCodec.decode(ErrorReply.self, from: error.payload).code == "missing_field")
+
+        // Over the HTTP body limit (64 KiB): dropped unread, no answer; the front still serves.
+        let huge = Envelope(type: .request, requestID: 80, payload: Array(#"{"user": "\#(String(repeating: "x", count: 200_000))"}"#.utf8))
+        await #expect(throws: TransportError.self) {
+            try await requester.request(Message(envelope: huge), timeout: .milliseconds(500))
+        }
+        let again = try await requester.request(Message(envelope: request), timeout: .seconds(10)).envelope()
+        #expect(again.type == .reply)
     }
 
     @Test func theGatewayExitsWhenItsParentsPipeCloses() async throws {
