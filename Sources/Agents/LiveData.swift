@@ -1,12 +1,23 @@
 import Dataset
 import Foundation
+import Logging
 import Recommender
 
 /// One agent's live view of the world: the catalogue (which grows when feedback names an item
 /// nobody has seen), every user's history and the items' popularity, starting from the
 /// training matrix and updated by each feedback event. Each agent process keeps its own copy,
 /// fed by the same `feedback` topic, so no agent waits on another to learn.
+///
+/// Feedback may name items and users nobody has seen, and anyone who can post feedback can
+/// make up as many as they like: at most `maximumNewItems` items and `maximumNewUsers` users
+/// join from feedback; events past that are refused (not applied) and counted.
 struct LiveData: Sendable {
+    /// Items feedback may add to the catalogue (six times MovieLens-100K's): each makes every
+    /// request's score vectors longer.
+    static let defaultMaximumNewItems = 10_000
+    /// Users feedback may add (their histories live in memory).
+    static let defaultMaximumNewUsers = 200_000
+
     /// One user's history: item indices in arrival order, their ratings, and a set for lookups.
     struct History: Sendable, Equatable {
         var items: [Int] = []
@@ -46,6 +57,13 @@ struct LiveData: Sendable {
     /// The store sequence through which the view's starting data already holds feedback: a
     /// replay at start hands it the events after (see `Replay.swift`).
     let feedbackThrough: Int64
+    var maximumNewItems = LiveData.defaultMaximumNewItems
+    var maximumNewUsers = LiveData.defaultMaximumNewUsers
+    /// Users with a history that only feedback gave them.
+    private var newUsers = 0
+    /// Events refused because they would have added an item, or a user, past the limit.
+    private(set) var refusedNewItems = 0
+    private(set) var refusedNewUsers = 0
 
     /// The view of `data` with histories from `matrix` (default: the serving training matrix).
     init(data: MovieLensData, training matrix: InteractionMatrix? = nil) {
@@ -102,8 +120,19 @@ struct LiveData: Sendable {
     /// Idempotent, and must stay so: applying an event again (a replay at start overlaps the
     /// live topic) leaves the view as it was: the pair is in the history already, so nothing is
     /// appended and popularity is not counted again; only the rating is set, to the same value.
+    /// Nil too for an event refused because it would add an item or a user past the limits.
     mutating func apply(_ event: FeedbackPayload) -> Applied? {
         guard event.isInteraction else { return nil }
+        if itemIndexByID[event.item] == nil, itemIDs.count - fittedItemCount >= maximumNewItems {
+            refusedNewItems += 1
+            return nil
+        }
+        let isNewUser = changedHistories[event.user] == nil && userIndexByID[event.user] == nil
+        if isNewUser, newUsers >= maximumNewUsers {
+            refusedNewUsers += 1
+            return nil
+        }
+        if isNewUser { newUsers += 1 }
         let (item, newItem) = itemIndex(adding: event.item)
         var updated = self.history(event.user)
         let rating = event.event == "rating" ? (event.value ?? maximumRating) : maximumRating
@@ -120,6 +149,38 @@ struct LiveData: Sendable {
         updated.changed = true
         changedHistories[event.user] = updated
         return Applied(user: event.user, item: item, newItem: newItem, newInteraction: newInteraction)
+    }
+
+    /// Decodes and applies one event from the `feedback` topic for `agent`, saying in its log
+    /// when events are refused (at the 1st, 10th, 100th… refusal: a flood stays a few lines).
+    mutating func take(_ payload: [UInt8], agent: String) {
+        guard let event = FeedbackPayload.decode(payload) else {
+            Self.logger(agent).warning("undecodable feedback event")
+            return
+        }
+        let refused = refusedNewItems + refusedNewUsers
+        _ = apply(event)
+        let now = refusedNewItems + refusedNewUsers
+        if now > refused, Self.isPowerOfTen(now) {
+            Self.logger(agent).notice(
+                "feedback refused: it would grow the live catalogue past its limits",
+                metadata: [
+                    "refused_new_items": "\(refusedNewItems)", "refused_new_users": "\(refusedNewUsers)",
+                    "maximum_new_items": "\(maximumNewItems)", "maximum_new_users": "\(maximumNewUsers)",
+                ])
+        }
+    }
+
+    private static func logger(_ agent: String) -> Logger {
+        var log = Logger(label: "agentic.agent")
+        log[metadataKey: "agent"] = "\(agent)"
+        return log
+    }
+
+    private static func isPowerOfTen(_ n: Int) -> Bool {
+        var n = n
+        while n >= 10, n % 10 == 0 { n /= 10 }
+        return n == 1
     }
 }
 

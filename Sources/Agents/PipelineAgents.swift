@@ -35,7 +35,7 @@ public actor HistoryRouterAgent: Agent {
     }
 
     public func feedback(_ payload: [UInt8]) async {
-        if let event = FeedbackPayload.decode(payload) { _ = live.apply(event) }
+        live.take(payload, agent: context.name)
     }
 }
 
@@ -80,6 +80,6 @@ public actor GenreMMRAgent: Agent {
     }
 
     public func feedback(_ payload: [UInt8]) async {
-        if let event = FeedbackPayload.decode(payload) { _ = live.apply(event) }
+        live.take(payload, agent: context.name)
     }
 }

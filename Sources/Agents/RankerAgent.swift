@@ -112,7 +112,7 @@ public actor LearnedRankAgent: Agent {
     }
 
     public func feedback(_ payload: [UInt8]) async {
-        if let event = FeedbackPayload.decode(payload) { _ = live.apply(event) }
+        live.take(payload, agent: context.name)
     }
 
     /// Whether a model was trained (false: pass-through).

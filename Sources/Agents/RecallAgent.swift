@@ -180,10 +180,6 @@ public actor RecallAgent: Agent {
     }
 
     public func feedback(_ payload: [UInt8]) async {
-        guard let event = FeedbackPayload.decode(payload) else {
-            log.warning("undecodable feedback event")
-            return
-        }
-        _ = live.apply(event)
+        live.take(payload, agent: context.name)
     }
 }
