@@ -55,9 +55,10 @@ public struct HistoryReport: Codable, Sendable, Equatable {
 
 extension Coordinator {
     /// The changed fields the running processes are bound to (the gateway's listeners, its
-    /// NNG front, the transport): neither a swap nor an experiment can apply them.
+    /// NNG front, its limits, the transport): neither a swap nor an experiment can apply them.
     static func fixedFields(_ diff: TopologyDiff) -> [String] {
-        diff.gatewayChanges.filter { $0.field == "listen" || $0.field == "nng" }.map { "gateway.\($0.field)" }
+        let bound: Set<String> = ["listen", "nng", "max_in_flight", "max_queued", "max_body_bytes"]
+        return diff.gatewayChanges.filter { bound.contains($0.field) }.map { "gateway.\($0.field)" }
             + diff.otherChanges.filter { $0.field.hasPrefix("transport.") }.map(\.field)
     }
 

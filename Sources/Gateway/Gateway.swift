@@ -34,8 +34,9 @@ public struct Gateway: Service, CustomStringConvertible {
         public var topologyPath: String
         /// Overrides the topology's first `gateway.listen` address (`http://HOST:PORT`, port 0 picks one).
         public var listen: String?
-        /// Largest request body accepted; larger ones get 413.
-        public var maximumBodySize: Int = 64 * 1024
+        /// Largest request body accepted; larger ones get 413 (nil: the topology's
+        /// `gateway.max_body_bytes`, else 64 KiB).
+        public var maximumBodySize: Int?
         /// How long a replica that failed is tried after its siblings.
         public var suspension: Duration = .milliseconds(500)
         /// No attempt on an agent is started with less time left than this.
@@ -44,13 +45,25 @@ public struct Gateway: Service, CustomStringConvertible {
         /// their deadline running (0: no limit). Enough to keep every core busy through the
         /// graph's hops and to fill the agents' batches, few enough that those inside are not
         /// late at fusion at saturation (at 48 clients, a limit of 48 left hundreds of answers
-        /// degraded, 32 a handful in thousands).
-        public var maximumInFlight: Int = 32
+        /// degraded, 32 a handful in thousands). nil: the topology's `gateway.max_in_flight`, else 32.
+        public var maximumInFlight: Int?
         /// Recommendations waiting at the door at once; one more is answered 503 with
         /// `Retry-After` at once (0: no limit). 256 is ~8 times what is inside: at saturation
         /// on this kind of machine (~700 answers/s) the last of them waits ~0.4 s, inside a
-        /// typical deadline; beyond that waiting only makes answers late.
-        public var maximumQueued: Int = 256
+        /// typical deadline; beyond that waiting only makes answers late. nil: the topology's
+        /// `gateway.max_queued`, else 256.
+        public var maximumQueued: Int?
+
+        /// These settings with every limit decided: set here, else `gateway`'s, else the default.
+        func resolved(by gateway: GatewaySpec) -> Configuration {
+            var resolved = self
+            resolved.maximumBodySize = maximumBodySize ?? gateway.maximumBodyBytes ?? 64 * 1024
+            resolved.maximumInFlight = maximumInFlight ?? gateway.maximumInFlight ?? 32
+            resolved.maximumQueued = maximumQueued ?? gateway.maximumQueued ?? 256
+            return resolved
+        }
+
+        var bodyLimit: Int { maximumBodySize ?? 64 * 1024 }
 
         public init(runDirectory: String, topologyPath: String, listen: String? = nil) {
             self.runDirectory = runDirectory
@@ -77,6 +90,7 @@ public struct Gateway: Service, CustomStringConvertible {
         let listen = configuration.listen ?? spec.gateway.listen.first ?? "http://127.0.0.1:0"
         (host, port) = try Self.parse(listen: listen, allowNonLoopback: spec.gateway.allowNonLoopback)
         let layout = RunLayout(runDirectory: configuration.runDirectory)
+        let configuration = configuration.resolved(by: spec.gateway)
         self.configuration = configuration
         self.log = logger
         self.onListening = onListening
@@ -94,7 +108,7 @@ public struct Gateway: Service, CustomStringConvertible {
         let router = makeRouter()
         var services: [any Service] = [EpochWatcher(core: core, layout: core.layout, log: log)]
         if let servedLog = core.servedLog { services.append(servedLog) }
-        if let nngAddress { services.append(NNGFront(core: core, address: nngAddress, maximumPayload: configuration.maximumBodySize, log: log)) }
+        if let nngAddress { services.append(NNGFront(core: core, address: nngAddress, maximumPayload: configuration.bodyLimit, log: log)) }
         let host = self.host
         let onListening = self.onListening
         let log = self.log
@@ -125,7 +139,7 @@ public struct Gateway: Service, CustomStringConvertible {
     public func makeRouter() -> Router<BasicRequestContext> {
         let router = Router()
         router.add(middleware: JSONErrorMiddleware<BasicRequestContext>(metrics: core.metrics))
-        HTTPFront(core: core, maximumBodySize: configuration.maximumBodySize).register(on: router)
+        HTTPFront(core: core, maximumBodySize: configuration.bodyLimit).register(on: router)
         return router
     }
 
@@ -201,7 +215,8 @@ final class GatewayCore: Sendable {
         self.metrics = metrics
         self.layout = layout
         self.log = log
-        admission = AdmissionGate(limit: configuration.maximumInFlight, queueLimit: configuration.maximumQueued)
+        let configuration = configuration.resolved(by: spec.gateway)
+        admission = AdmissionGate(limit: configuration.maximumInFlight ?? 0, queueLimit: configuration.maximumQueued ?? 0)
         registry = try EpochRegistry(spec: spec, layout: layout, log: log, door: admission)
         executor = GraphExecutor(metrics: metrics, log: log, suspension: configuration.suspension, minimumAttempt: configuration.minimumAttempt)
         do {

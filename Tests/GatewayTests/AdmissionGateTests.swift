@@ -154,11 +154,9 @@ struct GatewayAdmissionTests {
         let agent = try harness.fake("only", .silent)
         let topology = topologyYAML(
             epoch: 1, agents: [.init(name: "only", kind: "recall.static")], edges: [], entry: "only", exit: "only",
-            deadlineMilliseconds: 2_000)
-        var configuration = Gateway.Configuration(runDirectory: harness.directory, topologyPath: "")
-        configuration.maximumInFlight = 1
-        configuration.maximumQueued = 1
-        try await harness.test(topology: topology, configuration: configuration) { client in
+            deadlineMilliseconds: 2_000) + "  max_in_flight: 1\n  max_queued: 1\n"
+        // The limits come from the topology's gateway section.
+        try await harness.test(topology: topology) { client in
             let body = ByteBuffer(string: #"{"user": "u1"}"#)
             let headers: HTTPFields = [.contentType: "application/json"]
             try await withThrowingTaskGroup(of: Void.self) { group in

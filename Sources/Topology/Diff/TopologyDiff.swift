@@ -69,7 +69,8 @@ public struct TopologyDiff: Sendable, Equatable, Codable, CustomStringConvertibl
     public var edgesRemoved: [Edge]
     /// Edges in both whose segments changed.
     public var edgesChanged: [EdgeChange]
-    /// Changes to the gateway (`listen`, `nng`, `entry`, `exit`, `deadline_ms`, `allow_non_loopback`).
+    /// Changes to the gateway (`listen`, `nng`, `entry`, `exit`, `deadline_ms`, `allow_non_loopback`,
+    /// `max_in_flight`, `max_queued`, `max_body_bytes`).
     public var gatewayChanges: [FieldChange]
     /// Changes elsewhere: `name`, `transport.*`, `rewards.*`.
     public var otherChanges: [FieldChange]
@@ -111,6 +112,10 @@ public struct TopologyDiff: Sendable, Equatable, Codable, CustomStringConvertibl
         Self.compare("exit", a.exit, b.exit, into: &gateway)
         Self.compare("deadline_ms", String(a.deadlineMilliseconds), String(b.deadlineMilliseconds), into: &gateway)
         Self.compare("allow_non_loopback", String(a.allowNonLoopback), String(b.allowNonLoopback), into: &gateway)
+        let limit = { (value: Int?) in value.map(String.init) ?? "default" }
+        Self.compare("max_in_flight", limit(a.maximumInFlight), limit(b.maximumInFlight), into: &gateway)
+        Self.compare("max_queued", limit(a.maximumQueued), limit(b.maximumQueued), into: &gateway)
+        Self.compare("max_body_bytes", limit(a.maximumBodyBytes), limit(b.maximumBodyBytes), into: &gateway)
         gatewayChanges = gateway
 
         var other: [FieldChange] = []

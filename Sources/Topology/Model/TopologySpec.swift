@@ -128,6 +128,12 @@ public struct GatewaySpec: Sendable, Equatable, Codable {
     public var deadlineMilliseconds: Int
     /// Lets the gateway listen on a non-loopback address.
     public var allowNonLoopback: Bool
+    /// Recommendations walking the graph at once (`max_in_flight`; nil: the gateway's default, 32; 0: no limit).
+    public var maximumInFlight: Int?
+    /// Recommendations waiting at the door; one more is answered 503 (`max_queued`; nil: 256; 0: no limit).
+    public var maximumQueued: Int?
+    /// The largest request body, HTTP and NNG front alike (`max_body_bytes`; nil: 65,536).
+    public var maximumBodyBytes: Int?
 
     enum CodingKeys: String, CodingKey {
         case listen
@@ -136,6 +142,9 @@ public struct GatewaySpec: Sendable, Equatable, Codable {
         case exit
         case deadlineMilliseconds = "deadline_ms"
         case allowNonLoopback = "allow_non_loopback"
+        case maximumInFlight = "max_in_flight"
+        case maximumQueued = "max_queued"
+        case maximumBodyBytes = "max_body_bytes"
     }
 
     public init(
@@ -144,7 +153,10 @@ public struct GatewaySpec: Sendable, Equatable, Codable {
         entry: [String],
         exit: String,
         deadlineMilliseconds: Int = 200,
-        allowNonLoopback: Bool = false
+        allowNonLoopback: Bool = false,
+        maximumInFlight: Int? = nil,
+        maximumQueued: Int? = nil,
+        maximumBodyBytes: Int? = nil
     ) {
         self.listen = listen
         self.nng = nng
@@ -152,6 +164,9 @@ public struct GatewaySpec: Sendable, Equatable, Codable {
         self.exit = exit
         self.deadlineMilliseconds = deadlineMilliseconds
         self.allowNonLoopback = allowNonLoopback
+        self.maximumInFlight = maximumInFlight
+        self.maximumQueued = maximumQueued
+        self.maximumBodyBytes = maximumBodyBytes
     }
 
     /// The per-request deadline.

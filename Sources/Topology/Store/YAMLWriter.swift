@@ -100,6 +100,9 @@ struct YAMLWriter {
         line(1, "exit: \(Self.scalar(gateway.exit))")
         line(1, "deadline_ms: \(gateway.deadlineMilliseconds)")
         if gateway.allowNonLoopback { line(1, "allow_non_loopback: true") }
+        if let value = gateway.maximumInFlight { line(1, "max_in_flight: \(value)") }
+        if let value = gateway.maximumQueued { line(1, "max_queued: \(value)") }
+        if let value = gateway.maximumBodyBytes { line(1, "max_body_bytes: \(value)") }
     }
 
     private mutating func writeRewards(_ rewards: RewardsSpec) {

@@ -20,7 +20,9 @@ struct NodeDecoder {
     static let dimensionKeys = ["type", "min", "max", "values", "log"]
     static let restartKeys = ["policy", "intensity", "period_s", "backoff_ms", "max_backoff_ms"]
     static let edgeKeys = ["from", "to", "segments"]
-    static let gatewayKeys = ["listen", "nng", "entry", "exit", "deadline_ms", "allow_non_loopback"]
+    static let gatewayKeys = [
+        "listen", "nng", "entry", "exit", "deadline_ms", "allow_non_loopback", "max_in_flight", "max_queued", "max_body_bytes",
+    ]
     static let rewardsKeys = ["inner", "outer"]
     static let outerKeys = ["metric", "latency_budget_ms", "diversity_floor"]
 
@@ -241,6 +243,15 @@ struct NodeDecoder {
             let value = bool(node, FieldPath.key(field, "allow_non_loopback"))
         {
             gateway.allowNonLoopback = value
+        }
+        if let node = optional(map, "max_in_flight"), let value = int(node, FieldPath.key(field, "max_in_flight")) {
+            gateway.maximumInFlight = value
+        }
+        if let node = optional(map, "max_queued"), let value = int(node, FieldPath.key(field, "max_queued")) {
+            gateway.maximumQueued = value
+        }
+        if let node = optional(map, "max_body_bytes"), let value = int(node, FieldPath.key(field, "max_body_bytes")) {
+            gateway.maximumBodyBytes = value
         }
         return gateway
     }

@@ -16,6 +16,9 @@ struct SemanticChecker {
 
     static let replicaRange = 1...16
     static let deadlineRange = 1...600_000
+    static let inFlightRange = 0...100_000
+    static let queuedRange = 0...10_000_000
+    static let bodyBytesRange = 1_024...(16 << 20)
     static let maxNameLength = 64
 
     mutating func check(_ spec: inout TopologySpec) {
@@ -363,6 +366,14 @@ struct SemanticChecker {
     ) {
         if gateway.listen.isEmpty && gateway.nng == nil {
             issue(.missingField, "gateway.listen", "the gateway needs a listen address or an nng address")
+        }
+        for (key, value, range) in [
+            ("max_in_flight", gateway.maximumInFlight, Self.inFlightRange), ("max_queued", gateway.maximumQueued, Self.queuedRange),
+            ("max_body_bytes", gateway.maximumBodyBytes, Self.bodyBytesRange),
+        ] {
+            if let value, !range.contains(value) {
+                issue(.outOfRange, "gateway.\(key)", "\(key) must be in \(range.lowerBound)…\(range.upperBound), found \(value)")
+            }
         }
         for (index, address) in gateway.listen.enumerated() {
             checkAddress(
