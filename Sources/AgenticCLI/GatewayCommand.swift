@@ -40,6 +40,7 @@ struct GatewayCommand: AsyncParsableCommand {
             if let limit = ProcessInfo.processInfo.environment["AGENTIC_GATEWAY_MAX_QUEUED"].flatMap(Int.init), limit >= 0 {
                 configuration.maximumQueued = limit
             }
+            configuration.apiKeys = try Self.apiKeys(ProcessInfo.processInfo.environment)
             gateway = try Gateway(
                 configuration: configuration,
                 logger: log,
@@ -59,5 +60,21 @@ struct GatewayCommand: AsyncParsableCommand {
             await group.triggerGracefulShutdown()
         }
         try await group.run()
+    }
+
+    /// The API keys from `AGENTIC_API_KEYS_FILE` (one per line) or `AGENTIC_API_KEYS`
+    /// (comma-separated); `AGENTIC_API_KEYS_FOR_READS=1` makes reads need one too.
+    static func apiKeys(_ environment: [String: String]) throws -> APIKeys? {
+        var keys: [String] = []
+        if let file = environment["AGENTIC_API_KEYS_FILE"], !file.isEmpty {
+            do {
+                keys += APIKeys.parse(try String(contentsOfFile: file, encoding: .utf8))
+            } catch {
+                throw CLIError("cannot read the API keys file \(file): \(error.localizedDescription)")
+            }
+        }
+        if let list = environment["AGENTIC_API_KEYS"] { keys += APIKeys.parse(list, separator: ",") }
+        guard !keys.isEmpty else { return nil }
+        return APIKeys(keys, requiredForReads: environment["AGENTIC_API_KEYS_FOR_READS"] == "1")
     }
 }

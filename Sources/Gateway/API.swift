@@ -1,5 +1,6 @@
 import AgentProtocol
 import Foundation
+import HTTPTypes
 import Hummingbird
 
 /// The body of `POST /v1/recommend` (and of an NNG front request).
@@ -143,6 +144,8 @@ struct APIError: Error, Sendable, HTTPResponseError {
     var message: String
     /// Sent as `Retry-After` (an overloaded gateway says when to come back).
     var retryAfterSeconds: Int?
+    /// More headers of the answer (`WWW-Authenticate` on a 401).
+    var headers: [(HTTPField.Name, String)] = []
 
     init(_ status: HTTPResponse.Status, _ code: String, _ message: String, retryAfterSeconds: Int? = nil) {
         self.status = status
@@ -169,7 +172,14 @@ struct APIError: Error, Sendable, HTTPResponseError {
     var response: Response {
         var headers: HTTPFields = [.contentType: "application/json"]
         if let retryAfterSeconds { headers[.retryAfter] = String(retryAfterSeconds) }
+        for (name, value) in self.headers { headers[name] = value }
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body())))
+    }
+
+    func withHeader(_ name: HTTPField.Name, _ value: String) -> APIError {
+        var error = self
+        error.headers.append((name, value))
+        return error
     }
 
     /// The error a response of Hummingbird's own (an unknown path, a wrong method) stands for.

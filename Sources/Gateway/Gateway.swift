@@ -65,6 +65,11 @@ public struct Gateway: Service, CustomStringConvertible {
 
         var bodyLimit: Int { maximumBodySize ?? 64 * 1024 }
 
+        /// The keys write endpoints require (nil or empty: none; then the HTTP listener must
+        /// be on loopback). `agentic gateway` reads them from `AGENTIC_API_KEYS_FILE` or
+        /// `AGENTIC_API_KEYS`.
+        public var apiKeys: APIKeys?
+
         public init(runDirectory: String, topologyPath: String, listen: String? = nil) {
             self.runDirectory = runDirectory
             self.topologyPath = topologyPath
@@ -89,6 +94,12 @@ public struct Gateway: Service, CustomStringConvertible {
         let spec = try GatewayCore.load(configuration.topologyPath)
         let listen = configuration.listen ?? spec.gateway.listen.first ?? "http://127.0.0.1:0"
         (host, port) = try Self.parse(listen: listen, allowNonLoopback: spec.gateway.allowNonLoopback)
+        if !Self.isLoopback(host), configuration.apiKeys?.isEmpty ?? true {
+            // Anyone who reaches the port could write feedback, and so change what everyone is shown.
+            throw GatewayError(
+                .invalidListenAddress,
+                "\(host) is not loopback: the gateway needs API keys for its write endpoints there (AGENTIC_API_KEYS_FILE or AGENTIC_API_KEYS)")
+        }
         let layout = RunLayout(runDirectory: configuration.runDirectory)
         let configuration = configuration.resolved(by: spec.gateway)
         self.configuration = configuration
@@ -139,6 +150,9 @@ public struct Gateway: Service, CustomStringConvertible {
     public func makeRouter() -> Router<BasicRequestContext> {
         let router = Router()
         router.add(middleware: JSONErrorMiddleware<BasicRequestContext>(metrics: core.metrics))
+        if let keys = configuration.apiKeys, !keys.isEmpty {
+            router.add(middleware: APIKeyMiddleware<BasicRequestContext>(keys: keys, metrics: core.metrics))
+        }
         HTTPFront(core: core, maximumBodySize: configuration.bodyLimit).register(on: router)
         return router
     }
@@ -178,12 +192,13 @@ public struct Gateway: Service, CustomStringConvertible {
         }
         let port = url.port ?? 80
         guard (0...65535).contains(port) else { throw GatewayError(.invalidListenAddress, "port \(port) is out of range") }
-        let loopback = ["127.0.0.1", "localhost", "::1", "[::1]"].contains(host)
-        guard loopback || allowNonLoopback else {
+        guard isLoopback(host) || allowNonLoopback else {
             throw GatewayError(.invalidListenAddress, "\(host) is not loopback and the topology does not allow it")
         }
         return (host, port)
     }
+
+    static func isLoopback(_ host: String) -> Bool { ["127.0.0.1", "localhost", "::1", "[::1]"].contains(host) }
 
     /// A bare ipc name (`ipc://gateway.sock`) lives in the run directory.
     static func resolve(nng address: String, runDirectory: String) -> String {

@@ -49,6 +49,11 @@ struct GatewayMetrics: Sendable {
         metrics.duration.recordNanoseconds(duration.nanoseconds)
     }
 
+    /// A request turned away for a missing or wrong API key.
+    func unauthorized(route: String) {
+        Counter(label: "agentic_gateway_unauthorized_total", dimensions: [("route", route)], factory: factory).increment()
+    }
+
     /// A recommendation turned away at the door (its queue was full).
     func shed() {
         Counter(label: "agentic_gateway_shed_total", factory: factory).increment()
