@@ -22,11 +22,12 @@ public enum HTTP {
     /// Sends one request; throws when the connection fails or `timeout` passes.
     public static func request(
         _ method: String, _ url: String, body: Data? = nil, contentType: String? = "application/json",
-        timeout: Duration = .seconds(10)
+        headers: [String: String] = [:], timeout: Duration = .seconds(10)
     ) async throws -> HTTPAnswer {
         var request = HTTPClientRequest(url: url)
         request.method = HTTPMethod(rawValue: method)
         if let contentType { request.headers.add(name: "Content-Type", value: contentType) }
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
         if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
         let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
         let response = try await HTTPClient.shared.execute(request, timeout: .milliseconds(Int64(seconds * 1000)))

@@ -239,6 +239,24 @@ struct GatewayProcessTests {
         #expect(again.type == .reply)
     }
 
+    @Test func theGatewayProcessTakesItsAPIKeysFromAFile() async throws {
+        let run = try TestRun()
+        defer { run.stop() }
+        try run.fake("router", .items([]))
+        let topology = try run.write("t.yaml", topologyYAML(
+            epoch: 1, agents: [.init(name: "router", kind: "router")], edges: [], entry: "router", exit: "router"))
+        let keys = try run.write("keys", "# the test's key\nk-123\n")
+        try await run.startGateway(topology: topology, environment: ["AGENTIC_API_KEYS_FILE": keys])
+        let click = #"{"user": "u1", "item": "7", "event": "click"}"#
+        let refused = try await run.post("/v1/feedback", click)
+        #expect(refused.status == 401)
+        #expect(try refused.errorCode() == "unauthorized")
+        let answer = try await HTTP.request(
+            "POST", run.baseURL + "/v1/feedback", body: Data(click.utf8), contentType: "application/json",
+            headers: ["Authorization": "Bearer k-123"])
+        #expect(answer.status == 202)
+    }
+
     @Test func theGatewayExitsWhenItsParentsPipeCloses() async throws {
         let run = try TestRun()
         defer { run.stop() }

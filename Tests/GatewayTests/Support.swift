@@ -48,8 +48,8 @@ final class TestRun: @unchecked Sendable {
     }
 
     /// Starts the gateway on `topology` and waits for its `listening` line.
-    func startGateway(topology: String) async throws {
-        let process = try TestProcess.agentic(["gateway", "--run-dir", directory, "--topology", topology])
+    func startGateway(topology: String, environment: [String: String] = [:]) async throws {
+        let process = try TestProcess.agentic(["gateway", "--run-dir", directory, "--topology", topology], environment: environment)
         gateway = process
         let line = try await process.waitForLine { $0.hasPrefix("listening ") }
         baseURL = String(line.dropFirst("listening ".count))
