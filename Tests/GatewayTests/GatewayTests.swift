@@ -257,6 +257,25 @@ struct GatewayProcessTests {
         #expect(answer.status == 202)
     }
 
+    @Test func theGatewayProcessShedsPastItsQueueWith503() async throws {
+        let run = try TestRun()
+        defer { run.stop() }
+        let agent = try run.fake("only", .silent)
+        let topology = try run.write("t.yaml", topologyYAML(
+            epoch: 1, agents: [.init(name: "only", kind: "recall.static")], edges: [], entry: "only", exit: "only",
+            deadlineMilliseconds: 2_000) + "  max_in_flight: 1\n  max_queued: 1\n")
+        try await run.startGateway(topology: topology)
+        let first = Task { try await run.post("/v1/recommend", #"{"user": "u1"}"#) }
+        try await waitUntil("the first request is inside") { agent.requests >= 1 }
+        async let second = run.post("/v1/recommend", #"{"user": "u2"}"#)
+        async let third = run.post("/v1/recommend", #"{"user": "u3"}"#)
+        let statuses = try await [second.status, third.status].sorted()
+        #expect(statuses == [200, 503], "one waits (answered, degraded, at its deadline), one is shed")
+        #expect(try await first.value.status == 200)
+        let metrics = try await run.http("GET", "/metrics")
+        #expect(String(decoding: metrics.body, as: UTF8.self).contains("agentic_gateway_shed_total 1"))
+    }
+
     @Test func theGatewayExitsWhenItsParentsPipeCloses() async throws {
         let run = try TestRun()
         defer { run.stop() }
