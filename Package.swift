@@ -251,7 +251,8 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Topology"], swiftSettings: strict),
+        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Topology", "Store", "AgenticTesting"], swiftSettings: strict),
+        .testTarget(name: "AgentProtocolTests", dependencies: ["AgentProtocol", "Transport"], swiftSettings: strict),
         .testTarget(name: "DemoTests", dependencies: ["Demo", "Topology", "AgenticTesting"], swiftSettings: strict),
         .testTarget(
             name: "EvaluationTests", dependencies: ["Evaluation", "Evolution", "Recommender", "Dataset", "Topology", "AgenticTesting"],

@@ -3,7 +3,7 @@ import Testing
 import Topology
 
 @Suite("Writing, history and diff")
-struct StoreTests {
+struct TopologyStoreTests {
     @Test("parse(write(spec)) == spec", arguments: ["minimal.yaml", "movielens.yaml"])
     func roundTripExamples(name: String) throws {
         let spec = try TopologyValidator.load(contentsOf: Paths.example(name))
