@@ -253,7 +253,7 @@ let package = Package(
         ),
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Topology", "Store", "AgenticTesting"], swiftSettings: strict),
         .testTarget(name: "AgentProtocolTests", dependencies: ["AgentProtocol", "Transport"], swiftSettings: strict),
-        .testTarget(name: "DemoTests", dependencies: ["Demo", "Topology", "AgenticTesting"], swiftSettings: strict),
+        .testTarget(name: "DemoTests", dependencies: ["Demo", "Dataset", "Topology", "AgenticTesting"], swiftSettings: strict),
         .testTarget(
             name: "EvaluationTests", dependencies: ["Evaluation", "Evolution", "Recommender", "Dataset", "Topology", "AgenticTesting"],
             swiftSettings: strict),

@@ -67,7 +67,7 @@ public struct DemoDriver: Sendable {
         let client = GatewayClient(
             base: configuration.gateway, timeout: configuration.requestTimeout, connections: configuration.connections)
         let context = DemoContext(gateway: configuration.gateway, recorder: recorder, client: client)
-        let ledger = ClickLedger()
+        let ledger = SequenceLedger()
         _ = try? await context.snapshotTopology()
         let replayOver = DemoStop()
         let steps = Task { await runSteps(scenario, context: context, stop: stop, over: replayOver) }
@@ -115,7 +115,7 @@ public struct DemoDriver: Sendable {
 
     private func one(
         _ user: HeldOutUsers.User, scheduled: ContinuousClock.Instant, client: GatewayClient, recorder: Recorder,
-        ledger: ClickLedger, context: DemoContext
+        ledger: SequenceLedger, context: DemoContext
     ) async {
         var outcome = Outcome()
         let answer: GatewayClient.Recommendation
@@ -130,21 +130,21 @@ public struct DemoDriver: Sendable {
         // requests is latency the user would have seen (no coordinated omission).
         let latency = ContinuousClock.now - scheduled
         outcome.latencyMicroseconds = UInt64(max(0, latency.seconds * 1e6))
-        // A held-out item is clicked once: on a later visit the system rightly filters it as
-        // seen, so the visit is judged on what is left to find.
-        let remaining = await ledger.remaining(of: user)
-        let quality = OnlineQuality.score(items: answer.items.map(\.item), clicks: remaining, k: configuration.k)
-        await ledger.clicked(quality.clicked, by: user.id)
+        // Each visit is judged on the user's next held-out item, in the order the user took
+        // them, and that item is then taken (clicked) whether it was in the list or not: every
+        // visit has one thing to find, and the system learns what the user did before the next.
+        let target = await ledger.take(user)
+        let quality = OnlineQuality.score(items: answer.items.map(\.item), clicks: target.map { [$0] } ?? [], k: configuration.k)
         outcome.epoch = answer.epoch
         outcome.degraded = !answer.degraded.isEmpty
-        outcome.scored = !remaining.isEmpty
+        outcome.scored = target != nil
         outcome.hit = quality.hit
         outcome.ndcg = quality.ndcg
-        outcome.clicks = quality.clicked.count
+        outcome.clicks = target == nil ? 0 : 1
         if await recorder.record(outcome), !(await recorder.hasTopology(answer.epoch)) {
             _ = try? await context.snapshotTopology()
         }
-        for item in quality.clicked {
+        for item in target.map({ [$0] }) ?? [] {
             do {
                 try await client.feedback(user: user.id, item: item, requestID: answer.requestID)
                 await recorder.recordFeedback(accepted: true)
@@ -223,18 +223,17 @@ public struct DemoDriver: Sendable {
     }
 }
 
-/// The held-out items each user has clicked so far in this replay (users come round again
-/// when the replay outlasts one pass over them).
-actor ClickLedger {
-    private var clicked: [String: Set<String>] = [:]
+/// How far each user has got through their held-out sequence in this replay (users come
+/// round again when the replay outlasts one pass over them).
+actor SequenceLedger {
+    private var taken: [String: Int] = [:]
 
-    func remaining(of user: HeldOutUsers.User) -> Set<String> {
-        guard let done = clicked[user.id] else { return user.clicks }
-        return user.clicks.subtracting(done)
-    }
-
-    func clicked(_ items: [String], by user: String) {
-        guard !items.isEmpty else { return }
-        clicked[user, default: []].formUnion(items)
+    /// The user's next held-out item, now taken (a later visit gets the one after); nil when
+    /// the user has taken them all.
+    func take(_ user: HeldOutUsers.User) -> String? {
+        let position = taken[user.id, default: 0]
+        guard position < user.sequence.count else { return nil }
+        taken[user.id] = position + 1
+        return user.sequence[position]
     }
 }

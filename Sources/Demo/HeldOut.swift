@@ -1,12 +1,20 @@
 public import Dataset
 import Foundation
 
-/// The users the demo replays and, for each, the items it clicks: its held-out (test)
-/// interactions of split P1, never seen by the models that were fitted on train.
+/// The users the demo replays and, for each, the items it takes: its held-out (test)
+/// interactions of split P1 in the order the user made them, never seen by the models that
+/// were fitted on train.
 public struct HeldOutUsers: Sendable {
     public struct User: Sendable {
         public var id: String
-        public var clicks: Set<String>
+        /// The held-out items in time order (timestamp, then item id), each once: one visit
+        /// reveals the next.
+        public var sequence: [String]
+
+        public init(id: String, sequence: [String]) {
+            self.id = id
+            self.sequence = sequence
+        }
     }
 
     /// In replay order: a fixed hash order, so a run does not favour low user ids.
@@ -21,10 +29,14 @@ public struct HeldOutUsers: Sendable {
 
     /// The test part of the interactions, grouped by user.
     public init(test: [Interaction], source: String) {
-        var byUser: [Int: Set<String>] = [:]
-        for row in test { byUser[row.user, default: []].insert(String(row.item)) }
+        var byUser: [Int: [Interaction]] = [:]
+        for row in test { byUser[row.user, default: []].append(row) }
         users = byUser.keys.sorted { SplitMix64.hash(UInt64($0)) < SplitMix64.hash(UInt64($1)) }
-            .map { User(id: String($0), clicks: byUser[$0]!) }
+            .map { user in
+                var seen: Set<Int> = []
+                let ordered = byUser[user]!.sorted { ($0.timestamp, $0.item) < ($1.timestamp, $1.item) }
+                return User(id: String(user), sequence: ordered.filter { seen.insert($0.item).inserted }.map { String($0.item) })
+            }
         self.source = source
     }
 

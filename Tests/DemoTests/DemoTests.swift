@@ -1,4 +1,5 @@
 import AgenticTesting
+import Dataset
 import Foundation
 import Testing
 import Topology
@@ -32,13 +33,19 @@ struct DemoUnitTests {
         #expect(!OnlineQuality.score(items: ["1", "2"], clicks: ["2"], k: 1).hit)
     }
 
-    @Test func aRepeatVisitIsJudgedOnWhatIsLeftToFind() async {
-        let ledger = ClickLedger()
-        let user = HeldOutUsers.User(id: "7", clicks: ["2", "9"])
-        await ledger.clicked(["2"], by: "7")
-        #expect(await ledger.remaining(of: user) == ["9"])
-        await ledger.clicked(["9"], by: "7")
-        #expect(await ledger.remaining(of: user).isEmpty)
+    @Test func eachVisitIsJudgedOnTheUsersNextItemInTimeOrder() async {
+        let held = HeldOutUsers(
+            test: [
+                Interaction(user: 7, item: 9, rating: 4, timestamp: 200), Interaction(user: 7, item: 2, rating: 5, timestamp: 100),
+                Interaction(user: 7, item: 5, rating: 3, timestamp: 200), Interaction(user: 3, item: 1, rating: 3, timestamp: 50),
+            ], source: "test")
+        let user = try! #require(held.users.first { $0.id == "7" })
+        #expect(user.sequence == ["2", "5", "9"], "time order, then item id")
+        let ledger = SequenceLedger()
+        #expect(await ledger.take(user) == "2")
+        #expect(await ledger.take(user) == "5")
+        #expect(await ledger.take(user) == "9")
+        #expect(await ledger.take(user) == nil)
         // A visit with nothing left counts as served, not as a zero-quality list.
         var tally = Tally()
         tally.add(Outcome(epoch: 0, hit: true, ndcg: 1, clicks: 1))
