@@ -162,8 +162,8 @@ struct FeedbackLogTests {
         #expect((first?["event"] as? [String: Any])?["event_id"] as? String == "a")
         #expect(try WireCodec.decode(StoreReply.self, from: Array(JSONEncoder().encode(page))) == page)
 
-        // Wire compatibility: what older builds send and answer is byte for byte what it was,
-        // and their JSON (without the new fields) still decodes.
+        // The wire form is pinned byte for byte, and a JSON answer without the optional fields
+        // decodes (store answers other than appends travel as JSON).
         #expect(try WireCodec.encode(StoreRequest(operation: .counts)) == [0xB7, 1, 3, 6] + Array("counts".utf8) + [0])
         #expect(try WireCodec.encode(StoreReply(stored: 1, duplicates: 2)) == [0xB7, 1, 4, 2, 4, 0, 0])
         let older = try WireCodec.decode(StoreReply.self, from: Array(#"{"stored": 1, "duplicates": 0, "served": 0}"#.utf8))
