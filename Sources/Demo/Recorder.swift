@@ -40,6 +40,7 @@ struct Tally: Sendable {
     var degraded = 0
     var hits = 0
     var ndcgSum = 0.0
+    var ndcgSquares = 0.0
     var clicks = 0
     /// ok answers with held-out items left to find: the denominator of hit rate and NDCG.
     var scored = 0
@@ -57,6 +58,7 @@ struct Tally: Sendable {
             scored += 1
             if outcome.hit { hits += 1 }
             ndcgSum += outcome.ndcg
+            ndcgSquares += outcome.ndcg * outcome.ndcg
         }
         clicks += outcome.clicks
         _ = latency.record(min(outcome.latencyMicroseconds, latency.highestTrackableValue))
@@ -64,6 +66,22 @@ struct Tally: Sendable {
 
     var hitRate: Double { scored > 0 ? Double(hits) / Double(scored) : 0 }
     var ndcg: Double { scored > 0 ? ndcgSum / Double(scored) : 0 }
+    /// The 95 % (Wilson score) interval of the hit rate; [0, 1] with nothing scored.
+    var hitRateInterval: [Double] {
+        guard scored > 0 else { return [0, 1] }
+        let n = Double(scored), p = hitRate, z = 1.96
+        let centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+        let half = z * ((p * (1 - p) + z * z / (4 * n)) / n).squareRoot() / (1 + z * z / n)
+        return [max(0, centre - half), min(1, centre + half)]
+    }
+    /// The 95 % interval of the mean NDCG@10 (normal approximation); [0, 1] with fewer than two.
+    var ndcgInterval: [Double] {
+        guard scored > 1 else { return [0, 1] }
+        let n = Double(scored), mean = ndcg
+        let variance = max(0, (ndcgSquares - n * mean * mean) / (n - 1))
+        let half = 1.96 * (variance / n).squareRoot()
+        return [max(0, mean - half), min(1, mean + half)]
+    }
     func percentileMilliseconds(_ p: Double) -> Double {
         latency.totalCount > 0 ? Double(latency.valueAtPercentile(p)) / 1000 : 0
     }

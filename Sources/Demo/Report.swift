@@ -37,6 +37,11 @@ public struct DemoReport: Codable, Sendable {
         public var degraded: Int
         public var hitRate: Double
         public var ndcgAt10: Double
+        /// Visits judged (with a held-out item left to find): the sample behind the rates.
+        public var scored: Int
+        /// 95 % intervals: two epochs whose intervals overlap widely do not differ beyond chance.
+        public var hitRateInterval: [Double]
+        public var ndcgAt10Interval: [Double]
         public var clicks: Int
         public var p50Milliseconds: Double
         public var p99Milliseconds: Double
@@ -44,9 +49,11 @@ public struct DemoReport: Codable, Sendable {
         public var firstSeenSeconds: Double
 
         enum CodingKeys: String, CodingKey {
-            case epoch, requests, degraded, clicks
+            case epoch, requests, degraded, clicks, scored
             case hitRate = "hit_rate"
             case ndcgAt10 = "ndcg_at_10"
+            case hitRateInterval = "hit_rate_ci95"
+            case ndcgAt10Interval = "ndcg_at_10_ci95"
             case p50Milliseconds = "p50_ms"
             case p99Milliseconds = "p99_ms"
             case firstSeenSeconds = "first_seen_s"
@@ -58,6 +65,9 @@ public struct DemoReport: Codable, Sendable {
             degraded = tally.degraded
             hitRate = tally.hitRate
             ndcgAt10 = tally.ndcg
+            scored = tally.scored
+            hitRateInterval = tally.hitRateInterval
+            ndcgAt10Interval = tally.ndcgInterval
             clicks = tally.clicks
             p50Milliseconds = tally.percentileMilliseconds(50)
             p99Milliseconds = tally.percentileMilliseconds(99)
@@ -229,14 +239,16 @@ public struct DemoReport: Codable, Sendable {
         lines.append("latency: p50 \(f(latency.p50Milliseconds, 2)) ms, p99 \(f(latency.p99Milliseconds, 2)) ms")
         lines.append(
             "online: hit rate \(f(hitRate, 4)), NDCG@10 \(f(ndcgAt10, 4)) (\(users) held-out users, \(heldOut))")
-        lines.append("epoch  requests  hit_rate  ndcg@10  p50_ms  p99_ms  first_seen_s  offline")
+        lines.append("epoch  requests  hit_rate (95 % CI)        ndcg@10 (95 % CI)         p50_ms  p99_ms  first_seen_s  offline")
         for epoch in epochs {
             let offlineText = offline.filter { $0.epoch == epoch.epoch }.map { "\($0.metric) \(f($0.value, 4))" }
                 .joined(separator: ", ")
             lines.append(
                 [
-                    pad("\(epoch.epoch)", 5), pad("\(epoch.requests)", 8), pad(f(epoch.hitRate, 4), 8),
-                    pad(f(epoch.ndcgAt10, 4), 7), pad(f(epoch.p50Milliseconds, 2), 6),
+                    pad("\(epoch.epoch)", 5), pad("\(epoch.requests)", 8),
+                    pad("\(f(epoch.hitRate, 4)) [\(f(epoch.hitRateInterval[0], 3)), \(f(epoch.hitRateInterval[1], 3))]", 23),
+                    pad("\(f(epoch.ndcgAt10, 4)) [\(f(epoch.ndcgAt10Interval[0], 3)), \(f(epoch.ndcgAt10Interval[1], 3))]", 23),
+                    pad(f(epoch.p50Milliseconds, 2), 6),
                     pad(f(epoch.p99Milliseconds, 2), 6),
                     pad(f(epoch.firstSeenSeconds, 1), 12), offlineText.isEmpty ? "-" : offlineText,
                 ].joined(separator: "  "))

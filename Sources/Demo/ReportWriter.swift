@@ -79,13 +79,15 @@ public enum ReportWriter {
         body.append(
             table(
                 [
-                    "epoch", "requests", "degraded", "hit rate", "NDCG@10", "clicks", "p50 ms", "p99 ms",
+                    "epoch", "requests", "degraded", "hit rate (95 % CI)", "NDCG@10 (95 % CI)", "clicks", "p50 ms", "p99 ms",
                     "first seen s", "offline",
                 ],
                 report.epochs.map { epoch in
                     [
-                        "\(epoch.epoch)", "\(epoch.requests)", "\(epoch.degraded)", f(epoch.hitRate, 4),
-                        f(epoch.ndcgAt10, 4), "\(epoch.clicks)", f(epoch.p50Milliseconds, 2),
+                        "\(epoch.epoch)", "\(epoch.requests)", "\(epoch.degraded)",
+                        "\(f(epoch.hitRate, 4)) [\(f(epoch.hitRateInterval[0], 3)), \(f(epoch.hitRateInterval[1], 3))]",
+                        "\(f(epoch.ndcgAt10, 4)) [\(f(epoch.ndcgAt10Interval[0], 3)), \(f(epoch.ndcgAt10Interval[1], 3))]",
+                        "\(epoch.clicks)", f(epoch.p50Milliseconds, 2),
                         f(epoch.p99Milliseconds, 2), f(epoch.firstSeenSeconds, 1),
                         report.offline.filter { $0.epoch == epoch.epoch }.map { "\($0.metric) \(f($0.value, 4))" }
                             .joined(separator: ", "),

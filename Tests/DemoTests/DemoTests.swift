@@ -33,6 +33,20 @@ struct DemoUnitTests {
         #expect(!OnlineQuality.score(items: ["1", "2"], clicks: ["2"], k: 1).hit)
     }
 
+    @Test func epochFiguresComeWithTheirIntervals() {
+        var tally = Tally()
+        for index in 0..<100 { tally.add(Outcome(epoch: 0, hit: index < 50, ndcg: index < 50 ? 1 : 0)) }
+        let hit = tally.hitRateInterval
+        // Wilson score interval of 50 of 100.
+        #expect(abs(hit[0] - 0.4038) < 1e-3 && abs(hit[1] - 0.5962) < 1e-3)
+        let ndcg = tally.ndcgInterval
+        #expect(abs(ndcg[0] - 0.402) < 1e-3 && abs(ndcg[1] - 0.598) < 1e-3)
+        let summary = DemoReport.EpochSummary(0, tally, firstSeen: 0)
+        #expect(summary.scored == 100 && summary.hitRateInterval == hit)
+        // Nothing judged: the interval says nothing is known.
+        #expect(Tally().hitRateInterval == [0, 1])
+    }
+
     @Test func eachVisitIsJudgedOnTheUsersNextItemInTimeOrder() async {
         let held = HeldOutUsers(
             test: [
@@ -94,7 +108,7 @@ struct DemoUnitTests {
     }
 }
 
-@Suite("agentic demo end to end", .serialized, .timeLimit(.minutes(3)))
+@Suite("agentic demo end to end", .serialized, .timeLimit(.minutes(6)))
 struct DemoEndToEndTests {
     /// The demo's arguments for a small run (minimal.yaml needs no model data; the held-out
     /// users come from MovieLens, or from shared/eval's test split when the data is not fetched).
@@ -163,7 +177,9 @@ struct DemoEndToEndTests {
                 + ["--json"],
             // The agents find the data beside the topology file, which is not in the repository here.
             environment: ["AGENTIC_DATA": "\(repository)/data/ml-100k"])
-        #expect(try await demo.waitForExit(timeout: .seconds(150)) == 0)
+        // A hang guard, not a speed check: a 30 s replay in a debug build beside the rest of the
+        // suite took 110–141 s over the last runs here (start-up fits, the search, shutdown).
+        #expect(try await demo.waitForExit(timeout: .seconds(300)) == 0)
         let report = try JSONDecoder().decode(
             DemoReport.self, from: Data(demo.output().joined(separator: "\n").utf8))
         #expect(!report.interrupted)
