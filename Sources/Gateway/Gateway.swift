@@ -54,16 +54,20 @@ public struct Gateway: Service, CustomStringConvertible {
         /// `gateway.max_queued`, else 256.
         public var maximumQueued: Int?
 
+        static let defaultMaximumBodySize = 64 * 1024
+        static let defaultMaximumInFlight = 32
+        static let defaultMaximumQueued = 256
+
         /// These settings with every limit decided: set here, else `gateway`'s, else the default.
         func resolved(by gateway: GatewaySpec) -> Configuration {
             var resolved = self
-            resolved.maximumBodySize = maximumBodySize ?? gateway.maximumBodyBytes ?? 64 * 1024
-            resolved.maximumInFlight = maximumInFlight ?? gateway.maximumInFlight ?? 32
-            resolved.maximumQueued = maximumQueued ?? gateway.maximumQueued ?? 256
+            resolved.maximumBodySize = maximumBodySize ?? gateway.maximumBodyBytes ?? Self.defaultMaximumBodySize
+            resolved.maximumInFlight = maximumInFlight ?? gateway.maximumInFlight ?? Self.defaultMaximumInFlight
+            resolved.maximumQueued = maximumQueued ?? gateway.maximumQueued ?? Self.defaultMaximumQueued
             return resolved
         }
 
-        var bodyLimit: Int { maximumBodySize ?? 64 * 1024 }
+        var bodyLimit: Int { maximumBodySize ?? Self.defaultMaximumBodySize }
 
         /// The keys write endpoints require (nil or empty: none; then the HTTP listener must
         /// be on loopback). `agentic gateway` reads them from `AGENTIC_API_KEYS_FILE` or

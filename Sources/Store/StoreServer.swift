@@ -1,5 +1,4 @@
 import AgentProtocol
-import Foundation
 public import Logging
 import Transport
 
