@@ -41,10 +41,7 @@ public actor StoreAgent: AgentService {
 
     /// The database file this agent uses in `layout`'s run.
     public func databasePath(in layout: RunLayout) -> String {
-        let configured = parameterSet.string("path") ?? ""
-        if configured.isEmpty { return layout.runDirectory + "/" + KnowledgeStore.defaultFileName }
-        return configured.hasPrefix("/")
-            ? configured : FileManager.default.currentDirectoryPath + "/" + configured
+        KnowledgeStore.databasePath(configured: parameterSet.string("path"), runDirectory: layout.runDirectory)
     }
 
     public func start(layout: RunLayout) async throws {

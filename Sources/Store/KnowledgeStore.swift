@@ -23,7 +23,7 @@ public final class KnowledgeStore: Sendable {
 
     /// Where the file is.
     public let path: String
-    private let pool: DatabasePool
+    let pool: DatabasePool
 
     /// How to open the database.
     public struct Configuration: Sendable {
