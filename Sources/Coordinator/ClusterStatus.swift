@@ -1,5 +1,6 @@
 public import AgentProtocol
 import Foundation
+public import Topology
 
 extension RunLayout {
     /// The coordinator's control socket (req/rep): `status` and `down` ask it.
@@ -29,6 +30,8 @@ public struct CoordinatorRequest: Codable, Sendable, Equatable {
         public static let experimentStart = Command(rawValue: "experiment-start")
         /// End the live experiment: `parameters["decision"]` `promote` or not, `reason`.
         public static let experimentEnd = Command(rawValue: "experiment-end")
+        /// Answer with the `ServingTopology`: the spec the serving epoch runs.
+        public static let topology = Command(rawValue: "topology")
     }
     public var command: Command
     /// `swap`: the agent.
@@ -82,18 +85,21 @@ public struct ClusterStatus: Codable, Sendable, Equatable {
     public var state: String
     /// The gateway's URL once it listens.
     public var gateway: String?
-    /// One entry per instance (replicas separately), in topology order.
+    /// One entry per instance (replicas separately), in topology order; a live experiment's
+    /// candidate instances and those still draining after a swap are listed too.
     public var agents: [InstanceStatus]
+    /// The live experiment, while one runs.
+    public var experiment: ExperimentStatus?
 
     enum CodingKeys: String, CodingKey {
         case runDirectory = "run_dir"
         case coordinatorPID = "coordinator_pid"
-        case topology, epoch, state, gateway, agents
+        case topology, epoch, state, gateway, agents, experiment
     }
 
     public init(
         runDirectory: String, coordinatorPID: Int32, topology: String, epoch: Int, state: String, gateway: String?,
-        agents: [InstanceStatus]
+        agents: [InstanceStatus], experiment: ExperimentStatus? = nil
     ) {
         self.runDirectory = runDirectory
         self.coordinatorPID = coordinatorPID
@@ -102,6 +108,32 @@ public struct ClusterStatus: Codable, Sendable, Equatable {
         self.state = state
         self.gateway = gateway
         self.agents = agents
+        self.experiment = experiment
+    }
+}
+
+/// The live experiment in `ClusterStatus`: its id, the candidate's share of traffic and the
+/// candidate's own agent versions (`name@version`).
+public struct ExperimentStatus: Codable, Sendable, Equatable {
+    public var experiment: String
+    public var share: Double
+    public var candidates: [String]
+
+    public init(experiment: String, share: Double, candidates: [String]) {
+        self.experiment = experiment
+        self.share = share
+        self.candidates = candidates
+    }
+}
+
+/// The answer to `topology`: the serving epoch's spec.
+public struct ServingTopology: Codable, Sendable, Equatable {
+    public var epoch: Int
+    public var spec: TopologySpec
+
+    public init(epoch: Int, spec: TopologySpec) {
+        self.epoch = epoch
+        self.spec = spec
     }
 }
 

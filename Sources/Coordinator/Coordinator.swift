@@ -277,6 +277,11 @@ public actor Coordinator {
                     uptimeSeconds: Double(uptime.components.seconds) + Double(uptime.components.attoseconds) / 1e18,
                     restarts: instance.restarts, served: instance.stats.served, failed: instance.stats.failed,
                     latencyP99Microseconds: instance.stats.latencyP99Microseconds)
+            },
+            experiment: canary.map { canary in
+                ExperimentStatus(
+                    experiment: canary.experiment, share: canary.share,
+                    candidates: Array(Set(canary.keys.map { "\($0.name)@\($0.version)" })).sorted())
             })
     }
 
@@ -558,6 +563,8 @@ public actor Coordinator {
             }
         case .history:
             return Self.reply(HistoryReport(epoch: spec.epoch, epochs: journal), to: envelope)
+        case .topology:
+            return Self.reply(ServingTopology(epoch: spec.epoch, spec: spec), to: envelope)
         case .diff:
             do {
                 return Self.reply(try diff(from: request.epoch ?? spec.epoch, to: request.toEpoch ?? spec.epoch), to: envelope)

@@ -87,6 +87,11 @@ public struct CoordinatorClient: Sendable {
         try await ask(CoordinatorRequest(command: .diff, epoch: from, toEpoch: to), as: TopologyDiff.self, timeout: timeout)
     }
 
+    /// The spec the serving epoch runs.
+    public func topology(timeout: Duration = .seconds(3)) async throws(CoordinatorError) -> ServingTopology {
+        try await ask(CoordinatorRequest(command: .topology), as: ServingTopology.self, timeout: timeout)
+    }
+
     private func ask(_ command: CoordinatorRequest.Command, timeout: Duration) async throws(CoordinatorError)
         -> ClusterStatus
     {

@@ -45,12 +45,24 @@ public struct EpochRecord: Codable, Sendable, Equatable {
     public var time: String
     public var reason: String
     public var changes: [String]
+
+    public init(epoch: Int, time: String, reason: String, changes: [String]) {
+        self.epoch = epoch
+        self.time = time
+        self.reason = reason
+        self.changes = changes
+    }
 }
 
 /// The answer to `history`: the epoch serving now and every epoch of the run.
 public struct HistoryReport: Codable, Sendable, Equatable {
     public var epoch: Int
     public var epochs: [EpochRecord]
+
+    public init(epoch: Int, epochs: [EpochRecord]) {
+        self.epoch = epoch
+        self.epochs = epochs
+    }
 }
 
 extension Coordinator {
