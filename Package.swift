@@ -148,6 +148,16 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The live dashboard of a running cluster (served by `agentic up`).
+        .target(
+            name: "Dashboard",
+            dependencies: [
+                "Coordinator", "Store", "Topology", .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
         // What `agentic bench …` measures (the command line configures and prints), and the
         // child processes and peer protocols the benchmarks share with the command line.
         .target(
@@ -171,6 +181,7 @@ let package = Package(
                 "Benchmarks",
                 "Recommender",
                 "Coordinator",
+                "Dashboard",
                 "Gateway",
                 "Store",
                 "LoadGenerator",
@@ -229,6 +240,14 @@ let package = Package(
             dependencies: [
                 "LoadGenerator", "AgenticTesting", .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "DashboardTests",
+            dependencies: [
+                "Dashboard", "Coordinator", "Store", "Topology", "AgentProtocol", "AgenticTesting",
+                .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: strict
         ),

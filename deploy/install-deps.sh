@@ -2,9 +2,10 @@
 # Installs the Debian packages agentic builds and tests against, when they are missing:
 # NNG (libnng-dev; nng-utils gives nngcat for the interop tests), OpenBLAS/LAPACKE, and
 # libcurl4 (FoundationNetworking: the gateway tests and the demo talk HTTP through URLSession),
-# and graphviz (`dot` draws the demo's topology pictures; the demo falls back to its own SVG).
+# graphviz (`dot` draws the demo's topology pictures; the demo falls back to its own SVG), and
+# chromium (the dashboard's test loads the live page in it, headless).
 set -euo pipefail
-packages=(libnng-dev nng-utils libsqlite3-dev libopenblas-dev liblapacke-dev libcurl4 graphviz python3 python3-pip)
+packages=(libnng-dev nng-utils libsqlite3-dev libopenblas-dev liblapacke-dev libcurl4 graphviz chromium python3 python3-pip)
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

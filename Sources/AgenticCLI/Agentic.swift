@@ -9,7 +9,7 @@ struct Agentic: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "agentic",
         abstract: "An agentic recommender system: agents in their own processes, talking over NNG.",
-        subcommands: [Validate.self, Fit.self, Eval.self, Evolve.self, Up.self, Status.self, Down.self, Report.self, Load.self, Swap.self, Apply.self, History.self, DiffCommand.self, Rollback.self, ExperimentCommand.self, Bench.self, Peer.self, AgentCommand.self, GatewayCommand.self, DemoCommand.self]
+        subcommands: [Validate.self, Fit.self, Eval.self, Evolve.self, Up.self, Status.self, DashboardCommand.self, Down.self, Report.self, Load.self, Swap.self, Apply.self, History.self, DiffCommand.self, Rollback.self, ExperimentCommand.self, Bench.self, Peer.self, AgentCommand.self, GatewayCommand.self, DemoCommand.self]
     )
 }
 

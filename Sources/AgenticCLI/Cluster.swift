@@ -15,7 +15,8 @@ struct Up: AsyncParsableCommand {
         abstract: "Start a cluster from a topology file and supervise it in the foreground.",
         discussion: """
             Prints `ready N instances serving, F failed`, then `gateway URL` when a gateway \
-            started, then `up RUN_DIR`. Ctrl-C (or `agentic down`) stops everything gracefully.
+            started, then `up RUN_DIR`; `dashboard URL` (the live page) comes once it listens, \
+            usually first. Ctrl-C (or `agentic down`) stops everything gracefully.
             """
     )
 
@@ -26,6 +27,9 @@ struct Up: AsyncParsableCommand {
     var evolve = false
     @Option(help: "Stop the cluster when this process is no longer our parent.") var parentPid: Int32?
     @Flag(help: "With --parent-pid: also stop it when stdin reaches end of file (the parent died).") var watchStdin = false
+    @Option(help: "Where the live dashboard listens, HOST:PORT (port 0 picks a free one); printed as `dashboard URL`.")
+    var dashboard = "127.0.0.1:0"
+    @Flag(help: "Do not serve the live dashboard.") var noDashboard = false
 
     func run() async throws {
         Logs.bootstrap()
@@ -59,6 +63,8 @@ struct Up: AsyncParsableCommand {
             for await _ in ProcessEvents.signals([SIGINT, SIGTERM]) { await coordinator.shutdown() }
         }
         defer { signals.cancel() }
+        // Started before the cluster: the page shows it coming up.
+        let page = noDashboard ? nil : DashboardLauncher.start(try DashboardLauncher.make(runDirectory: runDirectory, listen: dashboard))
         // A benchmark that starts `up` and is killed itself must not leave a cluster running.
         if let parentPid {
             Task {
@@ -81,7 +87,12 @@ struct Up: AsyncParsableCommand {
             evolution.withLock { $0?.cancel() }
         } catch {
             printError("\(error)")
+            await page?.0.triggerGracefulShutdown()
             throw ExitCode(1)
+        }
+        if let (group, task) = page {
+            await group.triggerGracefulShutdown()
+            await task.value
         }
     }
 }

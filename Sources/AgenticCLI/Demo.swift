@@ -30,6 +30,9 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(help: "A test split file used when --data has no MovieLens (default: ../shared/eval/p1_test.tsv).")
     var testSplit: String?
     @Flag(help: "Print the report as JSON on stdout (progress goes to stderr).") var json = false
+    @Option(help: "Where the live dashboard listens while the demo runs, HOST:PORT (port 0 picks a free one).")
+    var dashboard = "127.0.0.1:0"
+    @Flag(help: "Do not serve the live dashboard.") var noDashboard = false
 
     static let defaultTopology = "topology/movielens.yaml"
     static let fallbackTopology = "topology/minimal.yaml"
@@ -70,6 +73,13 @@ struct DemoCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
 
+        let page =
+            noDashboard
+            ? nil
+            : DashboardLauncher.start(
+                try DashboardLauncher.make(runDirectory: runDirectory, listen: dashboard) { url in
+                    status.message("live dashboard: \(url)")
+                })
         let stop = DemoStop()
         // Set once the cluster serves: the signal handler then lets the replay drain instead.
         let ready = AtomicFlag()
@@ -140,6 +150,10 @@ struct DemoCommand: AsyncParsableCommand {
             try await cluster.value
         } catch {
             printError("agentic demo: \(error)")
+        }
+        if let (group, task) = page {
+            await group.triggerGracefulShutdown()
+            await task.value
         }
         result.report.store = Self.storeRewards(runDirectory: runDirectory)
         let report: DemoReport

@@ -42,6 +42,11 @@ public final class TestCluster: Sendable {
         }
     }
 
+    /// The live dashboard's URL (`up` prints `dashboard URL` once it listens).
+    public func dashboardURL(timeout: Duration = .seconds(20)) async throws -> String {
+        String(try await up.waitForLine(timeout: timeout) { $0.hasPrefix("dashboard ") }.dropFirst("dashboard ".count))
+    }
+
     /// `POST /v1/recommend` for `user`: the item ids served, in order.
     public func recommend(user: String, k: Int) async throws -> [String] {
         let answer = try await HTTP.request(
