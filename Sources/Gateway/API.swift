@@ -193,6 +193,7 @@ struct APIError: Error, Sendable, HTTPResponseError {
 /// Parsing and validation shared by the HTTP and NNG fronts. Messages name fields, never
 /// echo values: they may hold user data.
 enum Validation {
+    /// The longest identifier (user, item, event and request ids), in characters.
     static let maximumIdentifierLength = 256
     static let kRange = 1...100
 
@@ -241,6 +242,10 @@ enum Validation {
         if let body = bytes.withContiguousStorageIfAvailable(FlatFeedbackJSON.body) ?? nil { return [try feedback(body)] }
         let body = try decode(FeedbackBody.self, from: bytes)
         guard let batch = body.events else { return [try feedback(body)] }
+        // Which was meant, the batch or the one event? Neither is guessed.
+        guard body.user == nil, body.item == nil, body.event == nil else {
+            throw APIError(400, "invalid_field", "a body holds either events or one event's fields, not both")
+        }
         guard !batch.isEmpty else { throw APIError(400, "invalid_field", "events is empty") }
         guard batch.count <= maximumBatch else {
             throw APIError(400, "invalid_field", "events holds more than \(maximumBatch) events")
@@ -273,7 +278,7 @@ enum Validation {
         default: throw APIError(400, "invalid_field", "event must be click or rating")
         }
         guard value.isFinite else { throw APIError(400, "invalid_field", "value must be a finite number") }
-        if let requestID = body.requestID, requestID.utf8.count > maximumIdentifierLength {
+        if let requestID = body.requestID, requestID.unicodeScalars.count > maximumIdentifierLength {
             throw APIError(400, "invalid_field", "request_id is too long")
         }
         let eventID = try body.eventID.map { id throws(APIError) in try identifier(id, field: "event_id") }
@@ -286,8 +291,9 @@ enum Validation {
     private static func identifier(_ value: String?, field: String) throws(APIError) -> String {
         guard let value else { throw APIError(400, "missing_field", "field \(field) is required") }
         guard !value.isEmpty else { throw APIError(400, "invalid_field", "field \(field) is empty") }
-        guard value.utf8.count <= maximumIdentifierLength else {
-            throw APIError(400, "invalid_field", "field \(field) is longer than \(maximumIdentifierLength) bytes")
+        // Counted in Unicode scalars, as JSON Schema's maxLength counts (deploy/openapi.yaml).
+        guard value.unicodeScalars.count <= maximumIdentifierLength else {
+            throw APIError(400, "invalid_field", "field \(field) is longer than \(maximumIdentifierLength) characters")
         }
         return value
     }

@@ -6,6 +6,12 @@ import Topology
 /// The HTTP API. Handlers answer or throw an ``APIError``, which is its own response (status
 /// and JSON body); ``JSONErrorMiddleware`` gives Hummingbird's errors the same body.
 struct HTTPFront: Sendable {
+    /// Each route's one method (the router answers any other as an unknown path, so
+    /// ``JSONErrorMiddleware`` answers it first: 405 with `Allow`).
+    static let methods: [String: HTTPRequest.Method] = [
+        "/v1/recommend": .post, "/v1/feedback": .post, "/v1/topology": .get, "/healthz": .get, "/metrics": .get,
+    ]
+
     let core: GatewayCore
     let maximumBodySize: Int
 
@@ -121,6 +127,10 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         let started = clock.now
         let response: Response
         do {
+            if let allowed = HTTPFront.methods[request.uri.path], request.method != allowed {
+                throw APIError(405, "method_not_allowed", "\(request.uri.path) takes \(allowed.rawValue) only")
+                    .withHeader(.allow, allowed.rawValue)
+            }
             response = try await next(request, context)
         } catch let error as APIError {
             response = error.response
@@ -135,6 +145,6 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
 
     /// Bounded label values: unknown paths share one.
     private static func route(_ path: String) -> String {
-        ["/v1/recommend", "/v1/feedback", "/v1/topology", "/healthz", "/metrics"].contains(path) ? path : "other"
+        HTTPFront.methods[path] == nil ? "other" : path
     }
 }

@@ -62,6 +62,10 @@ struct GatewayRouteTests {
             ("/v1/feedback", #"{"user": "u", "item": "1", "event": "purchase"}"#, "application/json", 400, "invalid_field"),
             ("/v1/feedback", #"{"user": "u", "item": "1", "event": "rating"}"#, "application/json", 400, "missing_field"),
             ("/v1/feedback", #"{"user": "u", "event": "click"}"#, "application/json", 400, "missing_field"),
+            // The batch or the one event? Not guessed.
+            ("/v1/feedback", #"{"user": "u", "item": "1", "event": "click", "events": [{"user": "u", "item": "2", "event": "click"}]}"#, "application/json", 400, "invalid_field"),
+            // Identifiers are counted in characters (as JSON Schema's maxLength counts): 257 are too many.
+            ("/v1/recommend", #"{"user": "\#(String(repeating: "é", count: 257))"}"#, "application/json", 400, "invalid_field"),
             ("/v1/nothing", "{}", "application/json", 404, "not_found"),
         ]
         try await harness.test(topology: Self.oneAgent) { client in
@@ -74,9 +78,23 @@ struct GatewayRouteTests {
                     #expect(response.headers[.contentType] == "application/json")
                 }
             }
-            try await client.execute(uri: "/v1/recommend", method: .get) { response in
-                #expect((400..<500).contains(response.status.code))
-                #expect(Self.errorCode(response.body) != nil)
+            // A known path with another method: 405, and Allow names the one it takes.
+            for (path, method, allowed) in [
+                ("/v1/recommend", HTTPRequest.Method.get, "POST"), ("/v1/feedback", .put, "POST"), ("/healthz", .post, "GET"),
+                ("/metrics", .delete, "GET"), ("/v1/topology", HTTPRequest.Method(rawValue: "TRACE")!, "GET"),
+            ] {
+                try await client.execute(uri: path, method: method) { response in
+                    #expect(response.status == .methodNotAllowed, "\(method) \(path)")
+                    #expect(response.headers[.allow] == allowed)
+                    #expect(Self.errorCode(response.body) == "method_not_allowed")
+                }
+            }
+            // 256 characters of two bytes each (512 bytes) are a valid user.
+            try await client.execute(
+                uri: "/v1/recommend", method: .post, headers: [.contentType: "application/json"],
+                body: ByteBuffer(string: #"{"user": "\#(String(repeating: "é", count: 256))"}"#)
+            ) { response in
+                #expect(response.status == .ok)
             }
             // Still serving after all that.
             try await client.execute(
@@ -86,6 +104,6 @@ struct GatewayRouteTests {
                 #expect(response.status == .ok)
             }
         }
-        #expect(router.requests == 1, "no bad request reached an agent")
+        #expect(router.requests == 2, "no bad request reached an agent")
     }
 }
