@@ -8,9 +8,12 @@ import Transport
 /// `.reply` envelope with the same JSON as `POST /v1/recommend`, or an `.error` envelope
 /// holding an `ErrorReply`.
 ///
-/// A message larger than `maximumPayload` (the HTTP body limit) plus the envelope's header is
-/// dropped by NNG before it is allocated, and the connection that sent it closed: the same
-/// bound as the HTTP front's 413, where no answer can be sent.
+/// A payload larger than `maximumPayload` (the HTTP body limit) gets an error reply
+/// `body_too_large`, as HTTP's 413. NNG itself refuses messages over ``transportLimit(for:)``
+/// before allocating them; it is kept well above the payload limit because NNG 1.5.2 does not
+/// free the sender of a refused message: an IPC connection whose message did not fit its
+/// socket buffer (about 200 KB here) stayed stuck mid-send, and every later request on it
+/// timed out (measured with a C program on NNG alone, and in `theNNGFrontAnswersLikeHTTP`).
 struct NNGFront: Service {
     let core: GatewayCore
     let address: String
@@ -20,11 +23,14 @@ struct NNGFront: Service {
     /// Room for the envelope's fixed header and a trace id around the payload.
     static let envelopeAllowance = 256
 
+    /// The largest message NNG takes at all: 1 MiB, or 4 × the payload limit when larger.
+    static func transportLimit(for maximumPayload: Int) -> Int { max(1 << 20, 4 * maximumPayload) + envelopeAllowance }
+
     func run() async throws {
         let replier: Replier
         do {
             var configuration = Replier.Configuration()
-            configuration.socket.maxReceiveSize = maximumPayload + Self.envelopeAllowance
+            configuration.socket.maxReceiveSize = Self.transportLimit(for: maximumPayload)
             replier = try Replier(configuration: configuration)
             try replier.listen(address)
         } catch {
@@ -32,20 +38,26 @@ struct NNGFront: Service {
         }
         log.info("NNG front listening", metadata: ["address": .string(address)])
         let core = self.core
+        let maximumPayload = self.maximumPayload
         try await withGracefulShutdownHandler {
-            try await replier.run { message in await Self.answer(message, core: core) }
+            try await replier.run { message in await Self.answer(message, core: core, maximumPayload: maximumPayload) }
         } onGracefulShutdown: {
             // close() waits out NNG's callbacks: not on a cooperative thread.
             DispatchQueue.global().async { replier.close() }
         }
     }
 
-    static func answer(_ message: Message, core: GatewayCore) async -> Message? {
+    static func answer(_ message: Message, core: GatewayCore, maximumPayload: Int) async -> Message? {
         guard let envelope = try? message.envelope() else {
             return reply(.error, id: 0, ErrorReply(code: "malformed_frame", message: "not an agentic envelope"))
         }
         guard envelope.type == .request else {
             return reply(.error, id: envelope.requestID, ErrorReply(code: "unsupported_type", message: "expected a request, got \(envelope.type)"))
+        }
+        guard envelope.payload.count <= maximumPayload else {
+            return reply(
+                .error, id: envelope.requestID,
+                ErrorReply(code: "body_too_large", message: "the payload is larger than \(maximumPayload) bytes"))
         }
         do {
             let (user, k) = try Validation.recommendation(from: envelope.payload)
