@@ -12,3 +12,5 @@ swift build --build-tests
 # time is the same (the cluster suites are the critical path); set the variable to override.
 export SWT_EXPERIMENTAL_MAXIMUM_PARALLELIZATION_WIDTH="${SWT_EXPERIMENTAL_MAXIMUM_PARALLELIZATION_WIDTH:-6}"
 swift test --skip-build "$@"
+# The HTTP API against its description (deploy/openapi.yaml), by schemathesis from PyPI.
+./deploy/api-check.sh
