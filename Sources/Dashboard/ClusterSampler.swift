@@ -69,7 +69,7 @@ actor ClusterSampler {
         let status: ClusterStatus
         do {
             status = try await source.status()
-            if serving?.epoch != status.epoch || experimentSeen != status.experiment?.experiment || serving == nil {
+            if serving?.epoch != status.epoch || experimentSeen != status.experiment?.experiment {
                 serving = try await source.topology()
                 experimentSeen = status.experiment?.experiment
             }

@@ -461,7 +461,7 @@ public final class KnowledgeStore: Sendable {
                     sql: """
                         SELECT DISTINCT request_id, item FROM interactions
                         WHERE request_id IS NOT NULL
-                          AND ((event = 'click' AND value > 0) OR (event = 'rating' AND value >= 4))
+                          AND \(Self.positiveReaction)
                         """)
                 var builder = RewardBuilder()
                 for row in positives {
@@ -483,6 +483,10 @@ public final class KnowledgeStore: Sendable {
     }
 
     // MARK: helpers
+
+    /// An interaction that rewards the list it answers (SQL over `interactions`' `event` and
+    /// `value`): a click, or a rating of 4 or more. The report and the timeline share it.
+    static let positiveReaction = "((event = 'click' AND value > 0) OR (event = 'rating' AND value >= 4))"
 
     static func milliseconds() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
 

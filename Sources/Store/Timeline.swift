@@ -63,8 +63,7 @@ extension KnowledgeStore {
                         SELECT (s.served_at / ?) * ? AS start, MAX(s.epoch) AS epoch, COUNT(*) AS lists,
                             SUM(EXISTS (SELECT 1 FROM interactions i JOIN served_items si
                                     ON si.request_id = s.request_id AND si.item = i.item
-                                WHERE i.request_id = s.request_id
-                                  AND ((i.event = 'click' AND i.value > 0) OR (i.event = 'rating' AND i.value >= 4))))
+                                WHERE i.request_id = s.request_id AND \(Self.positiveReaction)))
                                 AS clicked
                         FROM served_lists s WHERE s.served_at >= ?
                         GROUP BY start ORDER BY start
