@@ -32,6 +32,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
         // Already built for AsyncHTTPClient's TLS; artifacts take their SHA-256 from it.
+        // HTTP statuses and fields of the gateway's API module (Hummingbird's own dependency).
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
         .package(url: "https://github.com/apple/swift-crypto", "3.0.0"..<"5.0.0"),
     ],
     targets: [
@@ -91,9 +93,16 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The gateway's HTTP API as data (bodies, errors, validation), without the server.
+        .target(
+            name: "GatewayAPI",
+            dependencies: ["AgentProtocol", .product(name: "HTTPTypes", package: "swift-http-types")],
+            swiftSettings: strict
+        ),
         .target(
             name: "Gateway",
             dependencies: [
+                "GatewayAPI",
                 "Transport",
                 "Topology",
                 "AgentProtocol",
@@ -202,6 +211,14 @@ let package = Package(
             path: "Sources/agentic-nng-baseline",
             linkerSettings: [.linkedLibrary("nng")]
         ),
+        // The fuzz targets (decoders of outside bytes, each with a property), and their
+        // executable: libFuzzer's with `-sanitize=fuzzer -DFUZZING` (deploy/fuzz.sh), else a replayer.
+        .target(
+            name: "FuzzTargets",
+            dependencies: ["AgentProtocol", "GatewayAPI", "Topology", "Transport"],
+            swiftSettings: strict
+        ),
+        .executableTarget(name: "agentic-fuzz", dependencies: ["FuzzTargets"], path: "Sources/agentic-fuzz", swiftSettings: strict),
         // The test kit, a product of its own (as Hummingbird ships HummingbirdTesting): child
         // processes that are always stopped, a cluster fixture, fake agents, short socket dirs.
         .target(
@@ -224,7 +241,7 @@ let package = Package(
         .testTarget(
             name: "GatewayTests",
             dependencies: [
-                "Transport", "AgentProtocol", "Gateway", "Topology", "AgenticTesting", .product(name: "Logging", package: "swift-log"),
+                "Transport", "AgentProtocol", "Gateway", "GatewayAPI", "Topology", "AgenticTesting", .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: strict),
@@ -251,6 +268,7 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .testTarget(name: "FuzzTests", dependencies: ["FuzzTargets"], exclude: ["Corpus"], swiftSettings: strict),
         .testTarget(name: "BenchmarksTests", dependencies: ["Benchmarks", "Topology", "Transport"], swiftSettings: strict),
         .testTarget(name: "ArtifactsTests", dependencies: ["Artifacts"], swiftSettings: strict),
         .testTarget(name: "DatasetTests", dependencies: ["Dataset", "AgenticTesting"], swiftSettings: strict),

@@ -13,6 +13,7 @@
 /// }
 /// try await ServiceGroup(services: [gateway], gracefulShutdownSignals: [.sigterm], logger: log).run()
 /// ```
+import GatewayAPI
 import AgentProtocol
 import Dispatch
 import Foundation

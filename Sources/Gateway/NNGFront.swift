@@ -1,3 +1,4 @@
+import GatewayAPI
 import AgentProtocol
 import Dispatch
 import Logging

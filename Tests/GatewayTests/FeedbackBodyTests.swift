@@ -2,6 +2,7 @@ import AgentProtocol
 import Foundation
 import Testing
 @testable import Gateway
+import GatewayAPI
 
 /// The gateway's hand-written JSON on the feedback path must say exactly what `JSONDecoder` and
 /// `JSONEncoder` would.
