@@ -40,6 +40,9 @@ struct GatewayCommand: AsyncParsableCommand {
             if let limit = ProcessInfo.processInfo.environment["AGENTIC_GATEWAY_MAX_QUEUED"].flatMap(Int.init), limit >= 0 {
                 configuration.maximumQueued = limit
             }
+            if let limit = ProcessInfo.processInfo.environment["AGENTIC_GATEWAY_MAX_WAIT_MS"].flatMap(Int.init), limit >= 0 {
+                configuration.maximumWait = limit
+            }
             configuration.apiKeys = try Self.apiKeys(ProcessInfo.processInfo.environment)
             gateway = try Gateway(
                 configuration: configuration,

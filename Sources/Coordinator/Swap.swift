@@ -69,7 +69,7 @@ extension Coordinator {
     /// The changed fields the running processes are bound to (the gateway's listeners, its
     /// NNG front, its limits, the transport): neither a swap nor an experiment can apply them.
     static func fixedFields(_ diff: TopologyDiff) -> [String] {
-        let bound: Set<String> = ["listen", "nng", "max_in_flight", "max_queued", "max_body_bytes"]
+        let bound: Set<String> = ["listen", "nng", "max_in_flight", "max_queued", "max_wait_ms", "max_body_bytes"]
         return diff.gatewayChanges.filter { bound.contains($0.field) }.map { "gateway.\($0.field)" }
             + diff.otherChanges.filter { $0.field.hasPrefix("transport.") }.map(\.field)
     }

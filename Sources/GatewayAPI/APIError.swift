@@ -12,6 +12,8 @@ package struct APIError: Error, Sendable {
     package var retryAfterSeconds: Int?
     /// More headers of the answer (`WWW-Authenticate` on a 401).
     package var headers: [(HTTPField.Name, String)] = []
+    /// The body, written once (see ``prepared()``).
+    private var preparedBody: [UInt8]?
 
     package init(_ status: HTTPResponse.Status, _ code: String, _ message: String, retryAfterSeconds: Int? = nil) {
         self.status = status
@@ -22,6 +24,7 @@ package struct APIError: Error, Sendable {
 
     /// The JSON body, `{"error": {"code", "message"}}`.
     package func body() -> [UInt8] {
+        if let preparedBody { return preparedBody }
         struct Wrapper: Encodable {
             struct Inner: Encodable {
                 var code: String
@@ -31,6 +34,13 @@ package struct APIError: Error, Sendable {
         }
         return (try? Array(JSONEncoder().encode(Wrapper(error: .init(code: code, message: message)))))
             ?? Array(#"{"error":{"code":"internal","message":"unencodable error"}}"#.utf8)
+    }
+
+    /// The same error with its body written now, for one answered often (a shed request).
+    package func prepared() -> APIError {
+        var error = self
+        error.preparedBody = body()
+        return error
     }
 
     package func withHeader(_ name: HTTPField.Name, _ value: String) -> APIError {

@@ -106,6 +106,43 @@ struct AdmissionGateTests {
         gate.leave()
         #expect(gate.inside == 0 && gate.waiting == 0)
     }
+
+    @Test("a request that waited past the bound is turned away when its turn comes, the next one gets in")
+    func lateWaiter() async throws {
+        let gate = AdmissionGate(limit: 1, maximumWait: .milliseconds(50))
+        #expect(await gate.enter() == .admitted)
+        let old = Task { await gate.enter() }
+        try await waitUntil("the first waiter queues") { gate.waiting == 1 }
+        try await Task.sleep(for: .milliseconds(120))
+        let fresh = Task { await gate.enter() }
+        try await waitUntil("the second waiter queues") { gate.waiting == 2 }
+        gate.leave()
+        #expect(await old.value == .late)
+        #expect(await fresh.value == .admitted)
+        #expect(gate.inside == 1 && gate.waiting == 0)
+        gate.leave()
+    }
+
+    @Test("a request that would wait past the bound, by the time requests spend inside, is turned away at once")
+    func expectedWait() async throws {
+        let gate = AdmissionGate(limit: 2, maximumWait: .milliseconds(100))
+        #expect(gate.serviceSeconds == 0)
+        // Requests spend 40 ms inside: two places drain one request per 20 ms, so 100 ms of
+        // waiting holds four requests ahead of a newcomer (the fifth would wait 100 ms).
+        #expect(await gate.enter() == .admitted)
+        gate.leave(after: .milliseconds(40))
+        #expect(abs(gate.serviceSeconds - 0.04) < 1e-9)
+        #expect(await gate.enter() == .admitted)
+        #expect(await gate.enter() == .admitted)
+        let waiters = (0..<5).map { _ in Task { await gate.enter() } }
+        try await waitUntil("five wait") { gate.waiting == 5 }
+        #expect(await gate.enter() == .full)
+        #expect(gate.waiting == 5 && gate.inside == 2, "a turned-away request holds nothing")
+        for task in waiters { task.cancel() }
+        for task in waiters { _ = await task.value }
+        gate.leave()
+        gate.leave()
+    }
 }
 
 /// The door in the gateway's own request path: a request cancelled while it waits is
@@ -154,8 +191,9 @@ struct GatewayAdmissionTests {
         let agent = try harness.fake("only", .silent)
         let topology = topologyYAML(
             epoch: 1, agents: [.init(name: "only", kind: "recall.static")], edges: [], entry: "only", exit: "only",
-            deadlineMilliseconds: 2_000) + "  max_in_flight: 1\n  max_queued: 1\n"
-        // The limits come from the topology's gateway section.
+            deadlineMilliseconds: 2_000) + "  max_in_flight: 1\n  max_queued: 1\n  max_wait_ms: 0\n"
+        // The limits come from the topology's gateway section (no wait bound: the one waiting
+        // waits out the first one's deadline; with one, it would be turned away when its turn came).
         try await harness.test(topology: topology) { client in
             let body = ByteBuffer(string: #"{"user": "u1"}"#)
             let headers: HTTPFields = [.contentType: "application/json"]

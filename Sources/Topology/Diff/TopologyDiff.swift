@@ -70,7 +70,7 @@ public struct TopologyDiff: Sendable, Equatable, Codable, CustomStringConvertibl
     /// Edges in both whose segments changed.
     public var edgesChanged: [EdgeChange]
     /// Changes to the gateway (`listen`, `nng`, `entry`, `exit`, `deadline_ms`, `allow_non_loopback`,
-    /// `max_in_flight`, `max_queued`, `max_body_bytes`).
+    /// `max_in_flight`, `max_queued`, `max_wait_ms`, `max_body_bytes`).
     public var gatewayChanges: [FieldChange]
     /// Changes elsewhere: `name`, `transport.*`, `rewards.*`.
     public var otherChanges: [FieldChange]
@@ -115,6 +115,7 @@ public struct TopologyDiff: Sendable, Equatable, Codable, CustomStringConvertibl
         let limit = { (value: Int?) in value.map(String.init) ?? "default" }
         Self.compare("max_in_flight", limit(a.maximumInFlight), limit(b.maximumInFlight), into: &gateway)
         Self.compare("max_queued", limit(a.maximumQueued), limit(b.maximumQueued), into: &gateway)
+        Self.compare("max_wait_ms", limit(a.maximumWaitMilliseconds), limit(b.maximumWaitMilliseconds), into: &gateway)
         Self.compare("max_body_bytes", limit(a.maximumBodyBytes), limit(b.maximumBodyBytes), into: &gateway)
         gatewayChanges = gateway
 

@@ -132,6 +132,9 @@ public struct GatewaySpec: Sendable, Equatable, Codable {
     public var maximumInFlight: Int?
     /// Recommendations waiting at the door; one more is answered 503 (`max_queued`; nil: 256; 0: no limit).
     public var maximumQueued: Int?
+    /// The longest a recommendation waits at the door before it is answered 503
+    /// (`max_wait_ms`; nil: a quarter of `deadline_ms`; 0: no limit).
+    public var maximumWaitMilliseconds: Int?
     /// The largest request body, HTTP and NNG front alike (`max_body_bytes`; nil: 65,536).
     public var maximumBodyBytes: Int?
 
@@ -144,6 +147,7 @@ public struct GatewaySpec: Sendable, Equatable, Codable {
         case allowNonLoopback = "allow_non_loopback"
         case maximumInFlight = "max_in_flight"
         case maximumQueued = "max_queued"
+        case maximumWaitMilliseconds = "max_wait_ms"
         case maximumBodyBytes = "max_body_bytes"
     }
 
@@ -156,7 +160,8 @@ public struct GatewaySpec: Sendable, Equatable, Codable {
         allowNonLoopback: Bool = false,
         maximumInFlight: Int? = nil,
         maximumQueued: Int? = nil,
-        maximumBodyBytes: Int? = nil
+        maximumBodyBytes: Int? = nil,
+        maximumWaitMilliseconds: Int? = nil
     ) {
         self.listen = listen
         self.nng = nng
@@ -166,6 +171,7 @@ public struct GatewaySpec: Sendable, Equatable, Codable {
         self.allowNonLoopback = allowNonLoopback
         self.maximumInFlight = maximumInFlight
         self.maximumQueued = maximumQueued
+        self.maximumWaitMilliseconds = maximumWaitMilliseconds
         self.maximumBodyBytes = maximumBodyBytes
     }
 

@@ -102,6 +102,7 @@ struct YAMLWriter {
         if gateway.allowNonLoopback { line(1, "allow_non_loopback: true") }
         if let value = gateway.maximumInFlight { line(1, "max_in_flight: \(value)") }
         if let value = gateway.maximumQueued { line(1, "max_queued: \(value)") }
+        if let value = gateway.maximumWaitMilliseconds { line(1, "max_wait_ms: \(value)") }
         if let value = gateway.maximumBodyBytes { line(1, "max_body_bytes: \(value)") }
     }
 

@@ -21,7 +21,7 @@ struct NodeDecoder {
     static let restartKeys = ["policy", "intensity", "period_s", "backoff_ms", "max_backoff_ms"]
     static let edgeKeys = ["from", "to", "segments"]
     static let gatewayKeys = [
-        "listen", "nng", "entry", "exit", "deadline_ms", "allow_non_loopback", "max_in_flight", "max_queued", "max_body_bytes",
+        "listen", "nng", "entry", "exit", "deadline_ms", "allow_non_loopback", "max_in_flight", "max_queued", "max_wait_ms", "max_body_bytes",
     ]
     static let rewardsKeys = ["inner", "outer"]
     static let outerKeys = ["metric", "latency_budget_ms", "diversity_floor"]
@@ -249,6 +249,9 @@ struct NodeDecoder {
         }
         if let node = optional(map, "max_queued"), let value = int(node, FieldPath.key(field, "max_queued")) {
             gateway.maximumQueued = value
+        }
+        if let node = optional(map, "max_wait_ms"), let value = int(node, FieldPath.key(field, "max_wait_ms")) {
+            gateway.maximumWaitMilliseconds = value
         }
         if let node = optional(map, "max_body_bytes"), let value = int(node, FieldPath.key(field, "max_body_bytes")) {
             gateway.maximumBodyBytes = value

@@ -18,6 +18,7 @@ struct SemanticChecker {
     static let deadlineRange = 1...600_000
     static let inFlightRange = 0...100_000
     static let queuedRange = 0...10_000_000
+    static let waitRange = 0...3_600_000
     static let bodyBytesRange = 1_024...(16 << 20)
     static let maxNameLength = 64
 
@@ -369,6 +370,7 @@ struct SemanticChecker {
         }
         for (key, value, range) in [
             ("max_in_flight", gateway.maximumInFlight, Self.inFlightRange), ("max_queued", gateway.maximumQueued, Self.queuedRange),
+            ("max_wait_ms", gateway.maximumWaitMilliseconds, Self.waitRange),
             ("max_body_bytes", gateway.maximumBodyBytes, Self.bodyBytesRange),
         ] {
             if let value, !range.contains(value) {
