@@ -16,6 +16,6 @@ struct Agentic: AsyncParsableCommand {
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure agentic against a baseline run in the same invocation.",
-        subcommands: [BenchTransport.self, BenchFeedback.self, BenchMesh.self, BenchSwaps.self, BenchStartup.self, BenchLearning.self]
+        subcommands: [BenchTransport.self, BenchFeedback.self, BenchMesh.self, BenchFlood.self, BenchSwaps.self, BenchStartup.self, BenchLearning.self]
     )
 }
