@@ -14,3 +14,7 @@ export SWT_EXPERIMENTAL_MAXIMUM_PARALLELIZATION_WIDTH="${SWT_EXPERIMENTAL_MAXIMU
 swift test --skip-build "$@"
 # The HTTP API against its description (deploy/openapi.yaml), by schemathesis from PyPI.
 ./deploy/api-check.sh
+# Coverage-guided fuzzing of the decoders, 60 s per target (AGENTIC_FUZZ_SECONDS to change).
+./deploy/fuzz.sh --seconds "${AGENTIC_FUZZ_SECONDS:-60}"
+# The transport's tests under AddressSanitizer (a build of their own in .build/asan).
+./deploy/sanitize.sh
