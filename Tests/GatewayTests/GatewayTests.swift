@@ -264,7 +264,9 @@ struct GatewayProcessTests {
         let agent = try run.fake("only", .silent)
         let topology = try run.write("t.yaml", topologyYAML(
             epoch: 1, agents: [.init(name: "only", kind: "recall.static")], edges: [], entry: "only", exit: "only",
-            deadlineMilliseconds: 2_000) + "  max_in_flight: 1\n  max_queued: 1\n")
+            deadlineMilliseconds: 2_000) + "  max_in_flight: 1\n  max_queued: 1\n  max_wait_ms: 0\n")
+        // No wait bound: the one waiting waits out the first one's deadline (with the default,
+        // half a second, it would be shed when its turn came; AdmissionGateTests cover that).
         try await run.startGateway(topology: topology)
         let first = Task { try await run.post("/v1/recommend", #"{"user": "u1"}"#) }
         try await waitUntil("the first request is inside") { agent.requests >= 1 }
