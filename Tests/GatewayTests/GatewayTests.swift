@@ -279,6 +279,26 @@ struct GatewayProcessTests {
         #expect(String(decoding: metrics.body, as: UTF8.self).contains("agentic_gateway_shed_total 1"))
     }
 
+    @Test func theGatewayProcessShedsARequestThatWaitedPastMaxWait() async throws {
+        let run = try TestRun()
+        defer { run.stop() }
+        let agent = try run.fake("only", .silent)
+        let topology = try run.write("t.yaml", topologyYAML(
+            epoch: 1, agents: [.init(name: "only", kind: "recall.static")], edges: [], entry: "only", exit: "only",
+            deadlineMilliseconds: 1_500) + "  max_in_flight: 1\n  max_queued: 10\n  max_wait_ms: 100\n")
+        try await run.startGateway(topology: topology)
+        let first = Task { try await run.post("/v1/recommend", #"{"user": "u1"}"#) }
+        try await waitUntil("the first request is inside") { agent.requests >= 1 }
+        // Room in the queue, but the place frees only at the first one's deadline: far past 100 ms.
+        let second = try await run.post("/v1/recommend", #"{"user": "u2"}"#)
+        #expect(second.status == 503)
+        #expect(String(decoding: second.body, as: UTF8.self).contains(#""code":"overloaded""#))
+        #expect(try await first.value.status == 200)
+        #expect(agent.requests == 1, "the shed request never reached the agent")
+        let metrics = try await run.http("GET", "/metrics")
+        #expect(String(decoding: metrics.body, as: UTF8.self).contains("agentic_gateway_shed_total 1"))
+    }
+
     @Test func theGatewayExitsWhenItsParentsPipeCloses() async throws {
         let run = try TestRun()
         defer { run.stop() }
