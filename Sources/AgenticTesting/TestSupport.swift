@@ -19,7 +19,9 @@ public final class TestProcess: @unchecked Sendable {
     private let buffer = OutputBuffer()
     private let stopping = Atomic<Bool>(false)
 
-    public init(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws {
+    /// - Parameter errorFile: where the process's stderr goes (its logs at `warning` and up, its
+    ///   error messages), for a test to show when the process fails; nil: discarded.
+    public init(_ executable: String, _ arguments: [String], environment: [String: String] = [:], errorFile: String? = nil) throws {
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         // Quiet by default; AGENTIC_TEST_LOGS=1 shows the processes' logs on the test's stderr.
@@ -29,7 +31,15 @@ public final class TestProcess: @unchecked Sendable {
         process.environment = merged
         process.standardInput = input
         process.standardOutput = stdout
-        process.standardError = showLogs ? FileHandle.standardError : FileHandle.nullDevice
+        if showLogs {
+            process.standardError = FileHandle.standardError
+        } else if let errorFile, FileManager.default.createFile(atPath: errorFile, contents: nil),
+            let handle = FileHandle(forWritingAtPath: errorFile)
+        {
+            process.standardError = handle
+        } else {
+            process.standardError = FileHandle.nullDevice
+        }
         try process.run()
         LiveChildren.shared.add(process)
         let reader = stdout.fileHandleForReading
@@ -50,13 +60,13 @@ public final class TestProcess: @unchecked Sendable {
     }
 
     /// Our `agentic` executable, built next to the test bundle by `swift build --build-tests`.
-    public static func agentic(_ arguments: [String], environment: [String: String] = [:]) throws -> TestProcess {
+    public static func agentic(_ arguments: [String], environment: [String: String] = [:], errorFile: String? = nil) throws -> TestProcess {
         let path = URL(fileURLWithPath: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
             .deletingLastPathComponent().appendingPathComponent("agentic").path
         guard FileManager.default.isExecutableFile(atPath: path) else {
             throw TestFailure("\(path) is missing: run `swift build --build-tests` before `swift test --skip-build`")
         }
-        return try TestProcess(path, arguments, environment: environment)
+        return try TestProcess(path, arguments, environment: environment, errorFile: errorFile)
     }
 
     /// Waits (polling, up to `timeout`) for a line of output that satisfies `match`.
